@@ -1,0 +1,347 @@
+"""The config file: its schema, defaults, and validation with errors that name the key and the fix.
+
+Every section is a frozen dataclass. Field defaults are the documented
+defaults; ``README.md`` lists them (``gateway config-reference`` prints them
+from this module). Loading checks every key: an unknown key is an error naming
+its place and the closest known key, a wrong type names the type it wants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A config file problem a person can fix; the message names the place and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A protected route: a path template, its methods, its action kind, its target parameter."""
+
+    path: str  # Starlette-style template, e.g. /v1/media/{media_id}/like
+    action: str  # like, follow, comment, login, or any name the operator picks
+    methods: tuple[str, ...] = ("POST",)
+    target: str | None = None  # the path parameter naming the media or user acted on
+    absorb_status: int = 200  # what an absorbed request is answered with, as the app would on success
+    absorb_body: str = '{"status": "ok"}'
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEndpoint:
+    """The OAuth token endpoint the gateway watches to record how sessions are born."""
+
+    path: str = "/oauth/token"
+    methods: tuple[str, ...] = ("POST",)
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """Which token claims hold what."""
+
+    subject: str = "sub"
+    session: str = "sid"
+    client: str = "client_id"
+    device: str = "did"
+
+
+@dataclass(frozen=True, slots=True)
+class Introspection:
+    """RFC 7662 introspection for opaque (non-JWT) tokens."""
+
+    url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    timeout_s: float = 2.0
+    cache_ttl_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class DPoP:
+    """RFC 9449 proof-of-possession for tokens bound with ``cnf.jkt``."""
+
+    enabled: bool = True
+    reject_unproven: bool = True  # a bound token without a valid proof is a 401
+    max_age_s: float = 300.0  # how old a proof's iat may be
+    jti_window_s: float = 600.0  # replayed proof ids are refused within this window
+    algorithms: tuple[str, ...] = ("ES256", "RS256", "EdDSA")
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """Token verification. Algorithms are pinned here, never taken from the token."""
+
+    issuer: str | None = None
+    audience: str | None = None
+    algorithms: tuple[str, ...] = ("RS256",)
+    jwks_file: str | None = None
+    jwks_url: str | None = None
+    jwks_refresh_s: float = 300.0
+    leeway_s: float = 30.0
+    max_token_bytes: int = 8192
+    cache_size: int = 100_000
+    claims: Claims = field(default_factory=Claims)
+    introspection: Introspection = field(default_factory=Introspection)
+    dpop: DPoP = field(default_factory=DPoP)
+
+
+@dataclass(frozen=True, slots=True)
+class GeoIP:
+    """MaxMind databases, each optional; paths to the operator's own copies."""
+
+    asn: str | None = None
+    city: str | None = None  # a City or Country database
+    anonymous_ip: str | None = None
+    connection_type: str | None = None
+    hosting_asns: str | None = None  # a text file: one ASN a line, '#' comments
+    cache_size: int = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """Who to believe about the client: trusted proxies and the headers they set."""
+
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    forwarded_header: str = "x-forwarded-for"  # or "forwarded" (RFC 7239)
+    device_header: str = "x-device-id"
+    tls_header: str = "x-ja4"
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """Where windowed signals live: in this process (memory) or shared (redis)."""
+
+    backend: str = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = "gw"
+    max_keys: int = 500_000  # memory backend: entries kept at most, LRU-evicted
+    timeout_ms: float = 50.0  # redis: one round trip may take this long
+    breaker_failures: int = 3  # consecutive failures that open the breaker
+    breaker_reset_s: float = 5.0  # how long the breaker stays open before a probe
+    fail_closed: bool = False  # on outage: False serves on local state, True challenges
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLog:
+    """One JSON line per protected request."""
+
+    sink: str | None = "stdout"  # "stdout", a file path, or null for none
+    queue_size: int = 10_000  # lines waiting to be written; past it, drops are counted
+    include_features: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Apps:
+    """What the gateway knows of client/app ids."""
+
+    third_party: tuple[str, ...] = ()  # registered third-party app ids
+    first_party: tuple[str, ...] = ()  # the platform's own apps
+    tls_platforms: dict[str, str] = field(default_factory=dict)  # TLS fingerprint -> platform, extends the built-in table
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole config file."""
+
+    mode: str = "enforce"  # enforce or shadow
+    routes: tuple[Route, ...] = ()
+    token_endpoint: TokenEndpoint | None = field(default_factory=TokenEndpoint)
+    auth: Auth = field(default_factory=Auth)
+    geoip: GeoIP = field(default_factory=GeoIP)
+    network: Network = field(default_factory=Network)
+    rules: tuple[str, ...] = ()  # rule pack files or folders
+    reload: bool = True  # watch rule files and the model, swap on change
+    model: str | None = None  # model artifact; null: rules only
+    model_weight: float = 40.0  # risk added = weight x score
+    state: State = field(default_factory=State)
+    log: DecisionLog = field(default_factory=DecisionLog)
+    apps: Apps = field(default_factory=Apps)
+    source: str | None = None  # the file this came from, for messages
+
+    def resolve(self, path: str | None) -> str | None:
+        """A path from the config, relative to the config file's folder."""
+        if path is None:
+            return None
+        p = Path(path)
+        if not p.is_absolute() and self.source:
+            p = Path(self.source).parent / p
+        return str(p)
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "mode": ("enforce", "shadow"),
+    "state.backend": ("memory", "redis"),
+    "network.forwarded_header": ("x-forwarded-for", "forwarded"),
+}
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a config file. Raises ConfigError naming the place and the fix."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror}); check the path") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    if data is None:
+        data = {}
+    return settings_from_dict(data, source=str(path))
+
+
+def settings_from_dict(data: Any, source: str | None = None) -> Settings:
+    """Validate a mapping (e.g. from YAML) into Settings."""
+    where = source or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of keys, got {_kind(data)}")
+    settings = _build(Settings, {**data, "source": source}, "", where)
+    _check(settings, where)
+    return settings
+
+
+def _build(cls: type, data: Any, prefix: str, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'top level'}: expected a mapping, got {_kind(data)}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            near = difflib.get_close_matches(str(key), sorted(names), n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else f"; known keys: {', '.join(sorted(n for n in names if n != 'source'))}"
+            raise ConfigError(f"{where}: {prefix}{key}: unknown key{hint}")
+        kwargs[key] = _coerce(hints[key], value, f"{prefix}{key}", where)
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, key, where)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".", where)
+    if origin is tuple:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key}: expected a list, got {_kind(value)}")
+        return tuple(_coerce(args[0], v, f"{key}[{i}]", where) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key}: expected a mapping, got {_kind(value)}")
+        return {str(k): _coerce(args[1], v, f"{key}.{k}", where) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {key}: expected a whole number, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: {key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key}: expected a string, got {_kind(value)} {value!r}; quote it")
+        return value
+    return value
+
+
+def _check(s: Settings, where: str) -> None:
+    for key, choices in _CHOICES.items():
+        obj: Any = s
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        if obj not in choices:
+            raise ConfigError(f"{where}: {key}: {obj!r} is not one of {', '.join(choices)}")
+    seen = set()
+    for i, r in enumerate(s.routes):
+        if not r.path.startswith("/"):
+            raise ConfigError(f"{where}: routes[{i}].path: {r.path!r} must start with '/'")
+        if r.target and "{" + r.target not in r.path:
+            raise ConfigError(
+                f"{where}: routes[{i}].target: {r.target!r} is not a parameter of {r.path!r}; "
+                f"write the path with {{{r.target}}} in it or fix the name"
+            )
+        for m in r.methods:
+            if (m.upper(), r.path) in seen:
+                raise ConfigError(f"{where}: routes[{i}]: {m} {r.path} is declared twice")
+            seen.add((m.upper(), r.path))
+    for i, cidr in enumerate(s.network.trusted_proxies):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: network.trusted_proxies[{i}]: {cidr!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)"
+            ) from None
+    a = s.auth
+    if a.jwks_file and a.jwks_url:
+        raise ConfigError(f"{where}: auth: give jwks_file or jwks_url, not both")
+    for i, alg in enumerate(a.algorithms):
+        if alg.lower() == "none":
+            raise ConfigError(f"{where}: auth.algorithms[{i}]: 'none' is never accepted; pin RS256, ES256 or EdDSA")
+    if any(alg.startswith("HS") for alg in a.algorithms) and any(not alg.startswith("HS") for alg in a.algorithms):
+        raise ConfigError(
+            f"{where}: auth.algorithms: mixing HMAC (HS*) with public-key algorithms invites key confusion; pick one family"
+        )
+    if a.max_token_bytes < 256:
+        raise ConfigError(f"{where}: auth.max_token_bytes: {a.max_token_bytes} is too small; use at least 256")
+    if s.state.max_keys < 1000:
+        raise ConfigError(f"{where}: state.max_keys: {s.state.max_keys} is too small; use at least 1000")
+    if s.log.queue_size < 1:
+        raise ConfigError(f"{where}: log.queue_size: must be at least 1")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """(key, type, default) for every config key, for the README and `gateway config-reference`."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name == "source":
+                continue
+            tp = hints[f.name]
+            inner = [a for a in typing.get_args(tp) if a is not type(None)]
+            sub = tp if dataclasses.is_dataclass(tp) else (inner[0] if inner and dataclasses.is_dataclass(inner[0]) else None)
+            if sub is not None and f.name != "routes":
+                walk(sub, prefix + f.name + ".")
+                continue
+            if f.default is not dataclasses.MISSING:
+                default = repr(f.default)
+            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                default = repr(f.default_factory())  # type: ignore[misc]
+            else:
+                default = "(required)"
+            rows.append((prefix + f.name, str(tp).replace("typing.", ""), default))
+
+    walk(Settings, "")
+    return rows

@@ -1,0 +1,99 @@
+"""The feature definitions: names, types, windows and meanings (see gateway.catalogue).
+
+Windows are fixed per feature so a rule names exactly one: ``ip.accounts_1h``.
+The signal code that computes each lives in gateway.signals; keep this list and
+that code in step (tests/test_catalogue.py checks every feature is produced).
+"""
+
+from gateway.catalogue import register as r
+
+# --- context: read from this request alone -------------------------------------
+r("action", "string", "", "The route's action kind: like, follow, comment, login, ...", "request")
+r("target", "string", "", "The media or user acted on (the route's target parameter).", "request")
+r("account.id", "string", "", "The acting account (the token's subject).", "request")
+r("client_id", "string", "", "The client/app id the token was issued to.", "request")
+r("app.third_party", "bool", "", "The client id is a registered third-party app (apps.third_party).", "request")
+r("app.first_party", "bool", "", "The client id is one of the platform's own apps (apps.first_party).", "request")
+r("token.kind", "string", "", "jwt or opaque.", "request")
+r("token.age_s", "float", "", "Seconds since the token was issued (iat).", "request")
+r("token.bound", "bool", "", "The token is sender-constrained (cnf.jkt, RFC 9449 DPoP).", "request")
+r("token.dpop_valid", "bool", "", "A valid DPoP proof came with a bound token (false: bound but unproven).", "request")
+r("net.ip", "string", "", "The client IP (behind trusted proxies only); use with inCidr().", "request")
+r("net.prefix", "string", "", "The client's /24 (IPv4) or /64 (IPv6) prefix.", "request")
+r("net.class", "string", "", "Network class: hosting, vpn, tor, mobile, residential or unknown.", "lookup")
+r("net.asn", "int", "", "Autonomous system number of the client IP.", "lookup")
+r("net.as_org", "string", "", "Organisation that holds the ASN.", "lookup")
+r("net.country", "string", "", "ISO country code of the client IP.", "lookup")
+r("net.anonymizer", "bool", "", "The class is hosting, vpn or tor: the IP hides where the person is.", "lookup")
+r("ua.family", "string", "", "User agent family: app, browser, http-library, automation or unknown.", "lookup")
+r("ua.platform", "string", "", "Platform the user agent claims: android, ios, windows, macos, linux or unknown.", "lookup")
+r("ua.official_app", "bool", "", "The user agent claims to be the platform's own app.", "lookup")
+r("tls.fingerprint", "string", "", "The TLS fingerprint (JA3/JA4) the edge proxy saw.", "request")
+r("tls.platform", "string", "", "Platform the TLS fingerprint belongs to (built-in table plus apps.tls_platforms).", "lookup")
+r("tls.consistent", "bool", "", "The TLS fingerprint's platform matches the user agent's claimed platform.", "lookup")
+r("headers.missing", "int", "", "How many headers every real client sends are missing (accept, accept-language, user-agent).", "request")
+r("device.id", "string", "", "Device id from the trusted device header or the token's device claim.", "request")
+
+# --- session birth: compared with how the token was issued ----------------------
+r("session.known", "bool", "", "The gateway saw this session born at the token endpoint (or first use).", "state")
+r("session.age_s", "float", "", "Seconds since the session was born.", "state")
+r("session.born_class", "string", "", "Network class the session was born on.", "state")
+r("session.born_country", "string", "", "Country the session was born in.", "state")
+r("session.device_changed", "bool", "", "Device id differs from the one the session was born with.", "state")
+r("session.ua_changed", "bool", "", "User agent differs from the one the session was born with.", "state")
+r("session.platform_changed", "bool", "", "Claimed platform differs from the one the session was born with.", "state")
+r("session.tls_changed", "bool", "", "TLS fingerprint differs from the one the session was born with.", "state")
+r("session.class_changed", "bool", "", "Network class differs from birth (e.g. born mobile, used from hosting).", "state")
+r("session.asn_changed", "bool", "", "ASN differs from birth.", "state")
+r("session.country_changed", "bool", "", "Country differs from birth.", "state")
+r("session.client_changed", "bool", "", "Client/app id differs from the one the session was born with.", "state")
+
+# --- sharing: how many identities share one piece of infrastructure ------------
+for ns, what in (
+    ("ip", "client IP"),
+    ("prefix", "/24 or /64 prefix"),
+    ("asn", "ASN within this network class"),
+    ("device", "device id"),
+    ("tls_ua", "TLS fingerprint plus user agent"),
+):
+    for w in ("10m", "1h", "24h"):
+        r(f"{ns}.accounts_{w}", "int", w, f"Distinct accounts seen on this {what}.", "state", 0)
+    r(f"{ns}.sessions_1h", "int", "1h", f"Distinct sessions seen on this {what}.", "state", 0)
+for what, w in (("ips", "24h"), ("prefixes", "24h"), ("asns", "24h"), ("countries", "24h"), ("devices", "24h"), ("clients", "24h")):
+    r(f"account.{what}_{w}", "int", w, f"Distinct {what} this account acted from.", "state", 1)
+r("account.live_sessions", "int", "15m", "Sessions of this account active in the last 15 minutes.", "state", 1)
+r("account.live_prefixes", "int", "15m", "Distinct prefixes the account's live sessions act from.", "state", 1)
+r("account.live_classes", "int", "15m", "Distinct network classes the account's live sessions act from.", "state", 1)
+
+# --- timing: how regular, how tireless ------------------------------------------
+for ns in ("session", "account"):
+    r(f"{ns}.gaps", "int", "last 32 actions", f"Gaps the {ns} timing features are computed from.", "state", 0)
+    r(f"{ns}.gap_median_s", "float", "last 32 actions", "Median seconds between actions.", "state", 3600)
+    r(f"{ns}.gap_cv", "float", "last 32 actions", "Coefficient of variation of the gaps (0: metronome).", "state", 1)
+    r(f"{ns}.burstiness", "float", "last 32 actions", "B = (CV-1)/(CV+1): -1 regular, 0 random, near 1 bursty like people.", "state", 0)
+    r(f"{ns}.regular_share", "float", "last 32 actions", "Share of gaps within 10% of the median gap.", "state", 0)
+    r(f"{ns}.gap_min_s", "float", "last 32 actions", "Shortest gap between two actions.", "state", 3600)
+r("account.hour_entropy", "float", "24h", "Shannon entropy (bits) of the hour of day of recent actions; 24/7 bots near 4.58.", "state", 0)
+r("account.active_hours_24h", "int", "24h", "Distinct hours of the day with actions in the last day.", "state", 0)
+r("account.actions_1m", "int", "1m", "Actions by this account in the last minute.", "state", 0)
+r("account.actions_1h", "int", "1h", "Actions by this account in the last hour.", "state", 0)
+r("account.actions_24h", "int", "24h", "Actions by this account in the last day.", "state", 0)
+
+# --- travel: speed between consecutive uses --------------------------------------
+for ns in ("session", "account"):
+    r(f"{ns}.travel_km", "float", "previous use", "Great-circle km from the previous use.", "state", 0)
+    r(f"{ns}.speed_kmh", "float", "previous use", "km/h needed to get here from the previous use.", "state", 0)
+    r(f"{ns}.prev_class", "string", "previous use", "Network class of the previous use.", "state")
+    r(f"{ns}.travel_anonymized", "bool", "previous use", "Either end of the hop is hosting, vpn or tor (a VPN hop, not a flight).", "state")
+
+# --- lockstep: many accounts on one target at once -------------------------------
+r("target.actions_5m", "int", "5m", "Actions on this target in the last 5 minutes.", "state", 0)
+r("target.accounts_5m", "int", "5m", "Distinct accounts acting on this target in the last 5 minutes.", "state", 0)
+r("target.anonymized_share_5m", "float", "5m", "Share of the target's recent actions from hosting, vpn or tor.", "state", 0)
+r("target.top_prefix_share_5m", "float", "5m", "Share of the target's recent actions from its busiest prefix.", "state", 0)
+r("target.top_asn_share_5m", "float", "5m", "Share of the target's recent actions from its busiest ASN.", "state", 0)
+r("account.burst_targets_1h", "int", "1h", "Of this account's recent targets, how many were in a lockstep burst when it acted.", "state", 0)
+r("account.burst_share_1h", "float", "1h", "Share of this account's recent targets that were in lockstep bursts.", "state", 0)
+
+# --- model ---------------------------------------------------------------------
+r("model.score", "float", "", "The model's calibrated probability of abuse (0..1); absent without a model.", "request", 0)

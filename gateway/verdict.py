@@ -1,0 +1,66 @@
+"""The engine's answer: what to do with a request, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Decision(StrEnum):
+    ALLOW = "allow"
+    LOG = "log"
+    THROTTLE = "throttle"
+    CHALLENGE = "challenge"
+    ABSORB = "absorb"
+    BLOCK = "block"
+    UNAUTHENTICATED = "unauthenticated"
+
+
+# Which decision wins when several rules match: an explicit allow beats
+# everything (allowlists exist to protect known-good traffic), then the
+# harshest answer. ``log`` and ``allow``-by-default are the weakest.
+PRECEDENCE: tuple[Decision, ...] = (
+    Decision.ALLOW,
+    Decision.BLOCK,
+    Decision.ABSORB,
+    Decision.CHALLENGE,
+    Decision.THROTTLE,
+    Decision.LOG,
+)
+RANK: dict[Decision, int] = {d: i for i, d in enumerate(PRECEDENCE)}
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What the engine decided for one request.
+
+    ``decision`` is what the rules and thresholds concluded; ``enforced`` says
+    whether a front door acts on it (False in shadow mode, where the request
+    passes and the decision is only logged). ``status`` is what the client
+    receives when it is enforced (None: the app answers).
+    """
+
+    decision_id: str
+    decision: Decision
+    enforced: bool
+    rules: list[str] = field(default_factory=list)  # enforced rule ids that matched
+    shadow_rules: list[str] = field(default_factory=list)  # shadow-mode rule ids that matched
+    score: float | None = None  # the model's score, 0..1, None without a model
+    risk: float = 0.0  # summed rule weights plus the model's weighted score
+    explain: str = ""  # short, human-readable: which rules, which features, why
+    retry_after: int | None = None  # seconds, for throttle
+    auth_error: str | None = None  # RFC 6750 error code for unauthenticated
+    auth_error_description: str | None = None
+    degraded: bool = False  # state store was unavailable; local fallback decided
+    sticky: bool = False  # an earlier sticky decision answered
+    top_features: list[tuple[str, float]] = field(default_factory=list)  # model's movers
+    features: dict[str, object] | None = None  # the feature values, when asked for
+
+    @property
+    def passes(self) -> bool:
+        """True when the request goes on to the app."""
+        if self.decision is Decision.UNAUTHENTICATED:
+            return False
+        if not self.enforced:
+            return True
+        return self.decision in (Decision.ALLOW, Decision.LOG)
