@@ -1,0 +1,27 @@
+"""Prometheus metrics, in a registry of the gateway's own (mountable as an ASGI app)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "gateway_requests", "Protected requests by action kind, decision and whether it was enforced",
+    ["action", "decision", "enforced"], registry=REGISTRY,
+)
+RULE_HITS = Counter("gateway_rule_hits", "Rule matches by rule id and mode", ["rule", "mode"], registry=REGISTRY)
+AUTH_FAILURES = Counter("gateway_auth_failures", "Authentication failures by reason", ["reason"], registry=REGISTRY)
+DECISION_SECONDS = Histogram(
+    "gateway_decision_seconds", "Time the engine took to decide",
+    buckets=(25e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 0.1),
+    registry=REGISTRY,
+)
+LOG_DROPS = Counter("gateway_decision_log_drops", "Decision log lines dropped because the writer fell behind", registry=REGISTRY)
+RELOADS = Counter("gateway_reloads", "Rule pack and model reloads by kind and outcome", ["kind", "outcome"], registry=REGISTRY)
+DEGRADED = Counter("gateway_degraded_decisions", "Decisions made on local state because the shared store failed", registry=REGISTRY)
+
+
+def metrics_app():
+    """The /metrics endpoint as an ASGI app."""
+    return make_asgi_app(registry=REGISTRY)
