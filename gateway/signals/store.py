@@ -26,6 +26,11 @@ The operations, and their exact semantics (both backends must match):
 ``PutIfAbsent(key, value, ttl)`` -> the previous value if one existed (and leaves it), else stores and returns None.
 ``Incr(key, amount, ttl)`` -> the new integer value; expiry set on creation.
 
+Keys are ``"<entity>#<field>"``, e.g. ``"ip:203.0.113.7#accounts"``: the part
+before ``#`` names one entity (it may contain ``:``), the part after names the
+structure. The Redis backend turns it into ``<prefix>:{<entity>}:<field>`` so
+all of one entity's keys share a Redis Cluster hash slot.
+
 Time: ``ts`` in ops is the engine's clock (virtual in replay), never wall time.
 Expiry is judged against the same clock: a store is told the time by
 ``exchange(batch, now)``.
