@@ -241,8 +241,8 @@ def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key + ".", where)
     if origin is tuple:
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            value = [value]
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and not dataclasses.is_dataclass(args[0]):
+            value = [value]  # `rules: rules/` means a list of one
         if not isinstance(value, list):
             raise ConfigError(f"{where}: {key}: expected a list, got {_kind(value)}")
         return tuple(_coerce(args[0], v, f"{key}[{i}]", where) for i, v in enumerate(value))
@@ -320,6 +320,21 @@ def _kind(value: Any) -> str:
     )
 
 
+def _type_name(tp: Any) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    optional = len(args) < len(typing.get_args(tp))
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        name = f"list of {_type_name(args[0])}"
+    elif origin is dict:
+        name = "mapping"
+    elif origin in (typing.Union, types.UnionType):
+        name = _type_name(args[0])
+    else:
+        name = {str: "string", int: "integer", float: "number", bool: "boolean"}.get(tp, getattr(tp, "__name__", str(tp)))
+    return f"{name} or null" if optional else name
+
+
 def reference() -> list[tuple[str, str, str]]:
     """(key, type, default) for every config key, for the README and `gateway config-reference`."""
     rows: list[tuple[str, str, str]] = []
@@ -341,7 +356,7 @@ def reference() -> list[tuple[str, str, str]]:
                 default = repr(f.default_factory())  # type: ignore[misc]
             else:
                 default = "(required)"
-            rows.append((prefix + f.name, str(tp).replace("typing.", ""), default))
+            rows.append((prefix + f.name, _type_name(tp), default))
 
     walk(Settings, "")
     return rows

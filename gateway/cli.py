@@ -1,0 +1,101 @@
+"""The ``gateway`` command: each subcommand lives with the code it drives."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module:function taking argv and returning an exit code, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("gateway.cli:serve_main", "run the demo engagement API behind the gateway on 127.0.0.1"),
+    "features": ("gateway.policy.cli:features_main", "print the feature catalogue"),
+    "config-reference": ("gateway.cli:config_reference_main", "print every config key with its default"),
+}
+SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
+    "rules": {
+        "lint": ("gateway.policy.cli:lint_main", "check rule packs; every error as file:line:col"),
+        "test": ("gateway.policy.cli:test_main", "run the inline tests of rule packs"),
+    },
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        _usage()
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name in SUBCOMMANDS:
+        subs = SUBCOMMANDS[name]
+        if not rest or rest[0] not in subs:
+            print(f"usage: gateway {name} {{{','.join(subs)}}} ...", file=sys.stderr)
+            return 2
+        target = subs[rest[0]][0]
+        rest = rest[1:]
+    elif name in COMMANDS:
+        target = COMMANDS[name][0]
+    else:
+        print(f"gateway: unknown command {name!r}; run 'gateway --help'", file=sys.stderr)
+        return 2
+    module, func = target.split(":")
+    code = getattr(importlib.import_module(module), func)(rest)
+    return int(code or 0)
+
+
+def _usage() -> None:
+    print("usage: gateway COMMAND [options]\n\ncommands:")
+    for name, (_, help_) in COMMANDS.items():
+        print(f"  {name:<18}{help_}")
+    for name, subs in SUBCOMMANDS.items():
+        for sub, (_, help_) in subs.items():
+            print(f"  {name + ' ' + sub:<18}{help_}")
+
+
+def serve_main(argv: list[str]) -> int:
+    from gateway.settings import ConfigError
+
+    parser = argparse.ArgumentParser(prog="gateway serve", description=COMMANDS["serve"][1])
+    parser.add_argument("--config", help="config file (default: the embedded demo config)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    from gateway.demo.app import DEMO_CONFIG, build_protected_demo
+    from gateway.engine import Engine
+    from gateway.settings import load_settings
+
+    try:
+        settings = load_settings(args.config or DEMO_CONFIG)
+        engine = Engine(settings)
+    except ConfigError as exc:
+        print(f"gateway serve: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a rule pack or database the engine refused: its message names the place
+        print(f"gateway serve: {exc}", file=sys.stderr)
+        return 2
+    base = f"http://{args.host}:{args.port}"
+    print(f"""gateway: demo engagement API behind the gateway on {base}  (metrics: {base}/metrics)
+try:
+  TOKEN=$(curl -s -d 'grant_type=password&username=alice&password=demo&client_id=engage-android&device_id=dev-1' {base}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -i -X POST -H "Authorization: Bearer $TOKEN" -H 'x-device-id: dev-1' -H 'user-agent: Engage/412.0.1 (Android 14; Pixel 8; en_US)' {base}/v1/media/m1/like
+  curl -i -X POST -H 'Authorization: Bearer forged.token.here' {base}/v1/media/m1/like
+  curl -s {base}/metrics | grep gateway_requests
+""", flush=True)
+    uvicorn.run(build_protected_demo(engine=engine), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def config_reference_main(argv: list[str]) -> int:
+    from gateway.settings import reference
+
+    argparse.ArgumentParser(prog="gateway config-reference", description=COMMANDS["config-reference"][1]).parse_args(argv)
+    print("| key | type | default |\n|---|---|---|")
+    for key, tp, default in reference():
+        print(f"| `{key}` | {tp} | `{default}` |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,288 @@
+"""The engine: request facts in, verdict out. Knows nothing of ASGI, files or sockets.
+
+Per protected request: authenticate the token, fingerprint the request, make
+ONE state-store call for every signal (plus sticky decisions), add the model's
+score, evaluate the rules, and explain. Every front door (middleware, replay,
+forward-auth, reverse proxy) calls this same code, so what a security engineer
+backtests is exactly what runs in production.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+
+from gateway.auth import Authenticator, AuthError
+from gateway.auth.principal import Principal
+from gateway.decision_log import DecisionLog
+from gateway.facts import RequestFacts
+from gateway.fingerprint import Fingerprinter
+from gateway.fingerprint.fingerprint import Fingerprint
+from gateway.metrics import AUTH_FAILURES, DECISION_SECONDS, DEGRADED, REQUESTS, RULE_HITS
+from gateway.policy import RuleSet, RuleSetWatcher
+from gateway.routes import Match, RouteTable
+from gateway.settings import Settings
+from gateway.signals.collector import SignalCollector
+from gateway.signals.memory import MemoryStore
+from gateway.signals.store import Get, Op, Put, StateStore
+from gateway.verdict import RANK, Decision, Verdict
+
+logger = logging.getLogger("gateway.engine")
+
+# Where a sticky decision can be pinned, and how to name that scope for a request.
+STICKY_SCOPES: dict[str, Callable[[Principal, Fingerprint], str | None]] = {
+    "session": lambda p, f: p.session_id,
+    "account": lambda p, f: p.subject,
+    "device": lambda p, f: f.device_id,
+    "prefix": lambda p, f: f.prefix,
+    "ip": lambda p, f: f.ip,
+}
+_STICKY_FIELD = "#sticky"
+_MAX_BODY = 64 * 1024  # token responses larger than this are not parsed
+
+
+def make_store(settings: Settings) -> StateStore:
+    """The configured state store; Redis always carries a local memory fallback."""
+    local = MemoryStore(max_keys=settings.state.max_keys)
+    if settings.state.backend == "redis":
+        from gateway.signals.redis_store import RedisStore
+
+        return RedisStore(settings.state, fallback=local)
+    return local
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: StateStore | None = None,
+        clock: Callable[[], float] | None = None,
+        rules: RuleSet | None = None,
+        record_features: bool = False,
+        decision_log: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or time.time
+        self.routes = RouteTable(settings)
+        self.auth = Authenticator(settings)
+        self.fingerprinter = Fingerprinter(settings)
+        self.collector = SignalCollector(settings)
+        self.store = store if store is not None else make_store(settings)
+        rule_paths = [settings.resolve(p) for p in settings.rules]
+        self.rules = RuleSetWatcher(rule_paths, initial=rules)
+        self.scorer = None
+        if settings.model:
+            from gateway.model import ModelWatcher
+
+            self.scorer = ModelWatcher(settings.resolve(settings.model))
+        self.shadow = settings.mode == "shadow"
+        self.record_features = record_features or settings.log.include_features
+        self.log = DecisionLog(settings.log, settings.resolve) if decision_log else DecisionLog(_NO_LOG)
+        self._pending: list[Op] = []  # sticky writes, sent with the next exchange
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(4)
+        self._started = False
+        self._request_counters: dict[tuple[str, str, bool], object] = {}
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        """Start background work (JWKS refresh, rule and model reload, log writer). Idempotent."""
+        if self._started:
+            return
+        self._started = True
+        await self.auth.start()
+        if self.settings.reload:
+            await self.rules.start()
+            if self.scorer is not None:
+                await self.scorer.start()
+        await self.log.start()
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self.rules.close()
+        if self.scorer is not None:
+            await self.scorer.close()
+        await self.auth.close()
+        await self.log.close()
+        await self.store.close()
+
+    def match(self, method: str, path: str) -> Match | None:
+        """The protected route or token endpoint this request hits, or None (pass through)."""
+        return self.routes.match(method, path)
+
+    # -- the token endpoint: how sessions are born --------------------------------
+    async def observe_response(self, facts: RequestFacts, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        """Record a session's birth from a successful OAuth token response (RFC 6749 section 5.1)."""
+        if status != 200 or not body or len(body) > _MAX_BODY:
+            return
+        try:
+            payload = json.loads(body)
+            token = payload.get("access_token") if isinstance(payload, dict) else None
+            if not isinstance(token, str):
+                return
+            principal = self.auth.verify_issued(token, facts.ts)
+        except (ValueError, AuthError) as exc:
+            logger.warning("token endpoint answered a token the gateway cannot verify: %s", exc)
+            return
+        try:
+            fp = self.fingerprinter.fingerprint(facts)
+            ops = self._take_pending() + self.collector.birth_ops(facts, principal, fp)
+            await self.store.exchange(ops, facts.ts)
+        except Exception:  # the client must get its token even if recording the birth fails
+            logger.exception("could not record the birth of session %s", principal.session_id)
+
+    # -- the decision ----------------------------------------------------------
+    async def decide(self, facts: RequestFacts) -> Verdict:
+        """Decide one protected request. Never raises: an internal fault passes the request, logged."""
+        started = time.perf_counter()
+        try:
+            verdict, context = await self._decide(facts)
+        except Exception:  # a bug must not turn into a 500 or a block of a real person
+            logger.exception("engine fault on %s %s; request passed", facts.method, facts.path)
+            verdict, context = Verdict(self._next_id(), Decision.ALLOW, False, explain="engine fault: passed"), None
+        DECISION_SECONDS.observe(time.perf_counter() - started)
+        self._count(facts.action or "", verdict)
+        if self.log.enabled:
+            self.log.record(self._log_entry(facts, verdict, context))
+        return verdict
+
+    async def _decide(self, facts: RequestFacts) -> tuple[Verdict, tuple[Principal, Fingerprint] | None]:
+        try:
+            principal = await self.auth.authenticate(facts)
+        except AuthError as err:
+            AUTH_FAILURES.labels(err.reason).inc()
+            v = Verdict(self._next_id(), Decision.UNAUTHENTICATED, True, explain=f"unauthenticated: {err.reason}")
+            v.auth_error, v.auth_error_description = err.error, err.description
+            return v, None
+        fp = self.fingerprinter.fingerprint(facts)
+        plan = self.collector.plan(facts, principal, fp)
+        sticky_keys = [(scope, f"sticky:{scope}:{value}{_STICKY_FIELD}") for scope, name in STICKY_SCOPES.items() if (value := name(principal, fp))]
+        pending = self._take_pending()
+        ops = pending + plan.ops + [Get(key) for _, key in sticky_keys]
+        result = await self.store.exchange(ops, facts.ts)
+        values = result.values[len(pending):]
+        n = len(plan.ops)
+        features = self.collector.features(plan, values[:n])
+        verdict = self._sticky_verdict(values[n:], sticky_keys, facts.ts)
+        if verdict is None:
+            verdict = self._evaluate(features, principal, fp, facts.ts)
+        if result.degraded:
+            verdict.degraded = True
+            DEGRADED.inc()
+            if self.settings.state.fail_closed and verdict.decision in (Decision.ALLOW, Decision.LOG):
+                verdict.decision = Decision.CHALLENGE
+                verdict.explain = "challenge: shared state unavailable and state.fail_closed is set"
+        if self.shadow:
+            verdict.enforced = False
+        if self.record_features:
+            verdict.features = features
+        return verdict, (principal, fp)
+
+    def _evaluate(self, features: dict, principal: Principal, fp: Fingerprint, now: float) -> Verdict:
+        score, movers, extra = None, [], 0.0
+        scorer = self.scorer.current if self.scorer is not None else None
+        if scorer is not None:
+            score, movers = scorer.score(features)
+            features["model.score"] = score
+            extra = self.settings.model_weight * score
+        ev = self.rules.current.evaluate(features, extra)
+        for rule_id in ev.rules:
+            RULE_HITS.labels(rule_id, "enforce").inc()
+        for rule_id in ev.shadow_rules:
+            RULE_HITS.labels(rule_id, "shadow").inc()
+        for s in ev.sticky:
+            value = STICKY_SCOPES[s.scope](principal, fp)
+            if value:
+                self._pending.append(
+                    Put(f"sticky:{s.scope}:{value}{_STICKY_FIELD}", f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}", s.ttl_s)
+                )
+        explain = ev.explain
+        if score is not None and movers:
+            explain += f"; model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"
+        return Verdict(
+            self._next_id(), ev.decision, True, rules=ev.rules, shadow_rules=ev.shadow_rules, score=score,
+            risk=round(ev.risk, 3), explain=explain, retry_after=ev.retry_after, top_features=movers,
+        )
+
+    def _sticky_verdict(self, values: list, keys: list[tuple[str, str]], now: float) -> Verdict | None:
+        """An earlier sticky decision in any of this request's scopes answers without re-deciding."""
+        best = None
+        for (scope, _), raw in zip(keys, values, strict=True):
+            if not raw:
+                continue
+            decision, rule_id, until = raw.split("|", 2)
+            d = Decision(decision)
+            if best is None or RANK[d] < RANK[best[0]]:
+                best = (d, rule_id, scope, until)
+        if best is None:
+            return None
+        d, rule_id, scope, until = best
+        remaining = max(1, int(float(until) - now))
+        return Verdict(
+            self._next_id(), d, True, rules=[rule_id], sticky=True,
+            explain=f"{d.value} by {rule_id}: sticky on this {scope} for {remaining} s more",
+            retry_after=remaining if d is Decision.THROTTLE else None,
+        )
+
+    # -- bookkeeping -------------------------------------------------------------
+    def _take_pending(self) -> list[Op]:
+        if not self._pending:
+            return []
+        pending, self._pending = self._pending, []
+        return pending
+
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}-{next(self._ids):x}"
+
+    def _count(self, action: str, verdict: Verdict) -> None:
+        key = (action, verdict.decision.value, verdict.enforced)
+        counter = self._request_counters.get(key)
+        if counter is None:
+            counter = self._request_counters[key] = REQUESTS.labels(action, verdict.decision.value, str(verdict.enforced).lower())
+        counter.inc()
+
+    def _log_entry(self, facts: RequestFacts, v: Verdict, context: tuple[Principal, Fingerprint] | None) -> dict:
+        p, fp = context if context else (None, None)
+        entry = {
+            "decision_id": v.decision_id,
+            "ts": facts.ts,
+            "subject": p.subject if p else None,
+            "session": p.session_id if p else None,
+            "client_id": p.client_id if p else None,
+            "ip": fp.ip if fp else None,
+            "net_class": fp.net_class if fp else None,
+            "asn": fp.asn if fp else None,
+            "country": fp.country if fp else None,
+            "action": facts.action,
+            "target": facts.target,
+            "decision": v.decision.value,
+            "enforced": v.enforced,
+            "rules": v.rules,
+            "shadow_rules": v.shadow_rules,
+            "score": v.score,
+            "top_features": v.top_features,
+            "risk": v.risk,
+            "explain": v.explain,
+        }
+        if v.degraded:
+            entry["degraded"] = True
+        if v.sticky:
+            entry["sticky"] = True
+        if v.features is not None:
+            entry["features"] = v.features
+        return entry
+
+
+class _NoLog:
+    sink = None
+    queue_size = 1
+
+
+_NO_LOG = _NoLog()  # type: ignore[assignment]

@@ -1,0 +1,124 @@
+"""ASGI glue: scope in, engine verdict, then the app or the gateway's own answer.
+
+Pure ASGI (like Starlette's CORSMiddleware): ``__init__`` precomputes,
+``__call__`` passes every scope that is not a protected HTTP route straight
+through. Lifespan events start and stop the engine's background work.
+"""
+
+from __future__ import annotations
+
+from gateway.engine import Engine
+from gateway.facts import RequestFacts
+from gateway.responses import problem_headers, render
+from gateway.routes import TOKEN_ACTION
+from gateway.settings import Settings
+
+_MAX_TOKEN_RESPONSE = 64 * 1024
+
+
+class GatewayMiddleware:
+    """Protect the routes declared in ``settings`` in front of ``app``.
+
+    ``GatewayMiddleware(app, settings)`` or ``GatewayMiddleware(app, engine=engine)``.
+    """
+
+    def __init__(self, app, settings: Settings | None = None, *, engine: Engine | None = None) -> None:
+        if engine is None:
+            if settings is None:
+                raise TypeError("GatewayMiddleware needs settings (gateway.load_settings(path)) or an engine")
+            engine = Engine(settings)
+        self.app = app
+        self.engine = engine
+        self._match = engine.match
+        self._clock = engine.clock
+        dpop = engine.settings.auth.dpop
+        self._dpop_algs = dpop.algorithms if dpop.enabled else ()
+
+    async def __call__(self, scope, receive, send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
+                return await self.app(scope, self._lifespan_receive(receive), send)
+            return await self.app(scope, receive, send)
+        method = scope["method"]
+        match = self._match(method, scope["path"])
+        if match is None:
+            return await self.app(scope, receive, send)
+        if not self.engine._started:
+            await self.engine.start()
+        facts = self._facts(scope, method, match.action, match.target)
+        if match.action == TOKEN_ACTION:
+            return await self._token_endpoint(scope, receive, send, facts)
+        verdict = await self.engine.decide(facts)
+        if verdict.passes:
+            return await self.app(scope, receive, send)
+        rendered = render(verdict, match.route, self._dpop_algs)
+        if rendered is None:  # pragma: no cover - passes covers it
+            return await self.app(scope, receive, send)
+        status, headers, body = rendered
+        await send({
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in problem_headers(headers, body)],
+        })
+        await send({"type": "http.response.body", "body": body})
+
+    def _facts(self, scope, method: str, action: str, target: str | None) -> RequestFacts:
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        client = scope.get("client")
+        return RequestFacts(
+            ts=self._clock(),
+            method=method,
+            path=scope["path"],
+            peer=client[0] if client else "",
+            headers=headers,
+            action=None if action == TOKEN_ACTION else action,
+            target=target,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            extra={"scheme": scope.get("scheme", "http")},
+        )
+
+    async def _token_endpoint(self, scope, receive, send, facts: RequestFacts) -> None:
+        """Pass the token request to the app; read its answer to record the session's birth.
+
+        The birth is recorded before the last body chunk goes out, so the client
+        cannot use the token before the gateway knows where it was born.
+        """
+        status = 0
+        response_headers: dict[str, str] = {}
+        chunks: list[bytes] = []
+        size = 0
+
+        async def watch(message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for k, v in message.get("headers", []):
+                    response_headers[k.decode("latin-1").lower()] = v.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                if size <= _MAX_TOKEN_RESPONSE:
+                    chunks.append(body)
+                    size += len(body)
+                if not message.get("more_body", False) and size <= _MAX_TOKEN_RESPONSE:
+                    await self.engine.observe_response(facts, status, response_headers, b"".join(chunks))
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+    def _lifespan_receive(self, receive):
+        engine = self.engine
+
+        async def wrapped():
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await engine.start()
+            elif message["type"] == "lifespan.shutdown":
+                await engine.close()
+            return message
+
+        return wrapped

@@ -1,0 +1,93 @@
+"""How a verdict sounds on the wire: status, headers and body, for every front door.
+
+Bodies never reveal rule internals: a blocked client learns the decision id
+(to quote to support) and a generic reason, nothing it could tune against.
+"""
+
+from __future__ import annotations
+
+import json
+
+from gateway.settings import Route
+from gateway.verdict import Decision, Verdict
+
+Headers = list[tuple[str, str]]
+
+_PROBLEM = "application/problem+json"
+_STEP_UP = (
+    'Bearer realm="gateway", error="insufficient_user_authentication", '
+    'error_description="A stronger authentication is required for this action"'
+)
+
+
+def render(verdict: Verdict, route: Route | None, dpop_algs: tuple[str, ...] = ()) -> tuple[int, Headers, bytes] | None:
+    """The response a front door sends instead of calling the app, or None when the request passes."""
+    if verdict.passes:
+        return None
+    d = verdict.decision
+    ident = [("x-gateway-decision-id", verdict.decision_id)]
+    if d is Decision.UNAUTHENTICATED:
+        return 401, [("www-authenticate", www_authenticate(verdict, dpop_algs)), ("cache-control", "no-store"), *ident], _problem(
+            401, "Unauthorized", "A valid access token is required.", verdict.decision_id
+        )
+    if d is Decision.BLOCK:
+        return 403, ident, _problem(403, "Forbidden", "This action was not allowed.", verdict.decision_id)
+    if d is Decision.THROTTLE:
+        retry = str(verdict.retry_after or 60)
+        return 429, [("retry-after", retry), *ident], _problem(
+            429, "Too Many Requests", "Slow down and try again later.", verdict.decision_id
+        )
+    if d is Decision.CHALLENGE:
+        # RFC 9470 step-up: the client must come back with a stronger authentication.
+        return 401, [("www-authenticate", _STEP_UP), ("cache-control", "no-store"), *ident], _problem(
+            401, "Step-up authentication required", "Authenticate again to continue.", verdict.decision_id
+        )
+    if d is Decision.ABSORB:
+        # Answer as the app would on success, without calling it: the abuser
+        # cannot tell. The cost: the client is misled, so use it only where the
+        # evidence is strong. No decision header: it would give the game away.
+        status = route.absorb_status if route else 200
+        body = (route.absorb_body if route else '{"status": "ok"}').encode()
+        return status, [("content-type", "application/json")], body
+    return None
+
+
+def www_authenticate(verdict: Verdict, dpop_algs: tuple[str, ...] = ()) -> str:
+    """RFC 6750 section 3: no error code when no token was sent; RFC 9449 section 7.1 for DPoP."""
+    params = 'realm="gateway"'
+    if verdict.auth_error:
+        params += f', error="{verdict.auth_error}"'
+        if verdict.auth_error_description:
+            params += f', error_description="{_quote(verdict.auth_error_description)}"'
+    challenge = f"Bearer {params}"
+    if dpop_algs:
+        challenge += f', DPoP {params}, algs="{" ".join(dpop_algs)}"'
+    return challenge
+
+
+def _quote(text: str) -> str:
+    # RFC 6750 limits error_description to printable ASCII without '"' and '\\'.
+    return "".join(c for c in text if 0x20 <= ord(c) < 0x7F and c not in '"\\')[:200]
+
+
+def status_of(verdict: Verdict, route: Route | None, app_status: int = 200) -> int:
+    """What the client received: the gateway's own status, or the app's when the request passed."""
+    rendered = render(verdict, route)
+    return app_status if rendered is None else rendered[0]
+
+
+def _problem(status: int, title: str, detail: str, decision_id: str) -> bytes:
+    # RFC 9457 problem details; "about:blank" says the status code is the whole story.
+    return json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, "decision_id": decision_id}
+    ).encode()
+
+
+def problem_headers(rendered_headers: Headers, body: bytes, content_type: str = _PROBLEM) -> Headers:
+    """Complete header list for an ASGI response start (content-type and length added)."""
+    names = {k for k, _ in rendered_headers}
+    out = list(rendered_headers)
+    if "content-type" not in names:
+        out.append(("content-type", content_type))
+    out.append(("content-length", str(len(body))))
+    return out

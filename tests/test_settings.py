@@ -1,0 +1,63 @@
+"""The config file: defaults, validation, and errors that name the key and the fix."""
+
+import pytest
+
+from gateway.demo.app import DEMO_CONFIG
+from gateway.settings import ConfigError, load_settings, reference, settings_from_dict
+
+
+def test_demo_config_loads_with_every_section():
+    s = load_settings(DEMO_CONFIG)
+    assert s.mode == "enforce"
+    assert {r.action for r in s.routes} == {"like", "comment", "follow"}
+    assert s.auth.algorithms == ("RS256",)
+    assert s.resolve(s.auth.jwks_file).endswith("gateway/demo/demo-jwks.json")
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    p = tmp_path / "g.yaml"
+    p.write_text("")
+    s = load_settings(p)
+    assert s.state.backend == "memory" and s.log.sink == "stdout"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"mdoe": "shadow"}, "mdoe: unknown key; did you mean 'mode'?"),
+        ({"mode": "block-everything"}, "mode: 'block-everything' is not one of enforce, shadow"),
+        ({"auth": {"algoritms": ["RS256"]}}, "auth.algoritms: unknown key; did you mean 'algorithms'?"),
+        ({"auth": {"algorithms": ["none"]}}, "auth.algorithms[0]: 'none' is never accepted"),
+        ({"auth": {"algorithms": ["HS256", "RS256"]}}, "mixing HMAC"),
+        ({"auth": {"leeway_s": "soon"}}, "auth.leeway_s: expected a number, got 'soon'"),
+        ({"network": {"trusted_proxies": ["10.0.0.0/33"]}}, "network.trusted_proxies[0]: '10.0.0.0/33' is not an IP address or CIDR"),
+        ({"routes": [{"path": "/v1/{id}/like", "action": "like", "target": "media"}]}, "routes[0].target: 'media' is not a parameter"),
+        ({"routes": [{"path": "like", "action": "like"}]}, "routes[0].path: 'like' must start with '/'"),
+        ({"routes": [{"path": "/a", "action": "x"}, {"path": "/a", "action": "y"}]}, "POST /a is declared twice"),
+        ({"state": {"backend": "etcd"}}, "state.backend: 'etcd' is not one of memory, redis"),
+        ({"routes": "nope"}, "routes: expected a list"),
+        (["a"], "the top level must be a mapping"),
+    ],
+)
+def test_bad_config_names_the_key_and_the_fix(data, message):
+    with pytest.raises(ConfigError) as err:
+        settings_from_dict(data, source="gw.yaml")
+    assert message in str(err.value)
+    assert str(err.value).startswith("gw.yaml")
+
+
+def test_yaml_syntax_error_has_line_and_column(tmp_path):
+    p = tmp_path / "g.yaml"
+    p.write_text("mode: enforce\nroutes: [\n  - {path: /a\n")
+    with pytest.raises(ConfigError, match=r"g\.yaml:\d+:\d+: YAML syntax error"):
+        load_settings(p)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_reference_lists_every_key_with_a_default():
+    keys = {k for k, _, _ in reference()}
+    assert {"mode", "auth.algorithms", "state.backend", "log.sink", "network.trusted_proxies"} <= keys
