@@ -1,0 +1,234 @@
+"""The in-process state store: bounded, compact, judged on the caller's clock.
+
+Implements the contract in ``gateway.signals.store`` exactly as the Redis
+backend does (both are driven by the same conformance tests). Precise rules
+both backends follow where the contract leaves room:
+
+- Expiry is judged against the ``now`` given to ``exchange``: a key is alive
+  while ``now < expiry``. ``Put``/``Append`` set ``expiry = now + ttl``;
+  ``Incr`` sets it on creation only; a ``Distinct`` key lives until
+  ``newest member's ts + ttl`` (its last update, on the op clock).
+- ``Distinct`` keeps each member's newest ts (a member seen again at an older
+  ts keeps its newer one). Members are ranked by ``(ts, member)``; past
+  ``cap`` the lowest-ranked are dropped, the new member included if it ranks
+  lowest. Counts are taken after the trim, over ``(ts - window, ts]``.
+- ``Append`` values: a ``str`` stays a ``str``; anything else is stored and
+  returned as a ``float``.
+- ``Incr`` on a key holding a str that is a plain integer (``-?[0-9]+``)
+  continues from it; any other str counts as 0. Either way the key keeps its
+  expiry. ``Get``/``PutIfAbsent``
+  on a counter return its decimal string.
+- A key holds one kind of structure (string/counter, list, distinct set). An
+  op of another kind sees it as absent and, if it writes, replaces it.
+
+Bounds: at most ``max_keys`` keys, least recently used evicted first (every
+op on a key counts as a use); a distinct set keeps at most ``cap`` members, a
+list at most ``maxlen`` values; expired keys are dropped when touched and by
+a small periodic sweep of the least recently used end. Eviction works in
+small batches so its cost stays amortised O(1) on a plain dict.
+
+Layout, chosen for bytes per key: one ``dict`` (insertion order = recency);
+strings and counters are ``(expiry, value)`` tuples; float lists are
+``array('d')`` with the expiry in slot 0 (a ``list`` once a str is appended);
+distinct sets are a two-slot object holding a ``member -> ts`` dict kept in
+rank order, so windows are counted by bisection.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from bisect import bisect_right
+from itertools import islice
+
+from gateway.signals.store import (
+    Append,
+    BatchResult,
+    Distinct,
+    Get,
+    Incr,
+    Op,
+    Put,
+    PutIfAbsent,
+)
+
+_INTEGER = re.compile(r"-?[0-9]+\Z")
+_SWEEP_EVERY = 64  # exchanges between sweeps of the least recently used end
+_SWEEP_SPAN = 32  # keys examined per sweep
+
+
+class _Members:
+    """A distinct set: member -> newest ts, iterated in (ts, member) order."""
+
+    __slots__ = ("expires", "scores")
+
+    def __init__(self, expires: float, scores: dict[str, float]) -> None:
+        self.expires = expires  # sweep hint: newest ts + last ttl
+        self.scores = scores
+
+
+def _expiry_of(entry: object) -> float:
+    if type(entry) is _Members:
+        return entry.expires
+    return entry[0]
+
+
+class MemoryStore:
+    """Bounded in-process ``StateStore``; see the module docstring for semantics."""
+
+    def __init__(self, max_keys: int = 500_000) -> None:
+        if max_keys < 1:
+            raise ValueError(f"MemoryStore max_keys must be at least 1, got {max_keys}: set state.max_keys to a positive count")
+        self.max_keys = max_keys
+        self._data: dict[str, object] = {}
+        # Evicting a few extra keys at once keeps the scan past deleted slots at
+        # the dict's front amortised; never more than 1/256 of the bound.
+        self._evict_batch = min(1024, max_keys // 256)
+        self._exchanges = 0
+        self._run = {
+            Distinct: self._distinct,
+            Append: self._append,
+            Get: self._get,
+            Put: self._put,
+            PutIfAbsent: self._put_if_absent,
+            Incr: self._incr,
+        }
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    async def exchange(self, ops: list[Op], now: float) -> BatchResult:
+        return self.exchange_sync(ops, now)
+
+    def exchange_sync(self, ops: list[Op], now: float) -> BatchResult:
+        """Run ``ops`` in order on the clock ``now``; one result per op."""
+        run = self._run
+        values = [run[type(op)](op, now) for op in ops]
+        self._exchanges += 1
+        if self._exchanges % _SWEEP_EVERY == 0:
+            self._sweep(now)
+        return BatchResult(values)
+
+    async def close(self) -> None:
+        self._data.clear()
+
+    # -- key bookkeeping ---------------------------------------------------
+
+    def _take(self, key: str, now: float) -> object | None:
+        """The live entry under ``key`` (moved to the recent end), else None."""
+        data = self._data
+        entry = data.pop(key, None)
+        if entry is None:
+            return None
+        if type(entry) is not _Members and entry[0] <= now:
+            return None  # distinct sets are judged by their op's ttl
+        data[key] = entry
+        return entry
+
+    def _store(self, key: str, entry: object) -> None:
+        data = self._data
+        data[key] = entry
+        if len(data) > self.max_keys:
+            excess = len(data) - self.max_keys + self._evict_batch
+            for victim in list(islice(data, excess)):
+                del data[victim]
+
+    def _sweep(self, now: float) -> None:
+        data = self._data
+        for key in list(islice(data, _SWEEP_SPAN)):
+            if _expiry_of(data[key]) <= now:
+                del data[key]
+
+    # -- operations --------------------------------------------------------
+
+    def _distinct(self, op: Distinct, now: float) -> tuple[int, ...]:
+        key, member, ts = op.key, op.member, op.ts
+        entry = self._take(key, now)
+        scores: dict[str, float] = {}
+        newest: tuple[float, str] | None = None
+        if type(entry) is _Members:
+            newest_member, newest_ts = next(reversed(entry.scores.items()))
+            if newest_ts + op.ttl > now:
+                scores = entry.scores
+                newest = (newest_ts, newest_member)
+        old = scores.get(member)
+        if old is None or ts > old:
+            if old is not None:
+                del scores[member]
+                if newest is not None and newest[1] == member:
+                    newest = next(reversed(scores.items()))[::-1] if scores else None
+            scores[member] = ts
+            if newest is not None and (ts, member) < newest:
+                scores = dict(sorted(scores.items(), key=lambda item: (item[1], item[0])))
+        if len(scores) > op.cap:
+            for dropped in list(islice(scores, len(scores) - op.cap)):
+                del scores[dropped]
+        ranked = list(scores.values())
+        if not ranked:  # a cap below 1 keeps nothing
+            self._data.pop(key, None)
+            return tuple(0 for _ in op.windows)
+        if type(entry) is _Members:
+            entry.scores = scores
+            entry.expires = ranked[-1] + op.ttl
+        else:
+            entry = _Members(ranked[-1] + op.ttl, scores)
+        self._store(key, entry)
+        upper = bisect_right(ranked, ts)
+        return tuple(upper - bisect_right(ranked, ts - window) for window in op.windows)
+
+    def _append(self, op: Append, now: float) -> list:
+        entry = self._take(op.key, now)
+        value = op.value if type(op.value) is str else float(op.value)
+        maxlen = op.maxlen
+        if type(entry) is array or type(entry) is list:
+            previous = entry[:0:-1]
+            previous = previous.tolist() if type(previous) is array else previous
+            if len(previous) > maxlen:
+                del previous[maxlen:]
+            if type(value) is str and type(entry) is array:
+                entry = [entry[0], *entry[1:].tolist()]
+        else:
+            previous = []
+            entry = [0.0] if type(value) is str else array("d", (0.0,))
+        entry.append(value)
+        excess = len(entry) - 1 - maxlen
+        if excess > 0:
+            del entry[1 : 1 + excess]
+        entry[0] = now + op.ttl
+        self._store(op.key, entry)
+        return previous
+
+    def _get(self, op: Get, now: float) -> str | None:
+        entry = self._take(op.key, now)
+        if type(entry) is not tuple:
+            return None
+        value = entry[1]
+        return value if type(value) is str else str(value)
+
+    def _put(self, op: Put, now: float) -> None:
+        self._data.pop(op.key, None)
+        self._store(op.key, (now + op.ttl, op.value))
+
+    def _put_if_absent(self, op: PutIfAbsent, now: float) -> str | None:
+        entry = self._take(op.key, now)
+        if type(entry) is tuple:
+            value = entry[1]
+            return value if type(value) is str else str(value)
+        self._data.pop(op.key, None)
+        self._store(op.key, (now + op.ttl, op.value))
+        return None
+
+    def _incr(self, op: Incr, now: float) -> int:
+        entry = self._take(op.key, now)
+        if type(entry) is tuple:
+            expiry, current = entry
+            if type(current) is str:
+                current = int(current) if _INTEGER.match(current) else 0
+            count = current + op.amount
+            entry = (expiry, count)
+        else:
+            self._data.pop(op.key, None)
+            count = op.amount
+            entry = (now + op.ttl, count)
+        self._store(op.key, entry)
+        return count
