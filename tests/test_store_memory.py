@@ -49,8 +49,9 @@ def test_flood_never_exceeds_max_keys_and_memory_plateaus():
 
     at_bound = traced_size(lambda: run(400))  # 2_000 keys written: already at the bound
     ten_times = traced_size(lambda: run(4_000))
-    # ten times the keys, same bound: memory must not grow with the flood
-    assert ten_times < at_bound * 1.3, (at_bound, ten_times)
+    # ten times the keys, same bound: memory must not grow with the flood (an
+    # unbounded table would be ~10x; dict table sizes alone swing it by ~1.4x)
+    assert ten_times < at_bound * 2, (at_bound, ten_times)
 
 
 def test_least_recently_used_key_is_evicted_first():
