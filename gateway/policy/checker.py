@@ -1,0 +1,315 @@
+"""Check a parsed condition against the feature catalogue: names, types, functions.
+
+Resolves dotted names to catalogue features (the longest dotted prefix that is
+a feature), gives every node a type, compiles regexes (RE2) and CIDR lists once,
+and collects every error with its offset. Types: bool, int, float, string,
+null, list[T] (T may be dyn: unknown element type); int and float are both
+numbers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Callable
+
+import re2
+
+from gateway.catalogue import Feature
+from gateway.policy.errors import ExprError
+from gateway.policy.nodes import (
+    Binary,
+    Call,
+    Conditional,
+    ListLit,
+    Literal,
+    Logical,
+    Node,
+    Path,
+    Select,
+    Unary,
+)
+
+ERROR = "error"  # a subtree already reported; compatible with everything to avoid cascades
+_CATALOGUE_TYPES = {"bool": "bool", "int": "int", "float": "float", "string": "string", "list": "list[dyn]"}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # errors are reported with their place, not on stderr
+
+FUNCTIONS = {
+    "size": "size(x) or x.size(): length of a string or list",
+    "has": "has(feature): the feature is present for this request",
+    "startsWith": "s.startsWith(prefix)",
+    "endsWith": "s.endsWith(suffix)",
+    "contains": "s.contains(part)",
+    "matches": "s.matches(regex): RE2 search, pattern must be a literal",
+    "inCidr": "inCidr(ip, \"cidr\") or inCidr(ip, [\"cidr\", ...])",
+    "min": "min(a, b, ...)",
+    "max": "max(a, b, ...)",
+}
+
+
+def kind(t: str) -> str:
+    if t in ("int", "float"):
+        return "number"
+    if t.startswith("list"):
+        return "list"
+    return t
+
+
+def element(t: str) -> str:
+    return t[5:-1] if t.startswith("list[") else "dyn"
+
+
+def _compatible(a: str, b: str) -> bool:
+    if ERROR in (a, b) or "dyn" in (a, b):
+        return True
+    ka, kb = kind(a), kind(b)
+    if ka != kb:
+        return False
+    if ka == "list":
+        return _compatible(element(a), element(b))
+    return True
+
+
+def _join(a: str, b: str) -> str:
+    """The type of a value that is either a or b (list elements, ternary branches)."""
+    if a == b:
+        return a
+    if a in (ERROR, "null"):
+        return b
+    if b in (ERROR, "null"):
+        return a
+    if kind(a) == kind(b) == "number":
+        return "float"
+    return "dyn"
+
+
+class Checker:
+    def __init__(self, lookup: Callable[[str], Feature | None], names: frozenset[str]) -> None:
+        self.lookup = lookup
+        self.names = names
+        self.errors: list[ExprError] = []
+        self.referenced: list[str] = []  # feature names in order of appearance
+
+    def check_condition(self, root: Node) -> None:
+        t = self.visit(root)
+        if t not in ("bool", ERROR):
+            self.error(root.pos, f"a condition must be true or false, but this is {_plural(t)}")
+
+    def error(self, pos: int, message: str) -> str:
+        self.errors.append(ExprError(pos, message))
+        return ERROR
+
+    def visit(self, node: Node) -> str:
+        method = getattr(self, "visit_" + type(node).__name__)
+        node.type = method(node)
+        return node.type
+
+    # --- leaves --------------------------------------------------------------
+    def visit_Literal(self, node: Literal) -> str:
+        v = node.value
+        if v is None:
+            return "null"
+        if isinstance(v, bool):
+            return "bool"
+        if isinstance(v, int):
+            return "int"
+        if isinstance(v, float):
+            return "float"
+        return "string"
+
+    def visit_Path(self, node: Path) -> str:
+        parts = node.parts
+        for end in range(len(parts), 0, -1):
+            name = ".".join(parts[:end])
+            feature = self.lookup(name)
+            if feature is None:
+                continue
+            if end < len(parts):
+                return self.error(node.part_pos[end], f"feature '{name}' ({feature.type}) has no field '{parts[end]}'")
+            node.feature = name
+            if name not in self.referenced:
+                self.referenced.append(name)
+            return _CATALOGUE_TYPES[feature.type]
+        dotted = node.dotted
+        message = f"unknown feature '{dotted}'"
+        close = difflib.get_close_matches(dotted, self.names, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+        else:
+            message += " (run 'gateway features' for the catalogue)"
+        return self.error(node.pos, message)
+
+    def visit_Select(self, node: Select) -> str:
+        self.visit(node.operand)
+        return self.error(node.pos, f"'.{node.field}': only feature names have dotted parts here")
+
+    def visit_ListLit(self, node: ListLit) -> str:
+        elem = "null"
+        for item in node.items:
+            t = self.visit(item)
+            if t == ERROR:
+                continue
+            if kind(t) == "list":
+                self.error(item.pos, "lists of lists are not supported")
+                continue
+            if not _compatible(elem, t) and elem != "null" and t != "null":
+                self.error(item.pos, f"list mixes {_plural(elem)} and {_plural(t)}")
+                continue
+            elem = _join(elem, t)
+        return f"list[{'dyn' if elem == 'null' else elem}]"
+
+    # --- operators -------------------------------------------------------------
+    def visit_Unary(self, node: Unary) -> str:
+        t = self.visit(node.operand)
+        if t == ERROR:
+            return ERROR
+        if node.op == "!":
+            if t != "bool":
+                return self.error(node.pos, f"'!' needs true or false, not {_plural(t)}")
+            return "bool"
+        if kind(t) != "number":
+            return self.error(node.pos, f"'-' needs a number, not {_plural(t)}")
+        return t
+
+    def visit_Logical(self, node: Logical) -> str:
+        for term in node.terms:
+            t = self.visit(term)
+            if t not in ("bool", ERROR):
+                self.error(term.pos, f"'{node.op}' needs true or false on both sides, not {_plural(t)}")
+        return "bool"
+
+    def visit_Binary(self, node: Binary) -> str:
+        lt, rt = self.visit(node.left), self.visit(node.right)
+        op = node.op
+        if ERROR in (lt, rt):
+            return "bool" if op in ("==", "!=", "<", "<=", ">", ">=", "in") else ERROR
+        if op in ("==", "!="):
+            if "null" in (lt, rt):
+                return self.error(node.pos, "comparing with null: absent features are neither equal nor unequal to anything; test presence with has(feature)")
+            if not _compatible(lt, rt):
+                return self.error(node.pos, f"cannot compare {_plural(lt)} with {_plural(rt)} using '{op}'")
+            return "bool"
+        if op in ("<", "<=", ">", ">="):
+            if not (kind(lt) == kind(rt) and kind(lt) in ("number", "string")) and "dyn" not in (lt, rt):
+                return self.error(node.pos, f"cannot compare {_plural(lt)} with {_plural(rt)} using '{op}'")
+            return "bool"
+        if op == "in":
+            if kind(rt) != "list" and rt != "dyn":
+                return self.error(node.pos, f"'in' needs a list on the right, not {_plural(rt)}")
+            if kind(lt) == "list":
+                return self.error(node.pos, "'in' tests one value, not a list, for membership")
+            if not _compatible(lt, element(rt)):
+                return self.error(node.pos, f"{_plural(lt)} can never be in a list of {_plural(element(rt))}")
+            return "bool"
+        # arithmetic
+        if op == "+" and kind(lt) == kind(rt) and kind(lt) in ("string", "list"):
+            return lt if lt == rt else "list[dyn]"
+        if kind(lt) != "number" or kind(rt) != "number":
+            return self.error(node.pos, f"'{op}' needs numbers, not {_plural(lt)} and {_plural(rt)}")
+        if op == "%":
+            if lt != "int" or rt != "int":
+                return self.error(node.pos, "'%' needs whole numbers (int)")
+            return "int"
+        if op == "/":
+            return "float"
+        return "int" if lt == rt == "int" else "float"
+
+    def visit_Conditional(self, node: Conditional) -> str:
+        ct = self.visit(node.cond)
+        if ct not in ("bool", ERROR):
+            self.error(node.cond.pos, f"the condition before '?' must be true or false, not {_plural(ct)}")
+        a, b = self.visit(node.then), self.visit(node.otherwise)
+        if not _compatible(a, b) and "null" not in (a, b):
+            return self.error(node.pos, f"both branches of '? :' must have one type, not {_plural(a)} and {_plural(b)}")
+        return _join(a, b)
+
+    # --- functions -------------------------------------------------------------
+    def visit_Call(self, node: Call) -> str:
+        name = node.name
+        if name == "has":
+            return self._has(node)
+        recv_t = self.visit(node.receiver) if node.receiver is not None else None
+        arg_t = [self.visit(a) for a in node.args]
+        if ERROR in arg_t or recv_t == ERROR:
+            return "bool" if name in ("startsWith", "endsWith", "contains", "matches", "inCidr") else ERROR
+        if name == "size":
+            subject = ([recv_t] if recv_t else []) + arg_t
+            if len(subject) != 1:
+                return self.error(node.pos, "size() takes one string or list: size(x) or x.size()")
+            if kind(subject[0]) not in ("string", "list"):
+                return self.error(node.pos, f"size() needs a string or list, not {_plural(subject[0])}")
+            return "int"
+        if name in ("startsWith", "endsWith", "contains", "matches"):
+            return self._string_method(node, recv_t, arg_t)
+        if name == "inCidr":
+            return self._in_cidr(node, arg_t)
+        if name in ("min", "max"):
+            if recv_t is not None or not arg_t:
+                return self.error(node.pos, f"{name}() takes one or more numbers: {name}(a, b)")
+            for a, t in zip(node.args, arg_t, strict=True):
+                if kind(t) != "number":
+                    return self.error(a.pos, f"{name}() needs numbers, not {_plural(t)}")
+            return "int" if all(t == "int" for t in arg_t) else "float"
+        message = f"unknown function '{name}'"
+        close = difflib.get_close_matches(name, FUNCTIONS, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+        else:
+            message += f" (available: {', '.join(FUNCTIONS)})"
+        return self.error(node.pos, message)
+
+    def _has(self, node: Call) -> str:
+        if node.receiver is not None or len(node.args) != 1 or not isinstance(node.args[0], Path):
+            return self.error(node.pos, "has() takes one feature name: has(net.country)")
+        self.visit(node.args[0])
+        return "bool"
+
+    def _string_method(self, node: Call, recv_t: str | None, arg_t: list[str]) -> str:
+        name = node.name
+        if recv_t is None:
+            if name == "matches" and len(arg_t) == 2:  # the global form matches(s, re)
+                recv_t, arg_t = arg_t[0], arg_t[1:]
+                node.receiver, node.args = node.args[0], node.args[1:]
+            else:
+                return self.error(node.pos, f"{name}() is called on a string: x.{name}(...)")
+        if recv_t != "string":
+            return self.error(node.pos, f"{name}() needs a string before the dot, not {_plural(recv_t)}")
+        if len(arg_t) != 1 or arg_t[0] != "string":
+            return self.error(node.pos, f"{name}() takes one string argument")
+        if name == "matches":
+            pattern = node.args[0]
+            if not isinstance(pattern, Literal):
+                return self.error(pattern.pos, "matches() needs a literal pattern, so it is compiled once at load")
+            try:
+                node.extra = re2.compile(pattern.value, options=_RE2_OPTIONS)
+            except re2.error as exc:
+                reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+                return self.error(pattern.pos, f"regex {pattern.value!r} is not valid RE2 (linear-time) syntax: {reason}")
+        return "bool"
+
+    def _in_cidr(self, node: Call, arg_t: list[str]) -> str:
+        if node.receiver is not None or len(arg_t) != 2:
+            return self.error(node.pos, "inCidr() takes an IP and a CIDR or list of CIDRs: inCidr(net.ip, \"10.0.0.0/8\")")
+        if arg_t[0] != "string":
+            return self.error(node.args[0].pos, f"inCidr() needs an IP string first, not {_plural(arg_t[0])}")
+        spec = node.args[1]
+        literals = [spec] if isinstance(spec, Literal) else spec.items if isinstance(spec, ListLit) else None
+        if literals is None or not all(isinstance(x, Literal) and isinstance(x.value, str) for x in literals):
+            return self.error(spec.pos, "inCidr() needs a literal CIDR string or a list of them, parsed once at load")
+        networks = []
+        for lit in literals:
+            try:
+                networks.append(ipaddress.ip_network(lit.value, strict=False))
+            except ValueError:
+                self.error(lit.pos, f"{lit.value!r} is not a CIDR network (e.g. \"203.0.113.0/24\" or \"2001:db8::/32\")")
+        node.extra = tuple(networks)
+        return "bool"
+
+
+def _plural(t: str) -> str:
+    if t.startswith("list"):
+        elem = element(t)
+        return "a list" if elem == "dyn" else f"a list of {elem}s"
+    return {"bool": "a bool", "int": "an int", "float": "a float", "string": "a string",
+            "null": "null", "dyn": "a value"}.get(t, t)

@@ -1,0 +1,413 @@
+"""Compile a checked condition into nested Python closures over the feature mapping.
+
+No eval, exec or compile: each node becomes a small closure. Absent features
+read as None (MISSING). Two kinds of closure are built:
+
+* value closures return the node's value, or None when it is MISSING;
+* truth closures return a plain bool: "is this node definitely true?" (or,
+  asked with want=False, "definitely false?"). ``a && b`` is definitely true
+  when both are; definitely false when either is, so ``false && MISSING`` is
+  false and ``true || MISSING`` is true, in either order, like CEL.
+
+A rule matches when the truth closure of its condition returns True. Common
+shapes (feature op literal, feature in [literals], has(feature), short && / ||
+chains) get their own closures, and constant subtrees are folded at load.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gateway.policy.errors import ExprError
+from gateway.policy.nodes import (
+    Binary,
+    Call,
+    Conditional,
+    ListLit,
+    Literal,
+    Logical,
+    Node,
+    Path,
+    Unary,
+    walk,
+)
+
+Features = Mapping[str, object]
+ValueFn = Callable[[Features], Any]
+TruthFn = Callable[[Features], bool]
+
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def compile_truth(node: Node, want: bool = True) -> TruthFn:
+    """A closure answering: is this (bool) node definitely ``want`` for these features?"""
+    if _is_constant(node):
+        value = _fold(node)
+        result = value is want
+        return lambda f: result
+    return _truth(node, want)
+
+
+def _truth(node: Node, want: bool) -> TruthFn:
+    if isinstance(node, Path):
+        name = node.feature
+        if want:
+            return lambda f: f.get(name) is True
+        return lambda f: f.get(name) is False
+    if isinstance(node, Unary) and node.op == "!":
+        return compile_truth(node.operand, not want)
+    if isinstance(node, Logical):
+        terms = [compile_truth(t, want) for t in node.terms]
+        every = (node.op == "&&") == want
+        return _all(terms) if every else _any(terms)
+    if isinstance(node, Binary) and node.op in _COMPARE:
+        return _compare_truth(node, want)
+    if isinstance(node, Binary) and node.op == "in":
+        return _in_truth(node, want)
+    if isinstance(node, Call):
+        special = _call_truth(node, want)
+        if special is not None:
+            return special
+    value = compile_value(node)
+    if want:
+        return lambda f: value(f) is True
+    return lambda f: value(f) is False
+
+
+def compile_value(node: Node) -> ValueFn:
+    """A closure returning the node's value, or None when it is MISSING."""
+    if not isinstance(node, Literal) and _is_constant(node):
+        value = _fold(node)
+        return lambda f: value
+    return _value(node)
+
+
+# --- truth closures -------------------------------------------------------------
+def _all(terms: list[TruthFn]) -> TruthFn:
+    if len(terms) == 2:
+        a, b = terms
+        return lambda f: a(f) and b(f)
+    if len(terms) == 3:
+        a, b, c = terms
+        return lambda f: a(f) and b(f) and c(f)
+    head = _all(terms[:2]) if len(terms) > 3 else terms[0]
+    rest = _all(terms[2:]) if len(terms) > 3 else terms[1]
+    return lambda f: head(f) and rest(f)
+
+
+def _any(terms: list[TruthFn]) -> TruthFn:
+    if len(terms) == 2:
+        a, b = terms
+        return lambda f: a(f) or b(f)
+    if len(terms) == 3:
+        a, b, c = terms
+        return lambda f: a(f) or b(f) or c(f)
+    head = _any(terms[:2]) if len(terms) > 3 else terms[0]
+    rest = _any(terms[2:]) if len(terms) > 3 else terms[1]
+    return lambda f: head(f) or rest(f)
+
+
+def _feature_vs_constant(name: str, op: str, c: object) -> TruthFn:
+    # One closure per operator: calling operator.lt through a variable costs a call.
+    if op == "==":
+        return lambda f: f.get(name) == c  # None (MISSING) never equals a non-null constant
+    if op == "!=":
+        def ne(f: Features) -> bool:
+            v = f.get(name)
+            return v is not None and v != c
+        return ne
+    if op == "<":
+        def lt(f: Features) -> bool:
+            v = f.get(name)
+            return v is not None and v < c
+        return lt
+    if op == "<=":
+        def le(f: Features) -> bool:
+            v = f.get(name)
+            return v is not None and v <= c
+        return le
+    if op == ">":
+        def gt(f: Features) -> bool:
+            v = f.get(name)
+            return v is not None and v > c
+        return gt
+
+    def ge(f: Features) -> bool:
+        v = f.get(name)
+        return v is not None and v >= c
+    return ge
+
+
+def _compare_truth(node: Binary, want: bool) -> TruthFn:
+    op = node.op if want else _NEGATE[node.op]
+    left, right = node.left, node.right
+    if isinstance(left, Path) and _is_constant(right):
+        c = _fold(right)
+        if c is not None:
+            return _feature_vs_constant(left.feature, op, c)
+    if isinstance(right, Path) and _is_constant(left):
+        c = _fold(left)
+        if c is not None:
+            return _feature_vs_constant(right.feature, _FLIP[op], c)
+    compare = _COMPARE[op]
+    lv, rv = compile_value(left), compile_value(right)
+
+    def generic(f: Features) -> bool:
+        a = lv(f)
+        if a is None:
+            return False
+        b = rv(f)
+        return b is not None and compare(a, b)
+    return generic
+
+
+def _in_truth(node: Binary, want: bool) -> TruthFn:
+    lv = compile_value(node.left)
+    if _is_constant(node.right):
+        items = _fold(node.right)
+        if items is None:
+            return lambda f: False
+        members = frozenset(x for x in items if x is not None)
+        if isinstance(node.left, Path):
+            name = node.left.feature
+            if want:
+                return lambda f: f.get(name) in members
+            def not_in_feature(f: Features) -> bool:
+                v = f.get(name)
+                return v is not None and v not in members
+            return not_in_feature
+
+        def in_constant(f: Features) -> bool:
+            v = lv(f)
+            return v is not None and (v in members) is want
+        return in_constant
+    rv = compile_value(node.right)
+
+    def in_dynamic(f: Features) -> bool:
+        a = lv(f)
+        if a is None:
+            return False
+        b = rv(f)
+        return b is not None and (a in b) is want
+    return in_dynamic
+
+
+def _call_truth(node: Call, want: bool) -> TruthFn | None:
+    if node.name == "has":
+        name = node.args[0].feature  # type: ignore[attr-defined]
+        if want:
+            return lambda f: f.get(name) is not None
+        return lambda f: f.get(name) is None
+    test = _string_test(node)
+    if test is None or not isinstance(node.receiver, Path):
+        return None
+    name = node.receiver.feature
+
+    def string_test(f: Features) -> bool:
+        v = f.get(name)
+        return v is not None and test(v) is want
+    return string_test
+
+
+def _string_test(node: Call) -> Callable[[str], bool] | None:
+    """For s.startsWith("x") and friends with a constant argument: the test on s."""
+    if node.name == "matches":
+        search = node.extra.search  # type: ignore[attr-defined]
+        return lambda v: search(v) is not None
+    if node.name not in ("startsWith", "endsWith", "contains") or not _is_constant(node.args[0]):
+        return None
+    s = _fold(node.args[0])
+    if s is None:
+        return None
+    if node.name == "startsWith":
+        return lambda v: v.startswith(s)
+    if node.name == "endsWith":
+        return lambda v: v.endswith(s)
+    return lambda v: s in v
+
+
+# --- value closures ---------------------------------------------------------------
+def _value(node: Node) -> ValueFn:
+    if isinstance(node, Literal):
+        value = node.value
+        return lambda f: value
+    if isinstance(node, Path):
+        name = node.feature
+        return lambda f: f.get(name)
+    if isinstance(node, ListLit):
+        return _list_value(node)
+    if isinstance(node, Unary):
+        operand = compile_value(node.operand)
+        if node.op == "-":
+            def negative(f: Features) -> Any:
+                v = operand(f)
+                return None if v is None else -v
+            return negative
+
+        def logical_not(f: Features) -> Any:
+            v = operand(f)
+            return None if v is None else not v
+        return logical_not
+    if isinstance(node, Logical) or (isinstance(node, Binary) and (node.op in _COMPARE or node.op == "in")):
+        return _three_valued(node)
+    if isinstance(node, Binary):
+        return _arithmetic(node)
+    if isinstance(node, Conditional):
+        return _conditional(node)
+    if isinstance(node, Call):
+        return _call_value(node)
+    raise ExprError(node.pos, f"cannot compile {type(node).__name__}")
+
+
+def _three_valued(node: Node) -> ValueFn:
+    is_true, is_false = _truth(node, True), _truth(node, False)
+
+    def three_valued(f: Features) -> bool | None:
+        if is_true(f):
+            return True
+        return False if is_false(f) else None
+    return three_valued
+
+
+def _list_value(node: ListLit) -> ValueFn:
+    items = [compile_value(i) for i in node.items]
+
+    def build(f: Features) -> list | None:
+        out = []
+        for item in items:
+            v = item(f)
+            if v is None:  # a list with a MISSING element is MISSING
+                return None
+            out.append(v)
+        return out
+    return build
+
+
+def _divide(a: Any, b: Any) -> Any:
+    return None if b == 0 else a / b
+
+
+def _remainder(a: int, b: int) -> int | None:
+    if b == 0:
+        return None
+    r = abs(a) % abs(b)  # truncated like CEL: the sign follows the dividend
+    return -r if a < 0 else r
+
+
+def _concat(a: Any, b: Any) -> Any:
+    if isinstance(a, str):
+        return a + b
+    return [*a, *b]
+
+
+_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": _divide, "%": _remainder}
+
+
+def _arithmetic(node: Binary) -> ValueFn:
+    lv, rv = compile_value(node.left), compile_value(node.right)
+    op = _ARITHMETIC[node.op]
+    if node.op == "+" and (node.type == "string" or node.type.startswith("list")):
+        op = _concat
+
+    def arithmetic(f: Features) -> Any:
+        a = lv(f)
+        if a is None:
+            return None
+        b = rv(f)
+        if b is None:
+            return None
+        return op(a, b)
+    return arithmetic
+
+
+def _conditional(node: Conditional) -> ValueFn:
+    is_true, is_false = compile_truth(node.cond, True), compile_truth(node.cond, False)
+    then, otherwise = compile_value(node.then), compile_value(node.otherwise)
+
+    def conditional(f: Features) -> Any:
+        if is_true(f):
+            return then(f)
+        if is_false(f):
+            return otherwise(f)
+        return None
+    return conditional
+
+
+def _call_value(node: Call) -> ValueFn:
+    name = node.name
+    if name == "has":
+        feature = node.args[0].feature  # type: ignore[attr-defined]
+        return lambda f: f.get(feature) is not None
+    if name == "size":
+        subject = compile_value(node.receiver if node.receiver is not None else node.args[0])
+
+        def size(f: Features) -> int | None:
+            v = subject(f)
+            return None if v is None else len(v)
+        return size
+    if name in ("min", "max"):
+        args = [compile_value(a) for a in node.args]
+        pick = min if name == "min" else max
+
+        def extreme(f: Features) -> Any:
+            values = [a(f) for a in args]
+            return None if None in values else pick(values)
+        return extreme
+    if name == "inCidr":
+        return _in_cidr(node)
+    receiver = compile_value(node.receiver)  # type: ignore[arg-type]
+    test = _string_test(node)
+    if test is not None:
+        def constant_arg(f: Features) -> bool | None:
+            v = receiver(f)
+            return None if v is None else test(v)
+        return constant_arg
+    arg = compile_value(node.args[0])
+    method = {"startsWith": str.startswith, "endsWith": str.endswith,
+              "contains": lambda s, part: part in s}[name]
+
+    def string_method(f: Features) -> bool | None:
+        v = receiver(f)
+        if v is None:
+            return None
+        a = arg(f)
+        return None if a is None else method(v, a)
+    return string_method
+
+
+def _in_cidr(node: Call) -> ValueFn:
+    ip_of = compile_value(node.args[0])
+    networks = node.extra or ()
+    by_version = {4: tuple(n for n in networks if n.version == 4), 6: tuple(n for n in networks if n.version == 6)}
+
+    def in_cidr(f: Features) -> bool | None:
+        v = ip_of(f)
+        if v is None:
+            return None
+        try:
+            ip = ipaddress.ip_address(v)
+        except ValueError:
+            return None  # not an IP: as if absent
+        return any(ip in net for net in by_version[ip.version])
+    return in_cidr
+
+
+# --- constants ----------------------------------------------------------------------
+def _is_constant(node: Node) -> bool:
+    return not any(isinstance(n, Path) or (isinstance(n, Call) and n.name == "has") for n in walk(node))
+
+
+def _fold(node: Node) -> Any:
+    if isinstance(node, Literal):
+        return node.value
+    try:
+        value = _value(node)({})
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        raise ExprError(node.pos, f"this constant part cannot be computed: {exc}") from None
+    return tuple(value) if isinstance(value, list) else value
