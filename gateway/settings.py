@@ -151,6 +151,25 @@ class Apps:
 
 
 @dataclass(frozen=True, slots=True)
+class ForwardAuth:
+    """`gateway authz`: how a proxy names the original request, and the session-birth notification."""
+
+    # nginx auth_request style: only 2xx/401/403 are understood, so other answers travel in headers.
+    original_method_headers: tuple[str, ...] = ("x-original-method",)
+    original_uri_headers: tuple[str, ...] = ("x-original-uri",)
+    # Traefik forwardAuth style: any non-2xx answer is relayed to the client as is.
+    forwarded_method_headers: tuple[str, ...] = ("x-forwarded-method",)
+    forwarded_uri_headers: tuple[str, ...] = ("x-forwarded-uri",)
+    # Envoy ext_authz HTTP service: the check request is the original one, its path behind this prefix.
+    envoy_path_prefix: str = ""
+    client_ip_fallback_header: str | None = "x-real-ip"  # read when the forwarding header is absent
+    sessions_path: str = "/sessions"  # POST here: a session was born (the token response is not seen)
+    sessions_secret_header: str = "x-gateway-secret"
+    sessions_secret: str | None = None  # null: read it from the environment variable below
+    sessions_secret_env: str = "GATEWAY_SESSIONS_SECRET"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole config file."""
 
@@ -167,6 +186,7 @@ class Settings:
     state: State = field(default_factory=State)
     log: DecisionLog = field(default_factory=DecisionLog)
     apps: Apps = field(default_factory=Apps)
+    forward_auth: ForwardAuth = field(default_factory=ForwardAuth)
     source: str | None = None  # the file this came from, for messages
 
     def resolve(self, path: str | None) -> str | None:
