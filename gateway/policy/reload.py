@@ -1,0 +1,101 @@
+"""Watch rule pack files and swap in a new RuleSet when they change.
+
+``watcher.current`` is a plain attribute: reading it is atomic, and a request
+keeps the RuleSet object it read for its whole evaluation, so a swap never
+affects a request in flight. A change is loaded in full (every file, every
+check); only a clean load is swapped in. A broken edit keeps the last good set,
+logs each error with its place and counts it in gateway_reloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from gateway.metrics import RELOADS
+from gateway.policy.loader import PACK_SUFFIXES, as_paths, load_and_merge
+from gateway.policy.ruleset import RuleSet
+
+log = logging.getLogger("gateway.policy")
+
+Signature = tuple[tuple[str, int, int], ...]
+
+
+class RuleSetWatcher:
+    def __init__(self, paths: str | Path | Iterable[str | Path], interval_s: float = 1.0,
+                 *, initial: RuleSet | None = None) -> None:
+        """Load the packs now (raising PolicyError if they are broken) and remember their state."""
+        self.paths = as_paths(paths)
+        self.interval_s = interval_s
+        self._signature = self._scan()
+        self.current: RuleSet = initial if initial is not None else RuleSet.load(self.paths)
+        self.last_error: str | None = None  # every error of the last failed reload, one per line
+        self.reloads = 0  # successful swaps since start
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._poll(), name="rules-watcher")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def changed(self) -> bool:
+        """Whether any pack file was added, removed or modified since the last load."""
+        return self._scan() != self._signature
+
+    def reload_now(self) -> bool:
+        """Load the packs in full; swap them in on success. Returns whether the swap happened."""
+        self._signature = self._scan()  # an edit during this load triggers the next one
+        try:
+            merged = load_and_merge(self.paths)
+            errors = merged.errors
+            fresh = RuleSet(merged) if not errors else None
+        except Exception as exc:  # never let a reload take the gateway down
+            errors, fresh = [f"unexpected error while loading rules: {exc!r}"], None
+        if fresh is None:
+            for error in errors:
+                log.error("rule reload failed, keeping the previous rules: %s", error)
+            self.last_error = "\n".join(errors)
+            RELOADS.labels(kind="rules", outcome="error").inc()
+            return False
+        self.current = fresh
+        self.last_error = None
+        self.reloads += 1
+        RELOADS.labels(kind="rules", outcome="ok").inc()
+        log.info("rules reloaded: %d rules from %d files", len(fresh.rules), len(fresh.files))
+        return True
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                if await asyncio.to_thread(self.changed):
+                    await asyncio.to_thread(self.reload_now)
+            except Exception:  # keep watching whatever happens
+                log.exception("rule watcher failed; will retry")
+
+    def _scan(self) -> Signature:
+        entries: list[tuple[str, int, int]] = []
+        for path in self.paths:
+            try:
+                if path.is_dir():
+                    with os.scandir(path) as it:
+                        for entry in it:
+                            if entry.name.endswith(PACK_SUFFIXES) and entry.is_file():
+                                st = entry.stat()
+                                entries.append((entry.path, st.st_mtime_ns, st.st_size))
+                else:
+                    st = path.stat()
+                    entries.append((str(path), st.st_mtime_ns, st.st_size))
+            except OSError:
+                entries.append((str(path), -1, -1))  # missing: a change when it comes back
+        return tuple(sorted(entries))
