@@ -1,0 +1,135 @@
+"""Replay summaries: decisions, rule hits, and precision/recall where labels exist."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+FLAGGING = frozenset({"block", "challenge", "throttle", "absorb"})
+
+
+def flagged(decision: str, enforced: bool) -> bool:
+    """An action counts as stopped when the gateway enforced a block, challenge, throttle or absorb."""
+    return enforced and decision in FLAGGING
+
+
+@dataclass(slots=True)
+class Confusion:
+    tp: int = 0  # abuse flagged
+    fp: int = 0  # benign flagged
+    fn: int = 0  # abuse passed
+    tn: int = 0  # benign passed
+
+    def add(self, label: str, hit: bool) -> None:
+        if label == "abuse":
+            if hit:
+                self.tp += 1
+            else:
+                self.fn += 1
+        elif hit:
+            self.fp += 1
+        else:
+            self.tn += 1
+
+    @property
+    def abuse(self) -> int:
+        return self.tp + self.fn
+
+    @property
+    def benign(self) -> int:
+        return self.fp + self.tn
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / self.abuse if self.abuse else None
+
+    @property
+    def fpr(self) -> float | None:
+        return self.fp / self.benign if self.benign else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"abuse": self.abuse, "benign": self.benign, "tp": self.tp, "fp": self.fp, "fn": self.fn,
+                "tn": self.tn, "precision": _r(self.precision), "recall": _r(self.recall), "fpr": _r(self.fpr)}
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+@dataclass(slots=True)
+class Tally:
+    """Accumulates one replay's output lines into its summary."""
+
+    by: tuple[str, ...] = ()
+    lines: int = 0
+    actions: int = 0  # protected actions (not the token endpoint, not unprotected paths)
+    decisions: Counter = field(default_factory=Counter)
+    rule_hits: Counter = field(default_factory=Counter)
+    shadow_hits: Counter = field(default_factory=Counter)
+    overall: Confusion = field(default_factory=Confusion)
+    groups: dict[str, dict[str, Confusion]] = field(default_factory=dict)
+    malformed: int = 0
+
+    def add(self, out: dict[str, Any], protected: bool) -> None:
+        self.lines += 1
+        self.decisions[out["decision"]] += 1
+        self.rule_hits.update(out["rules"])
+        self.shadow_hits.update(out["shadow_rules"])
+        if not protected:
+            return
+        self.actions += 1
+        label = out.get("label")
+        if label not in ("abuse", "benign"):
+            return
+        hit = flagged(out["decision"], out["enforced"])
+        self.overall.add(label, hit)
+        meta = out.get("meta")
+        for name in self.by:
+            value = meta.get(name) if isinstance(meta, dict) else None
+            self.groups.setdefault(name, {}).setdefault(_key(value), Confusion()).add(label, hit)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "lines": self.lines, "malformed": self.malformed, "actions": self.actions,
+            "decisions": dict(sorted(self.decisions.items())),
+            "rule_hits": dict(self.rule_hits.most_common()),
+            "shadow_rule_hits": dict(self.shadow_hits.most_common()),
+        }
+        if self.overall.abuse or self.overall.benign:
+            out["labelled"] = self.overall.as_dict()
+            out["by"] = {name: {k: c.as_dict() for k, c in sorted(groups.items())} for name, groups in self.groups.items()}
+        return out
+
+
+def _key(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as a few plain lines for a terminal."""
+    lines = [f"{summary['lines']} lines, {summary['actions']} protected actions, {summary['malformed']} malformed"]
+    lines.append("decisions: " + ", ".join(f"{k} {v}" for k, v in summary["decisions"].items()))
+    if summary["rule_hits"]:
+        lines.append("rule hits: " + ", ".join(f"{k} {v}" for k, v in summary["rule_hits"].items()))
+    if summary["shadow_rule_hits"]:
+        lines.append("shadow rule hits: " + ", ".join(f"{k} {v}" for k, v in summary["shadow_rule_hits"].items()))
+    if "labelled" in summary:
+        lines.append("labelled: " + _metrics(summary["labelled"]))
+        for name, groups in summary["by"].items():
+            lines.append(f"by {name}:")
+            width = max((len(k) for k in groups), default=0)
+            lines.extend(f"  {k:<{width}}  {_metrics(c)}" for k, c in groups.items())
+    return "\n".join(lines)
+
+
+def _metrics(c: dict[str, Any]) -> str:
+    def pct(x: float | None) -> str:
+        return "   -  " if x is None else f"{x * 100:6.2f}%"
+
+    return (f"precision {pct(c['precision'])}  recall {pct(c['recall'])}  fpr {pct(c['fpr'])}  "
+            f"(abuse {c['abuse']}, benign {c['benign']}, tp {c['tp']}, fp {c['fp']})")
