@@ -30,8 +30,9 @@ small batches so its cost stays amortised O(1) on a plain dict.
 Layout, chosen for bytes per key: one ``dict`` (insertion order = recency);
 strings and counters are ``(expiry, value)`` tuples; float lists are
 ``array('d')`` with the expiry in slot 0 (a ``list`` once a str is appended);
-distinct sets are a two-slot object holding a ``member -> ts`` dict kept in
-rank order, so windows are counted by bisection.
+distinct sets hold a list of members and an ``array('d')`` of their ts, both
+in rank order, so windows are counted by bisecting the array. Members are
+interned: one account id in many sets is stored once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import re
 from array import array
 from bisect import bisect_right
 from itertools import islice
+from sys import intern
 
 from gateway.signals.store import (
     Append,
@@ -58,19 +60,33 @@ _SWEEP_SPAN = 32  # keys examined per sweep
 
 
 class _Members:
-    """A distinct set: member -> newest ts, iterated in (ts, member) order."""
+    """A distinct set: members and their newest ts, both in (ts, member) order."""
 
-    __slots__ = ("expires", "scores")
+    __slots__ = ("expires", "members", "scores")
 
-    def __init__(self, expires: float, scores: dict[str, float]) -> None:
+    def __init__(self, expires: float, members: list[str], scores: array) -> None:
         self.expires = expires  # sweep hint: newest ts + last ttl
-        self.scores = scores
+        self.members = members
+        self.scores = scores  # array('d'), ascending: windows are counted by bisection
 
 
 def _expiry_of(entry: object) -> float:
     if type(entry) is _Members:
         return entry.expires
     return entry[0]
+
+
+def _insert(members: list[str], scores: array, member: str, ts: float) -> None:
+    """Insert keeping (ts, member) order; appending is the common case."""
+    if not scores or ts > scores[-1] or (ts == scores[-1] and member > members[-1]):
+        members.append(member)
+        scores.append(ts)
+        return
+    at = bisect_right(scores, ts)
+    while at > 0 and scores[at - 1] == ts and members[at - 1] > member:
+        at -= 1
+    members.insert(at, member)
+    scores.insert(at, ts)
 
 
 class MemoryStore:
@@ -129,9 +145,13 @@ class MemoryStore:
         data = self._data
         data[key] = entry
         if len(data) > self.max_keys:
-            excess = len(data) - self.max_keys + self._evict_batch
-            for victim in list(islice(data, excess)):
-                del data[victim]
+            self._evict()
+
+    def _evict(self) -> None:
+        data = self._data
+        excess = len(data) - self.max_keys + self._evict_batch
+        for victim in list(islice(data, excess)):
+            del data[victim]
 
     def _sweep(self, now: float) -> None:
         data = self._data
@@ -143,38 +163,35 @@ class MemoryStore:
 
     def _distinct(self, op: Distinct, now: float) -> tuple[int, ...]:
         key, member, ts = op.key, op.member, op.ts
-        entry = self._take(key, now)
-        scores: dict[str, float] = {}
-        newest: tuple[float, str] | None = None
-        if type(entry) is _Members:
-            newest_member, newest_ts = next(reversed(entry.scores.items()))
-            if newest_ts + op.ttl > now:
-                scores = entry.scores
-                newest = (newest_ts, newest_member)
-        old = scores.get(member)
-        if old is None or ts > old:
-            if old is not None:
-                del scores[member]
-                if newest is not None and newest[1] == member:
-                    newest = next(reversed(scores.items()))[::-1] if scores else None
-            scores[member] = ts
-            if newest is not None and (ts, member) < newest:
-                scores = dict(sorted(scores.items(), key=lambda item: (item[1], item[0])))
-        if len(scores) > op.cap:
-            for dropped in list(islice(scores, len(scores) - op.cap)):
-                del scores[dropped]
-        ranked = list(scores.values())
-        if not ranked:  # a cap below 1 keeps nothing
-            self._data.pop(key, None)
-            return tuple(0 for _ in op.windows)
-        if type(entry) is _Members:
-            entry.scores = scores
-            entry.expires = ranked[-1] + op.ttl
-        else:
-            entry = _Members(ranked[-1] + op.ttl, scores)
-        self._store(key, entry)
-        upper = bisect_right(ranked, ts)
-        return tuple(upper - bisect_right(ranked, ts - window) for window in op.windows)
+        data = self._data
+        entry = data.pop(key, None)
+        if type(entry) is _Members and entry.scores[-1] + op.ttl > now:
+            members, scores = entry.members, entry.scores
+            if member in members:
+                at = members.index(member)
+                if ts > scores[at]:
+                    del members[at]
+                    del scores[at]
+                    _insert(members, scores, member, ts)
+            else:
+                _insert(members, scores, intern(member), ts)
+            excess = len(members) - op.cap
+            if excess > 0:
+                del members[:excess]
+                del scores[:excess]
+            entry.expires = scores[-1] + op.ttl if scores else ts
+        elif op.cap > 0:
+            scores = array("d", (ts,))
+            entry = _Members(ts + op.ttl, [intern(member)], scores)
+        else:  # a cap below 1 keeps nothing
+            return tuple([0] * len(op.windows))
+        if not scores:
+            return tuple([0] * len(op.windows))
+        data[key] = entry
+        if len(data) > self.max_keys:
+            self._evict()
+        upper = bisect_right(scores, ts)
+        return tuple([upper - bisect_right(scores, ts - window) for window in op.windows])
 
     def _append(self, op: Append, now: float) -> list:
         entry = self._take(op.key, now)
