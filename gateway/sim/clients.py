@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from gateway.fingerprint.tls import KNOWN_TLS
+
 APP_VERSIONS = ("412.0.1", "411.2.0", "410.0.3")
 ANDROID_MODELS = ("Pixel 8", "Pixel 7a", "SM-S918B", "SM-A546E", "moto g84")
 IPHONE_MODELS = ("iPhone15,2", "iPhone14,5", "iPhone16,1", "iPhone13,2")
@@ -43,24 +45,7 @@ _TLS_NAMES = {
 
 def tls_for(stack: str) -> str:
     """The example JA4 of a client stack (android-app, ios-app, chrome, safari, firefox, or a tool name)."""
-    try:
-        from gateway.fingerprint.tls import KNOWN_TLS
-    except ImportError:  # an install without the fingerprint module's table: the same examples
-        KNOWN_TLS = _EXAMPLE_TLS
     return KNOWN_TLS[_TLS_NAMES[stack]]
-
-
-_EXAMPLE_TLS = {
-    "android_app": "t13d1715h2_5b57614c22b0_93c746dc12af",
-    "ios_app": "t13d2014h2_a09f3c656075_e42f34c56612",
-    "chrome_desktop": "t13d1516h2_8daaf6152771_02713d6af862",
-    "safari": "t13d2013h2_a09f3c656075_14788d8d241b",
-    "firefox": "t13d1717h2_5b57614c22b0_3cbfd9057e0d",
-    "python_requests": "t13d1812h1_85036bcba153_375ca2c5e164",
-    "curl": "t13d3112h1_e8f1e7e78f70_b26ce05bbdd6",
-    "go": "t13d1311h2_f57a46bbacb6_ab7e3b40a677",
-    "okhttp": "t13d1412h2_0c8c8a8e4b25_f6bac7c1c5b8",
-}
 
 
 @dataclass(frozen=True, slots=True)

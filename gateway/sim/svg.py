@@ -1,0 +1,95 @@
+"""Small inline SVG charts for the evaluation report: histograms and a curve, no plotting library."""
+
+from __future__ import annotations
+
+from html import escape
+
+W, H, PAD = 520, 260, 44
+COLOURS = {"benign": "#2b7bb9", "abuse": "#d1495b"}
+
+
+def _frame(title: str, x_label: str, y_label: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" '
+        f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
+        f'<text x="{W / 2}" y="14" text-anchor="middle" font-size="13">{escape(title)}</text>',
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="#333"/>',
+        f'<line x1="{PAD}" y1="24" x2="{PAD}" y2="{H - PAD}" stroke="#333"/>',
+        f'<text x="{W / 2}" y="{H - 8}" text-anchor="middle">{escape(x_label)}</text>',
+        f'<text x="12" y="{H / 2}" text-anchor="middle" transform="rotate(-90 12 {H / 2})">{escape(y_label)}</text>',
+    ]
+
+
+def _sx(x: float, lo: float, hi: float) -> float:
+    return PAD + (x - lo) / ((hi - lo) or 1.0) * (W - 10 - PAD)
+
+
+def _sy(y: float, top: float) -> float:
+    return H - PAD - y / (top or 1.0) * (H - PAD - 24)
+
+
+def histogram(series: dict[str, list[float]], title: str, x_label: str, bins: int = 30) -> str:
+    """Overlaid histograms, each series normalised to its share of its own count."""
+    values = [v for vs in series.values() for v in vs]
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        hi = lo + 1.0
+    width = (hi - lo) / bins
+    shares: dict[str, list[float]] = {}
+    for name, vs in series.items():
+        counts = [0] * bins
+        for v in vs:
+            counts[min(int((v - lo) / width), bins - 1)] += 1
+        shares[name] = [c / len(vs) if vs else 0.0 for c in counts]
+    top = max(max(s) for s in shares.values()) or 1.0
+    out = _frame(title, x_label, "share of actions")
+    for name, s in shares.items():
+        colour = COLOURS.get(name, "#666")
+        for i, share in enumerate(s):
+            if share <= 0:
+                continue
+            x0, x1 = _sx(lo + i * width, lo, hi), _sx(lo + (i + 1) * width, lo, hi)
+            y = _sy(share, top)
+            out.append(f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 1, 1):.1f}" '
+                       f'height="{H - PAD - y:.1f}" fill="{colour}" fill-opacity="0.55"/>')
+    out += _ticks(lo, hi, top)
+    out += _legend(list(series))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def curve(points: list[tuple[float, float]], title: str, x_label: str, y_label: str,
+          marks: list[tuple[float, float, str]] = ()) -> str:  # type: ignore[assignment]
+    """A line through (x, y) points on [0, 1] x [0, 1], with optional labelled marks."""
+    if not points:
+        return ""
+    out = _frame(title, x_label, y_label)
+    path = " ".join(f"{'M' if i == 0 else 'L'}{_sx(x, 0, 1):.1f},{_sy(y, 1):.1f}" for i, (x, y) in enumerate(points))
+    out.append(f'<path d="{path}" fill="none" stroke="{COLOURS["abuse"]}" stroke-width="2"/>')
+    for x, y, label in marks:
+        out.append(f'<circle cx="{_sx(x, 0, 1):.1f}" cy="{_sy(y, 1):.1f}" r="3.5" fill="#222"/>')
+        out.append(f'<text x="{_sx(x, 0, 1) + 6:.1f}" y="{_sy(y, 1) + 4:.1f}">{escape(label)}</text>')
+    out += _ticks(0, 1, 1)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _ticks(lo: float, hi: float, top: float) -> list[str]:
+    out = []
+    for i in range(5):
+        x = lo + (hi - lo) * i / 4
+        out.append(f'<text x="{_sx(x, lo, hi):.1f}" y="{H - PAD + 14}" text-anchor="middle">{x:.3g}</text>')
+        y = top * i / 4
+        out.append(f'<text x="{PAD - 4}" y="{_sy(y, top) + 4:.1f}" text-anchor="end">{y:.2g}</text>')
+    return out
+
+
+def _legend(names: list[str]) -> list[str]:
+    out = []
+    for i, name in enumerate(names):
+        y = 30 + i * 16
+        out.append(f'<rect x="{W - 110}" y="{y}" width="12" height="12" fill="{COLOURS.get(name, "#666")}" fill-opacity="0.7"/>')
+        out.append(f'<text x="{W - 92}" y="{y + 10}">{escape(name)}</text>')
+    return out
