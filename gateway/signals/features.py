@@ -35,7 +35,8 @@ r("headers.missing", "int", "", "How many headers every real client sends are mi
 r("device.id", "string", "", "Device id from the trusted device header or the token's device claim.", "request")
 
 # --- session birth: compared with how the token was issued ----------------------
-r("session.known", "bool", "", "The gateway saw this session born at the token endpoint (or first use).", "state")
+r("session.known", "bool", "", "A birth record exists: seen at the token endpoint or recorded at an earlier use; false on the first use of a session never seen born.", "state")
+r("session.birth_observed", "bool", "", "The birth was seen at the token endpoint (false: recorded at the session's first use, so comparisons start there).", "state")
 r("session.age_s", "float", "", "Seconds since the session was born.", "state")
 r("session.born_class", "string", "", "Network class the session was born on.", "state")
 r("session.born_country", "string", "", "Country the session was born in.", "state")
@@ -57,10 +58,10 @@ for ns, what in (
     ("tls_ua", "TLS fingerprint plus user agent"),
 ):
     for w in ("10m", "1h", "24h"):
-        r(f"{ns}.accounts_{w}", "int", w, f"Distinct accounts seen on this {what}.", "state", 0)
-    r(f"{ns}.sessions_1h", "int", "1h", f"Distinct sessions seen on this {what}.", "state", 0)
+        r(f"{ns}.accounts_{w}", "int", w, f"Distinct accounts seen on this {what} (saturates at 256).", "state", 0)
+    r(f"{ns}.sessions_1h", "int", "1h", f"Distinct sessions seen on this {what} (saturates at 256).", "state", 0)
 for what, w in (("ips", "24h"), ("prefixes", "24h"), ("asns", "24h"), ("countries", "24h"), ("devices", "24h"), ("clients", "24h")):
-    r(f"account.{what}_{w}", "int", w, f"Distinct {what} this account acted from.", "state", 1)
+    r(f"account.{what}_{w}", "int", w, f"Distinct {what} this account acted from (saturates at 64).", "state", 1)
 r("account.live_sessions", "int", "15m", "Sessions of this account active in the last 15 minutes.", "state", 1)
 r("account.live_prefixes", "int", "15m", "Distinct prefixes the account's live sessions act from.", "state", 1)
 r("account.live_classes", "int", "15m", "Distinct network classes the account's live sessions act from.", "state", 1)
@@ -73,11 +74,11 @@ for ns in ("session", "account"):
     r(f"{ns}.burstiness", "float", "last 32 actions", "B = (CV-1)/(CV+1): -1 regular, 0 random, near 1 bursty like people.", "state", 0)
     r(f"{ns}.regular_share", "float", "last 32 actions", "Share of gaps within 10% of the median gap.", "state", 0)
     r(f"{ns}.gap_min_s", "float", "last 32 actions", "Shortest gap between two actions.", "state", 3600)
-r("account.hour_entropy", "float", "24h", "Shannon entropy (bits) of the hour of day of recent actions; 24/7 bots near 4.58.", "state", 0)
+r("account.hour_entropy", "float", "24h", "Shannon entropy (bits) of the account's activity over the last 24 hours, hour by hour, counted in active 10-minute slots; 24/7 bots near 4.58.", "state", 0)
 r("account.active_hours_24h", "int", "24h", "Distinct hours of the day with actions in the last day.", "state", 0)
-r("account.actions_1m", "int", "1m", "Actions by this account in the last minute.", "state", 0)
-r("account.actions_1h", "int", "1h", "Actions by this account in the last hour.", "state", 0)
-r("account.actions_24h", "int", "24h", "Actions by this account in the last day.", "state", 0)
+r("account.actions_1m", "int", "1m", "Actions by this account in the last minute (from its last 32 timestamps: saturates at 33).", "state", 0)
+r("account.actions_1h", "int", "1h", "Actions by this account in the last hour (sliding estimate from hourly counters).", "state", 0)
+r("account.actions_24h", "int", "24h", "Actions by this account in the last day (sliding estimate from daily counters).", "state", 0)
 
 # --- travel: speed between consecutive uses --------------------------------------
 for ns in ("session", "account"):
@@ -87,13 +88,13 @@ for ns in ("session", "account"):
     r(f"{ns}.travel_anonymized", "bool", "previous use", "Either end of the hop is hosting, vpn or tor (a VPN hop, not a flight).", "state")
 
 # --- lockstep: many accounts on one target at once -------------------------------
-r("target.actions_5m", "int", "5m", "Actions on this target in the last 5 minutes.", "state", 0)
-r("target.accounts_5m", "int", "5m", "Distinct accounts acting on this target in the last 5 minutes.", "state", 0)
+r("target.actions_5m", "int", "5m", "Actions on this target in the last 5 minutes (over its newest 32: saturates at 33).", "state", 0)
+r("target.accounts_5m", "int", "5m", "Distinct accounts acting on this target in the last 5 minutes (among its newest 33 actions).", "state", 0)
 r("target.anonymized_share_5m", "float", "5m", "Share of the target's recent actions from hosting, vpn or tor.", "state", 0)
 r("target.top_prefix_share_5m", "float", "5m", "Share of the target's recent actions from its busiest prefix.", "state", 0)
 r("target.top_asn_share_5m", "float", "5m", "Share of the target's recent actions from its busiest ASN.", "state", 0)
-r("account.burst_targets_1h", "int", "1h", "Of this account's recent targets, how many were in a lockstep burst when it acted.", "state", 0)
-r("account.burst_share_1h", "float", "1h", "Share of this account's recent targets that were in lockstep bursts.", "state", 0)
+r("account.burst_targets_1h", "int", "1h", "Distinct targets this account acted on in the last hour that were in a lockstep burst when it acted (thresholds: gateway.signals.lockstep).", "state", 0)
+r("account.burst_share_1h", "float", "1h", "Share of the distinct targets this account acted on in the last hour that were in lockstep bursts.", "state", 0)
 
 # --- model ---------------------------------------------------------------------
 r("model.score", "float", "", "The model's calibrated probability of abuse (0..1); absent without a model.", "request", 0)
