@@ -139,3 +139,18 @@ def test_normalise_ip() -> None:
 )
 def test_prefix_of(ip: str, prefix: str) -> None:
     assert prefix_of(ip) == prefix
+
+
+def test_prefix_of_agrees_with_ipaddress_on_random_ipv6() -> None:
+    import ipaddress
+    import random
+
+    rng = random.Random(7)
+    for i in range(2000):
+        # Half with many zero groups, where text compression differs most.
+        value = rng.getrandbits(128) if i % 2 else (rng.getrandbits(16) << 112 | rng.getrandbits(16) << 64)
+        ip = ipaddress.IPv6Address(value)
+        if ip.ipv4_mapped is not None:
+            continue
+        assert prefix_of(str(ip)) == str(ipaddress.ip_network((ip, 64), strict=False))
+    assert prefix_of("fe80::1:2%eth0") == "fe80::/64"

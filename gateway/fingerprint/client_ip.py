@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import socket
 from collections.abc import Mapping
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -31,6 +32,11 @@ def parse_ip(text: str) -> IPAddress | None:
     ids (``%eth0``) are dropped, so one client has one spelling.
     """
     text = text.strip()
+    try:
+        # Strict dotted quad, as ipaddress accepts, but several times faster.
+        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+    except OSError:
+        pass
     if "%" in text:
         text = text.split("%", 1)[0]
     try:
@@ -139,11 +145,26 @@ class ClientIP:
         return client
 
 
-@functools.lru_cache(maxsize=PEER_CACHE_SIZE)
 def prefix_of(ip: str) -> str:
-    """The /24 (IPv4) or /64 (IPv6) holding an address, as CIDR text; IPv4-mapped IPv6 counts as IPv4."""
-    parsed = parse_ip(ip)
-    if parsed is None:
-        parsed = ipaddress.IPv4Address(UNKNOWN_IP)
-    bits = 24 if parsed.version == 4 else 64
-    return str(ipaddress.ip_network((parsed, bits), strict=False))
+    """The /24 (IPv4) or /64 (IPv6) holding an address, as CIDR text; IPv4-mapped IPv6 counts as IPv4.
+
+    Text that is not an IP address gets the prefix of UNKNOWN_IP. Works on the
+    packed address (socket.inet_pton), several times faster than ipaddress.
+    """
+    text = ip.strip().split("%", 1)[0]
+    try:
+        a, b, c, _ = socket.inet_pton(socket.AF_INET, text)
+        return f"{a}.{b}.{c}.0/24"
+    except OSError:
+        pass
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except OSError:
+        return "0.0.0.0/24"
+    if packed[:12] == _IPV4_MAPPED:
+        return f"{packed[12]}.{packed[13]}.{packed[14]}.0/24"
+    # With the host half zero, inet_ntop's text is the same RFC 5952 form ipaddress writes.
+    return socket.inet_ntop(socket.AF_INET6, packed[:8] + bytes(8)) + "/64"
+
+
+_IPV4_MAPPED = bytes(10) + b"\xff\xff"
