@@ -23,8 +23,9 @@ both backends follow where the contract leaves room:
 
 Bounds: at most ``max_keys`` keys, least recently used evicted first (every
 op on a key counts as a use); a distinct set keeps at most ``cap`` members, a
-list at most ``maxlen`` values; expired keys are dropped when touched and by
-a small periodic sweep of the least recently used end. Eviction works in
+list at most ``maxlen`` values; expired keys are dropped when touched, and
+expired strings and lists also by a small periodic sweep of the least
+recently used end. Eviction works in
 small batches so its cost stays amortised O(1) on a plain dict.
 
 Layout, chosen for bytes per key: one ``dict`` (insertion order = recency);
@@ -62,18 +63,11 @@ _SWEEP_SPAN = 32  # keys examined per sweep
 class _Members:
     """A distinct set: members and their newest ts, both in (ts, member) order."""
 
-    __slots__ = ("expires", "members", "scores")
+    __slots__ = ("members", "scores")
 
-    def __init__(self, expires: float, members: list[str], scores: array) -> None:
-        self.expires = expires  # sweep hint: newest ts + last ttl
+    def __init__(self, members: list[str], scores: array) -> None:
         self.members = members
         self.scores = scores  # array('d'), ascending: windows are counted by bisection
-
-
-def _expiry_of(entry: object) -> float:
-    if type(entry) is _Members:
-        return entry.expires
-    return entry[0]
 
 
 def _insert(members: list[str], scores: array, member: str, ts: float) -> None:
@@ -154,9 +148,12 @@ class MemoryStore:
             del data[victim]
 
     def _sweep(self, now: float) -> None:
+        # Distinct sets are left to eviction: whether one is alive depends on
+        # the ttl of the next op that touches it.
         data = self._data
         for key in list(islice(data, _SWEEP_SPAN)):
-            if _expiry_of(data[key]) <= now:
+            entry = data[key]
+            if type(entry) is not _Members and entry[0] <= now:
                 del data[key]
 
     # -- operations --------------------------------------------------------
@@ -179,10 +176,9 @@ class MemoryStore:
             if excess > 0:
                 del members[:excess]
                 del scores[:excess]
-            entry.expires = scores[-1] + op.ttl if scores else ts
         elif op.cap > 0:
             scores = array("d", (ts,))
-            entry = _Members(ts + op.ttl, [intern(member)], scores)
+            entry = _Members([intern(member)], scores)
         else:  # a cap below 1 keeps nothing
             return tuple([0] * len(op.windows))
         if not scores:
