@@ -200,7 +200,7 @@ class Checker:
             if kind(lt) == "list":
                 return self.error(node.pos, "'in' tests one value, not a list, for membership")
             if not _compatible(lt, element(rt)):
-                return self.error(node.pos, f"{_plural(lt)} can never be in a list of {_plural(element(rt))}")
+                return self.error(node.pos, f"{_plural(lt)} can never be in {_plural(rt)}")
             return "bool"
         # arithmetic
         if op == "+" and kind(lt) == kind(rt) and kind(lt) in ("string", "list"):

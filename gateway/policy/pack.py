@@ -239,9 +239,6 @@ class _PackReader:
             value = self.number(value_node, f"thresholds.{key}", 0, MAX_THRESHOLD, low_inclusive=False)
             if value is not None:
                 pack.thresholds[key] = (float(value), self.place(value_node))
-        if "challenge" in pack.thresholds and "block" in pack.thresholds:
-            if pack.thresholds["challenge"][0] >= pack.thresholds["block"][0]:
-                self.err(fields["challenge"][1], "thresholds.challenge must be below thresholds.block")
 
     def allowlists(self, node: Node, pack: Pack) -> None:
         fields = self.mapping(node, "allowlists", ALLOWLIST_KEYS)

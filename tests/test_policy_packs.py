@@ -1,0 +1,250 @@
+"""Rule pack files: every bad input is an error with file:line:col, all of them collected."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.policy import PolicyError, RuleSet
+from gateway.policy.loader import load_and_merge
+from gateway.verdict import Decision
+
+GOOD_RULE = """\
+  - id: {id}
+    description: test rule
+    on: [like]
+    when: net.class == "hosting"
+    action: block
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def errors_of(folder: Path, name: str, text: str) -> list[str]:
+    path = write(folder, name, text)
+    return load_and_merge(path).errors
+
+
+def test_a_good_pack_loads(tmp_path):
+    path = write(tmp_path, "p.yaml", """\
+        pack: p
+        description: a pack
+        thresholds: {challenge: 40, block: 80}
+        allowlists: {clients: [monitor], cidrs: [10.0.0.0/8], asns: [64500], accounts: [acme]}
+        rules:
+          - id: r.one_1-x
+            description: d
+            on: "*"
+            when: net.class == "hosting"
+            weight: 10
+            mode: shadow
+          - id: r2
+            description: d
+            on: [like, follow]
+            when: ip.accounts_1h > 3
+            action: throttle
+            retry_after: 30
+            sticky: {scope: account, for: 30m}
+        """)
+    rs = RuleSet.load(path)
+    assert [r.id for r in rs.rules] == ["r.one_1-x", "r2"]
+    assert rs.rules[0].on is None and rs.rules[0].shadow
+    assert rs.rules[1].on == frozenset({"like", "follow"})
+    assert rs.rules[1].sticky.scope == "account" and rs.rules[1].sticky.ttl_s == 1800
+    assert rs.rules[1].retry_after == 30 and rs.rules[1].action is Decision.THROTTLE
+    assert rs.thresholds.challenge == 40 and rs.thresholds.block == 80
+
+
+def test_yaml_syntax_error_has_line_number(tmp_path):
+    errors = errors_of(tmp_path, "bad.yaml", """\
+        rules:
+          - id: a
+           description: b
+        """)
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{tmp_path / 'bad.yaml'}:3:")
+    assert "YAML syntax error" in errors[0]
+
+
+def test_unknown_key_is_named_with_suggestion(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", """\
+        rules:
+          - id: a
+            description: b
+            on: "*"
+            when: net.anonymizer
+            acton: block
+        """)
+    assert f"{tmp_path / 'p.yaml'}:6:5: unknown key 'acton' in a rule; did you mean 'action'?" in errors
+
+
+def test_unknown_top_level_key(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", "rule: []\n")
+    assert errors == [f"{tmp_path / 'p.yaml'}:1:1: unknown key 'rule' in the pack; did you mean 'rules'?"]
+
+
+def test_duplicate_ids_across_packs(tmp_path):
+    write(tmp_path, "a.yaml", "rules:\n" + GOOD_RULE.format(id="same"))
+    write(tmp_path, "b.yaml", "rules:\n" + GOOD_RULE.format(id="other") + GOOD_RULE.format(id="same"))
+    errors = load_and_merge(tmp_path).errors
+    assert errors == [f"{tmp_path / 'b.yaml'}:7:5: duplicate rule id 'same' (first defined at "
+                      f"{tmp_path / 'a.yaml'}:2:5); ids must be unique across packs"]
+
+
+def test_bad_regex_points_into_the_condition(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", """\
+        rules:
+          - id: a
+            description: b
+            on: "*"
+            when: net.as_org.matches("(?<=Amazon)")
+            action: log
+        """)
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{tmp_path / 'p.yaml'}:5:30: regex '(?<=Amazon)' is not valid RE2")
+
+
+def test_expression_past_the_bounds(tmp_path):
+    deep = "(" * 40 + "net.anonymizer" + ")" * 40
+    errors = errors_of(tmp_path, "p.yaml", f"""\
+        rules:
+          - id: a
+            description: b
+            on: "*"
+            when: '{deep}'
+            action: log
+          - id: b
+            description: b
+            on: "*"
+            when: '{"net.anonymizer && " * 300}net.anonymizer'
+            action: log
+        """)
+    assert len(errors) == 2
+    assert errors[0].startswith(f"{tmp_path / 'p.yaml'}:5:") and "nested deeper than 32" in errors[0]
+    assert "the limit is 4096" in errors[1]
+
+
+@pytest.mark.parametrize(("thresholds", "message"), [
+    ("{challenge: 0, block: 50}", "thresholds.challenge is 0; it must be above 0 and at most 1000"),
+    ("{challenge: 50, block: 1001}", "thresholds.block is 1001; it must be above 0 and at most 1000"),
+    ("{challenge: 80, block: 50}", "thresholds must satisfy 0 < challenge < block <= 1000; here challenge is 80 and block is 50"),
+    ("{challenge: high}", "thresholds.challenge must be a number"),
+    ("{chalenge: 10}", "did you mean 'challenge'?"),
+])
+def test_threshold_out_of_range(tmp_path, thresholds, message):
+    errors = errors_of(tmp_path, "p.yaml", f"thresholds: {thresholds}\n")
+    assert len(errors) == 1 and message in errors[0]
+    assert errors[0].startswith(f"{tmp_path / 'p.yaml'}:1:")
+
+
+def test_conflicting_thresholds_across_packs(tmp_path):
+    write(tmp_path, "a.yaml", "thresholds: {challenge: 50, block: 100}\n")
+    write(tmp_path, "b.yaml", "thresholds: {challenge: 40}\n")
+    errors = load_and_merge(tmp_path).errors
+    assert len(errors) == 1 and "thresholds.challenge is 40 here but 50 at" in errors[0]
+
+
+def test_string_compared_with_number_in_a_block_scalar(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", """\
+        rules:
+          - id: a
+            description: b
+            on: "*"
+            when: >-
+              net.anonymizer
+              && net.country > 3
+            action: log
+        """)
+    assert errors == [f"{tmp_path / 'p.yaml'}:7:22: cannot compare a string with an int using '>'"]
+
+
+@pytest.mark.parametrize(("when", "col"), [
+    ('ip.acounts_1h > 3', 11),
+    ('"ip.acounts_1h > 3"', 12),
+    ("'ip.acounts_1h > 3'", 12),
+    ('"net.anonymizer && ip.acounts_1h > 3"', 30),
+])
+def test_positions_in_plain_and_quoted_scalars(tmp_path, when, col):
+    errors = errors_of(tmp_path, "p.yaml", f"""\
+        rules:
+          - id: a
+            description: b
+            on: "*"
+            when: {when}
+            action: log
+        """)
+    assert errors == [f"{tmp_path / 'p.yaml'}:5:{col}: unknown feature 'ip.acounts_1h'; did you mean 'ip.accounts_1h'?"]
+
+
+def test_every_error_is_collected_not_just_the_first(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", """\
+        rules:
+          - id: Bad Id
+            description: b
+            on: "*"
+            when: net.anonymizer
+            action: blok
+          - id: two
+            on: "*"
+            when: net.anonymizer
+          - id: three
+            description: d
+            on: "*"
+            when: net.anonymizer
+            action: log
+            mode: shade
+            sticky: {scope: planet, for: 1h}
+            retry_after: 10
+            weight: lots
+            tests:
+              - name: t
+                features: {ip.acounts_1h: 3, net.class: 4}
+                match: maybe
+        """)
+    text = "\n".join(errors)
+    for expected in ["id 'Bad Id' may use only", "action 'blok' is not one of", "did you mean 'block'?",
+                     "the rule needs 'description:'", "the rule needs 'action:', 'weight:' or both",
+                     "mode 'shade' is not one of enforce, shadow", "sticky.scope 'planet'",
+                     "sticky needs 'action:' one of", "retry_after only applies to 'action: throttle'",
+                     "weight must be a number", "unknown feature 'ip.acounts_1h'",
+                     "feature 'net.class' is string, not int", "match must be true or false"]:
+        assert expected in text, expected
+    assert all(e.startswith(str(tmp_path / "p.yaml") + ":") for e in errors)
+
+
+def test_durations(tmp_path):
+    base = GOOD_RULE.format(id="a").rstrip("\n")
+    for value, seconds in (("90", 90), ('"30m"', 1800), ('"1h"', 3600), ('"1d"', 86400)):
+        path = write(tmp_path, "p.yaml", f"rules:\n{base}\n    sticky: {{scope: ip, for: {value}}}\n")
+        assert RuleSet.load(path).rules[0].sticky.ttl_s == seconds
+    errors = errors_of(tmp_path, "p.yaml", f"rules:\n{base}\n    sticky: {{scope: ip, for: soon}}\n")
+    assert "sticky.for must be seconds or a duration" in errors[0]
+
+
+def test_missing_and_empty_paths(tmp_path):
+    assert load_and_merge(tmp_path / "nope.yaml").errors == [f"{tmp_path / 'nope.yaml'}:1:1: no such file or folder"]
+    (tmp_path / "empty").mkdir()
+    assert "no rule packs" in load_and_merge(tmp_path / "empty").errors[0]
+    write(tmp_path, "blank.yaml", "")
+    assert "the pack is empty" in load_and_merge(tmp_path / "blank.yaml").errors[0]
+    write(tmp_path, "list.yaml", "- a\n")
+    assert "the pack must be a mapping" in load_and_merge(tmp_path / "list.yaml").errors[0]
+
+
+def test_bad_allowlist_entries(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", "allowlists: {cidrs: [10.0.0.0/33], asns: [-1, x]}\n")
+    assert len(errors) == 3
+    assert "'10.0.0.0/33' is not a CIDR network" in errors[0]
+
+
+def test_policy_error_lists_everything(tmp_path):
+    write(tmp_path, "p.yaml", "rules:\n  - {id: a, description: d, on: '*', when: 'ip.x > 1', action: log}\n")
+    with pytest.raises(PolicyError) as info:
+        RuleSet.load(tmp_path)
+    assert len(info.value.errors) == 1 and "unknown feature 'ip.x'" in str(info.value)
