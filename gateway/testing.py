@@ -1,0 +1,191 @@
+"""Helpers for testing apps behind the gateway: real signing keys, real tokens, real DPoP proofs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from gateway.auth.dpop import access_token_hash, jwk_thumbprint
+
+# -- token minting ------------------------------------------------------------
+
+_KEY_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+DEMO_SIGNING_KEY = Path(__file__).resolve().parent / "demo" / "demo-signing-key.pem"
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+def _generate(algorithm: str) -> PrivateKey:
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"algorithm {algorithm!r}: use one of {', '.join(_KEY_ALGORITHMS)}")
+
+
+def _public_jwk(private_key: PrivateKey, algorithm: str) -> dict[str, Any]:
+    algo = jwt.get_algorithm_by_name(algorithm)
+    return dict(json.loads(algo.to_jwk(private_key.public_key())))
+
+
+class TokenMinter:
+    """An issuer for tests: signing key pairs (one per kid), their JWKS, and tokens with any claims.
+
+    >>> minter = TokenMinter()
+    >>> token = minter.mint("alice", session_id="s1", device_id="phone-1")
+    """
+
+    def __init__(
+        self,
+        issuer: str = "https://issuer.test",
+        audience: str = "api",
+        kid: str = "test-1",
+        algorithm: str = "RS256",
+        *,
+        private_key: PrivateKey | bytes | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithm = algorithm
+        self.kid = kid  # the key tokens are signed with unless mint() names another
+        self._keys: dict[str, tuple[PrivateKey, str]] = {}
+        self.add_key(kid, algorithm, private_key=private_key)
+
+    def add_key(self, kid: str, algorithm: str | None = None, *, private_key: PrivateKey | bytes | None = None) -> None:
+        """Another signing key (e.g. for a rotation test); it joins the JWKS."""
+        algorithm = algorithm or self.algorithm
+        if isinstance(private_key, bytes):
+            private_key = serialization.load_pem_private_key(private_key, password=None)  # type: ignore[assignment]
+        key = private_key if private_key is not None else _generate(algorithm)
+        self._keys[kid] = (key, algorithm)  # type: ignore[assignment]
+
+    def remove_key(self, kid: str) -> None:
+        """Drop a key from the JWKS (and from signing)."""
+        del self._keys[kid]
+
+    def private_key(self, kid: str | None = None) -> PrivateKey:
+        return self._keys[kid or self.kid][0]
+
+    def public_key_pem(self, kid: str | None = None) -> bytes:
+        return self.private_key(kid).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys as a JSON Web Key Set."""
+        keys = []
+        for kid, (key, algorithm) in self._keys.items():
+            jwk = _public_jwk(key, algorithm)
+            jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
+            keys.append(jwk)
+        return {"keys": keys}
+
+    def write_jwks(self, path: str | os.PathLike[str]) -> Path:
+        """Write the JWKS atomically (a reader never sees half a file); returns the path."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(self.jwks(), indent=1))
+        os.replace(tmp, path)
+        return path
+
+    def mint(
+        self,
+        subject: str,
+        *,
+        session_id: str | None = None,
+        client_id: str | None = None,
+        device_id: str | None = None,
+        ttl: float = 3600,
+        issued_at: float | None = None,
+        kid: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """A signed token. Extra keyword claims are added (or replace defaults); a claim given as None is left out."""
+        iat = int(time.time() if issued_at is None else issued_at)
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "iat": iat,
+            "exp": int(iat + ttl),
+            "jti": uuid.uuid4().hex,
+        }
+        if session_id is not None:
+            payload["sid"] = session_id
+        if client_id is not None:
+            payload["client_id"] = client_id
+        if device_id is not None:
+            payload["did"] = device_id
+        payload.update(claims)
+        payload = {k: v for k, v in payload.items() if v is not None}
+        kid = kid or self.kid
+        key, algorithm = self._keys[kid]
+        return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid, "typ": "JWT"})  # type: ignore[arg-type]
+
+    def auth_settings(self, jwks_path: str | os.PathLike[str]) -> dict[str, Any]:
+        """The ``auth:`` config section that accepts this minter's tokens from a JWKS file."""
+        return {
+            "issuer": self.issuer,
+            "audience": self.audience,
+            "algorithms": sorted({algorithm for _, algorithm in self._keys.values()}),
+            "jwks_file": str(jwks_path),
+        }
+
+
+class DPoPKey:
+    """A client's DPoP key pair: its thumbprint (for ``cnf.jkt``) and fresh proofs (RFC 9449)."""
+
+    def __init__(self, algorithm: str = "ES256") -> None:
+        self.algorithm = algorithm
+        self._key = _generate(algorithm)
+        self.jwk = _public_jwk(self._key, algorithm)
+        self.thumbprint = jwk_thumbprint(self.jwk)
+
+    @property
+    def cnf(self) -> dict[str, str]:
+        """The confirmation claim binding a token to this key: ``mint(..., cnf=key.cnf)``."""
+        return {"jkt": self.thumbprint}
+
+    def proof(
+        self,
+        method: str,
+        url: str,
+        access_token: str | None = None,
+        iat: float | None = None,
+        jti: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """A DPoP proof for one request; extra claims are added (or override), None leaves one out."""
+        payload: dict[str, Any] = {
+            "htm": method,
+            "htu": url,
+            "iat": int(time.time() if iat is None else iat),
+            "jti": jti or uuid.uuid4().hex,
+        }
+        if access_token is not None:
+            payload["ath"] = access_token_hash(access_token)
+        payload.update(claims)
+        payload = {k: v for k, v in payload.items() if v is not None}
+        headers = {"typ": "dpop+jwt", "jwk": self.jwk}
+        return jwt.encode(payload, self._key, algorithm=self.algorithm, headers=headers)  # type: ignore[arg-type]
+
+
+def demo_minter() -> TokenMinter:
+    """The demo issuer: the bundled demo signing key, kid demo-1, as the demo token endpoint signs."""
+    return TokenMinter(
+        issuer="https://demo.gateway.local",
+        audience="engagement-api",
+        kid="demo-1",
+        algorithm="RS256",
+        private_key=DEMO_SIGNING_KEY.read_bytes(),
+    )
