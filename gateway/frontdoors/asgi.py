@@ -1,0 +1,60 @@
+"""Small ASGI helpers the front doors share: whole responses, problem bodies, bounded body reads."""
+
+from __future__ import annotations
+
+import json
+
+Headers = list[tuple[str, str]]
+
+
+class BodyTooLarge(Exception):
+    """The request body is longer than the front door accepts."""
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived."""
+
+
+def problem(status: int, title: str, detail: str) -> bytes:
+    """An RFC 9457 problem+json body for the gateway's own errors (no decision was made)."""
+    return json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+
+
+async def send_response(send, status: int, headers: Headers, body: bytes = b"") -> None:
+    """One complete response; adds content-length."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_problem(send, status: int, title: str, detail: str, headers: Headers | None = None) -> None:
+    await send_response(send, status, [("content-type", "application/problem+json"), *(headers or [])],
+                        problem(status, title, detail))
+
+
+async def read_body(receive, limit: int) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes (memory stays bounded)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def header_map(scope) -> dict[str, str]:
+    """Lower-case header names; repeated headers joined with ", " (RFC 9110 section 5.3), as RequestFacts wants."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers

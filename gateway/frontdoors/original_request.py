@@ -1,0 +1,117 @@
+"""What request a proxy is asking about: its method, path and query, read the way each proxy sends them.
+
+Three styles, tried in this order:
+
+- ``original`` (nginx ``auth_request``): ``X-Original-Method`` and ``X-Original-URI``
+  set in the nginx config. nginx understands only 2xx, 401 and 403 from the
+  check, so other answers are carried in headers (see ``forward_auth``).
+- ``forwarded`` (Traefik ``forwardAuth``): ``X-Forwarded-Method`` and
+  ``X-Forwarded-Uri``. Traefik relays any non-2xx answer to the client.
+- ``envoy`` (Envoy ``ext_authz`` HTTP service): no such header; the check
+  request carries the original method, and the original path behind the
+  configured ``forward_auth.envoy_path_prefix``.
+
+The path is percent-decoded (as an ASGI server would) and its dot segments and
+repeated slashes resolved, so ``/v1/media/%2e%2e/media/m1/like`` or
+``//v1/media/m1/like`` cannot slip past a protected route: the engine sees the
+path a backend could act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from gateway.settings import ForwardAuth
+
+ORIGINAL, FORWARDED, ENVOY = "original", "forwarded", "envoy"
+MAX_URI_CHARS = 8192
+_METHOD = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$")  # an RFC 9110 token
+
+
+class BadCheckRequest(ValueError):
+    """The check request does not say which request it is about; the message says what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalRequest:
+    method: str
+    path: str  # decoded, dot segments resolved
+    query: str
+    style: str  # ORIGINAL, FORWARDED or ENVOY
+
+
+def _first(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    for name in names:
+        value = headers.get(name)
+        if value is not None:
+            return name, value
+    return None
+
+
+def read_original(method: str, raw_path: str, query: str, headers: Mapping[str, str], fa: ForwardAuth) -> OriginalRequest:
+    """The original request behind a check request. Raises BadCheckRequest naming the header at fault."""
+    for style, method_names, uri_names in (
+        (ORIGINAL, fa.original_method_headers, fa.original_uri_headers),
+        (FORWARDED, fa.forwarded_method_headers, fa.forwarded_uri_headers),
+    ):
+        m = _first(headers, method_names)
+        u = _first(headers, uri_names)
+        if m is None and u is None:
+            continue
+        if m is None:
+            raise BadCheckRequest(f"{u[0]} is set but no method header ({', '.join(method_names)}); the proxy must send both")
+        if u is None:
+            raise BadCheckRequest(f"{m[0]} is set but no URI header ({', '.join(uri_names)}); the proxy must send both")
+        path, q = split_uri(u[1], u[0])
+        return OriginalRequest(check_method(m[1].strip(), m[0]), path, q, style)
+    prefix = fa.envoy_path_prefix.rstrip("/")
+    if prefix:
+        if raw_path != prefix and not raw_path.startswith(prefix + "/"):
+            raise BadCheckRequest(
+                f"the check path {raw_path[:100]!r} does not start with forward_auth.envoy_path_prefix {prefix!r}, "
+                "and no original-request header was sent"
+            )
+        raw_path = raw_path[len(prefix):] or "/"
+    return OriginalRequest(check_method(method, "the request method"), normalise_path(raw_path), query, ENVOY)
+
+
+def check_method(method: str, where: str) -> str:
+    if not _METHOD.match(method):
+        raise BadCheckRequest(f"{where}: {method[:40]!r} is not an HTTP method")
+    return method
+
+
+def split_uri(uri: str, where: str) -> tuple[str, str]:
+    """(decoded normalised path, raw query) from a request target as a proxy forwards it."""
+    uri = uri.strip()
+    if len(uri) > MAX_URI_CHARS:
+        raise BadCheckRequest(f"{where}: the URI is longer than {MAX_URI_CHARS} characters")
+    if uri == "*":
+        return "*", ""
+    if uri.startswith(("http://", "https://")):  # absolute-form (RFC 9112 section 3.2.2)
+        parts = urlsplit(uri)
+        return normalise_path(parts.path or "/"), parts.query
+    if not uri.startswith("/"):
+        raise BadCheckRequest(f"{where}: {uri[:100]!r} is not a request URI; it must start with '/'")
+    path, _, query = uri.partition("?")
+    return normalise_path(path), query.partition("#")[0]
+
+
+def normalise_path(raw: str) -> str:
+    """Percent-decode, then resolve '.' and '..' segments (RFC 3986 section 5.2.4) and repeated slashes."""
+    path = unquote(raw.partition("#")[0], errors="replace")
+    if "//" not in path and "/." not in path:
+        return path or "/"
+    out: list[str] = []
+    segments = path.split("/")
+    for seg in segments[1:]:
+        if seg == "..":
+            if out:
+                out.pop()
+        elif seg not in (".", ""):
+            out.append(seg)
+    trailing = "/" if segments[-1] in ("", ".", "..") and out else ""
+    return "/" + "/".join(out) + trailing
