@@ -28,6 +28,7 @@ ACTION_PATHS = {
 }
 COMMENTS = ("love this", "so good", "wow", "great shot!", "amazing", "where is this?", "congrats!", "nice")
 RELOGIN_MARGIN_S = 120.0
+DEMO_PASSWORD = "demo"  # the demo token endpoint accepts any user name with this password
 
 
 @dataclass(slots=True)
@@ -79,7 +80,7 @@ class Traffic:
         iat = int(ts)
         token = self.issuer.mint(sub=account, sid=sid, client_id=device.client_id, did=device.device_id,
                                  iat=iat, jti=self.token_id("j-"))
-        form = {"grant_type": "password", "username": account, "client_id": device.client_id}
+        form = {"grant_type": "password", "username": account, "password": DEMO_PASSWORD, "client_id": device.client_id}
         if device.device_id:
             form["device_id"] = device.device_id
         headers = self._headers(device, ip)
