@@ -16,8 +16,9 @@ class VerifiedTokenCache:
         self._entries: LRUCache[str, tuple[Principal, float, float]] = LRUCache(maxsize=max(1, maxsize))
 
     def get(self, token_hash: str, now: float) -> Principal | None:
-        entry = self._entries.get(token_hash)
-        if entry is None:
+        try:  # on a hit this skips LRUCache.get's extra membership test: the hit path is the hot path
+            entry = self._entries[token_hash]
+        except KeyError:
             return None
         principal, valid_from, valid_until = entry
         if valid_from <= now < valid_until:
