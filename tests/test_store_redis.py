@@ -49,7 +49,7 @@ async def local_redis():
 
 
 SCRIPT_COMMANDS = {f"cmdstat_{name}" for name in (
-    "zrange zadd zcard zremrangebyrank zcount pexpire del lindex lrange rpop lpush ltrim rpush get set".split()
+    "zrange zadd zremrangebyrank zcount pexpire del lrange lset lpush ltrim rpush get set".split()
 )}
 
 

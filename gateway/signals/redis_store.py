@@ -7,15 +7,16 @@ sends the script once, counted too). Semantics are those of
 ``gateway.signals.memory`` exactly, expiry included: expiries are judged on
 the ``now`` given to ``exchange``, never on Redis's clock, and every number
 crosses the wire as Python's shortest exact ``repr`` so both backends compare
-the same doubles. Each key also gets a real ``PEXPIRE`` of its ttl plus a
-minute, so Redis drops it by itself.
+the same doubles (the script does its arithmetic on those doubles and writes
+results back with ``%.17g``, which round-trips exactly). Each key also gets a
+real ``PEXPIRE`` of its ttl plus a minute, so Redis drops it by itself.
 
 Keys: ``"<entity>#<field>"`` -> ``<prefix>:{<entity>}:<field>``.
 
 - Distinct: a sorted set member -> ts (``ZADD GT``, trimmed by rank to
   ``cap``, ``ZCOUNT`` per window). The key's age is its newest score.
-- Append: a list, newest first, values tagged ``f<float repr>`` or ``s<str>``,
-  with the expiry as a plain number in the last slot.
+- Append: a list ``[expiry, newest, ..., oldest]``, values tagged
+  ``f<float repr>`` or ``s<str>``.
 - Put / PutIfAbsent / Incr: a string ``"<expiry>|<value>"``.
 
 URLs: ``redis://``, ``rediss://`` (TLS; certificate options as URL query
@@ -36,6 +37,7 @@ marked ``degraded``; nothing is raised to the caller.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 
@@ -67,7 +69,9 @@ _SCRIPT = r"""
 local now = tonumber(ARGV[1])
 local out = {}
 local p = 2
-local find, sub = string.find, string.sub
+local find, sub, fmt = string.find, string.sub, string.format
+-- %.17g round-trips every double exactly, so Lua-made bounds equal Python's
+local function exact(x) return fmt('%.17g', x) end
 
 local function live_string(k)
   local v = redis.pcall('GET', k)
@@ -82,6 +86,8 @@ for i = 1, #KEYS do
   local kind = ARGV[p]
   if kind == 'D' then
     local member, ts, ttl, ms, cap, nwin = ARGV[p+1], ARGV[p+2], tonumber(ARGV[p+3]), ARGV[p+4], tonumber(ARGV[p+5]), tonumber(ARGV[p+6])
+    if ts == '' then ts = ARGV[1] end
+    local tsn = tonumber(ts)
     local top = redis.pcall('ZRANGE', k, -1, -1, 'WITHSCORES')
     if type(top) ~= 'table' or top.err or (top[2] and not (tonumber(top[2]) + ttl > now)) then
       redis.call('DEL', k)
@@ -92,53 +98,50 @@ for i = 1, #KEYS do
       for w = 1, nwin do counts[w] = 0 end
     else
       redis.call('ZADD', k, 'GT', ts, member)
-      local n = redis.call('ZCARD', k)
-      if n > cap then redis.call('ZREMRANGEBYRANK', k, 0, n - cap - 1) end
-      for w = 1, nwin do counts[w] = redis.call('ZCOUNT', k, '(' .. ARGV[p+6+w], ts) end
+      redis.call('ZREMRANGEBYRANK', k, 0, -cap - 1)
+      for w = 1, nwin do counts[w] = redis.call('ZCOUNT', k, '(' .. exact(tsn - tonumber(ARGV[p+6+w])), ts) end
       redis.call('PEXPIRE', k, ms)
     end
     out[i] = counts
     p = p + 7 + nwin
   elseif kind == 'A' then
-    local value, expiry, ms, maxlen = ARGV[p+1], ARGV[p+2], ARGV[p+3], tonumber(ARGV[p+4])
-    local tail = redis.pcall('LINDEX', k, -1)
-    local previous = {}
-    if type(tail) == 'string' and tonumber(tail) > now then
-      previous = redis.call('LRANGE', k, 0, maxlen - 1)
-      if #previous > 0 and previous[#previous] == tail then previous[#previous] = nil end
-      redis.call('RPOP', k)
-    elseif tail then
+    -- the list is [expiry, newest, ..., oldest]
+    local value, expiry, ms, maxlen = ARGV[p+1], exact(now + tonumber(ARGV[p+2])), ARGV[p+3], tonumber(ARGV[p+4])
+    local held = redis.pcall('LRANGE', k, 0, maxlen)
+    local alive = type(held) == 'table' and not held.err and held[1] and tonumber(held[1]) > now
+    if maxlen < 1 then
       redis.call('DEL', k)
-    end
-    if maxlen > 0 then
-      redis.call('LPUSH', k, value)
-      redis.call('LTRIM', k, 0, maxlen - 1)
-      redis.call('RPUSH', k, expiry)
+    elseif alive then
+      redis.call('LSET', k, 0, value)
+      redis.call('LPUSH', k, expiry)
+      redis.call('LTRIM', k, 0, maxlen)
       redis.call('PEXPIRE', k, ms)
     else
       redis.call('DEL', k)
+      redis.call('RPUSH', k, expiry, value)
+      redis.call('PEXPIRE', k, ms)
     end
-    out[i] = previous
+    out[i] = alive and held or {}
     p = p + 5
   elseif kind == 'G' then
     local v, bar = live_string(k)
     out[i] = v and sub(v, bar + 1) or false
     p = p + 1
   elseif kind == 'P' then
-    redis.call('SET', k, ARGV[p+1], 'PX', ARGV[p+2])
+    redis.call('SET', k, exact(now + tonumber(ARGV[p+2])) .. '|' .. ARGV[p+1], 'PX', ARGV[p+3])
     out[i] = false
-    p = p + 3
+    p = p + 4
   elseif kind == 'N' then
     local v, bar = live_string(k)
     if v then
       out[i] = sub(v, bar + 1)
     else
-      redis.call('SET', k, ARGV[p+1], 'PX', ARGV[p+2])
+      redis.call('SET', k, exact(now + tonumber(ARGV[p+2])) .. '|' .. ARGV[p+1], 'PX', ARGV[p+3])
       out[i] = false
     end
-    p = p + 3
+    p = p + 4
   elseif kind == 'C' then
-    local amount, expiry, ms = tonumber(ARGV[p+1]), ARGV[p+2], ARGV[p+3]
+    local amount, expiry, ms = tonumber(ARGV[p+1]), exact(now + tonumber(ARGV[p+2])), ARGV[p+3]
     local v, bar = live_string(k)
     local n
     if v then
@@ -161,6 +164,13 @@ return out
 _KIND = {Distinct: "D", Append: "A", Get: "G", Put: "P", PutIfAbsent: "N", Incr: "C"}
 
 
+@functools.lru_cache(maxsize=256)
+def _number(value: float) -> str:
+    """A ttl or window as the exact shortest text of its double."""
+    return repr(float(value))
+
+
+@functools.lru_cache(maxsize=256)
 def _real_ms(ttl: float) -> int:
     return max(1, math.ceil(ttl * 1000)) + _REAL_EXPIRY_MARGIN_MS
 
@@ -267,22 +277,28 @@ class RedisStore:
         return replies
 
     def _encode(self, ops: list[Op], now: float) -> tuple[list[str], list[str | int]]:
+        # Only the op's own values are formatted here; expiries and window
+        # bounds are computed by the script from now, ttl and window.
         keys: list[str] = []
         args: list[str | int] = [repr(float(now))]
+        mapped, real_ms, number = self._keys, _real_ms, _number
         for op in ops:
-            keys.append(self.redis_key(op.key))
+            key = mapped.get(op.key) or self.redis_key(op.key)
+            keys.append(key)
             kind = _KIND[type(op)]
-            args.append(kind)
             if kind == "D":
-                ts = float(op.ts)
-                args += [op.member, repr(ts), repr(float(op.ttl)), _real_ms(op.ttl), op.cap, len(op.windows)]
-                args += [repr(ts - window) for window in op.windows]
+                ts = op.ts
+                args += ("D", op.member, "" if ts == now else repr(float(ts)), number(op.ttl),
+                         real_ms(op.ttl), op.cap, len(op.windows))
+                args += [number(window) for window in op.windows]
             elif kind == "A":
-                args += [_tag(op.value), repr(now + op.ttl), _real_ms(op.ttl), op.maxlen]
-            elif kind == "P" or kind == "N":
-                args += [f"{now + op.ttl!r}|{op.value}", _real_ms(op.ttl)]
+                args += ("A", _tag(op.value), number(op.ttl), real_ms(op.ttl), op.maxlen)
+            elif kind == "G":
+                args.append("G")
             elif kind == "C":
-                args += [int(op.amount), repr(now + op.ttl), _real_ms(op.ttl)]
+                args += ("C", int(op.amount), number(op.ttl), real_ms(op.ttl))
+            else:
+                args += (kind, op.value, number(op.ttl), real_ms(op.ttl))
         return keys, args
 
     @staticmethod
@@ -295,7 +311,7 @@ class RedisStore:
             if kind is Distinct:
                 values.append(tuple(reply))
             elif kind is Append:
-                values.append([_untag(raw) for raw in reply[: op.maxlen]])
+                values.append([_untag(raw) for raw in reply[1 : op.maxlen + 1]])
             elif kind is Incr:
                 values.append(int(reply))
             else:
