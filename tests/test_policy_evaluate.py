@@ -170,3 +170,27 @@ def test_referenced_features_and_empty_set(rules):
     assert {"net.class", "ip.accounts_1h", "account.actions_1m", "client_id"} <= rules.referenced_features
     empty = RuleSet.empty()
     assert empty.evaluate({"action": "like"}, extra_risk=999).decision is Decision.ALLOW
+
+
+def test_guard_index_never_changes_the_answer():
+    """The index only skips rules that could not match: compare with running every rule."""
+    import random
+
+    from gateway import catalogue
+    from gateway.policy.loader import load_and_merge
+
+    rules_dir = Path(__file__).resolve().parent.parent / "rules"
+    ruleset = RuleSet.load(rules_dir)
+    rules = load_and_merge(rules_dir).rules
+    rng = random.Random(7)
+    pools = {"bool": [True, False], "string": ["hosting", "vpn", "mobile", "residential", "http-library", "app"],
+             "int": [0, 3, 12, 20, 25, 50, 256], "float": [0.0, 0.5, 0.7, 4.3, 600.0, 1500.0, 50000.0]}
+    for _ in range(3000):
+        features: dict[str, object] = {"action": rng.choice(["like", "follow", "comment", "login"])}
+        for name in ruleset.referenced_features:
+            feature = catalogue.lookup(name)
+            if feature.type in pools and rng.random() < 0.7:
+                features[name] = rng.choice(pools[feature.type])
+        brute = [r.id for r in rules if r.mode == "enforce" and r.matches(features)]
+        got = [rid for rid in ruleset.evaluate(features).rules if not rid.startswith("threshold:")]
+        assert got == brute, features

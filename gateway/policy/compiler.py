@@ -32,7 +32,6 @@ from gateway.policy.nodes import (
     Node,
     Path,
     Unary,
-    walk,
 )
 
 Features = Mapping[str, object]
@@ -400,7 +399,12 @@ def _in_cidr(node: Call) -> ValueFn:
 
 # --- constants ----------------------------------------------------------------------
 def _is_constant(node: Node) -> bool:
-    return not any(isinstance(n, Path) or (isinstance(n, Call) and n.name == "has") for n in walk(node))
+    return node.constant
+
+
+def fold_constant(node: Node) -> Any:
+    """The value of a constant node (lists as tuples), computed once at load."""
+    return _fold(node)
 
 
 def _fold(node: Node) -> Any:

@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from gateway import catalogue
 from gateway.policy.checker import Checker
 from gateway.policy.compiler import TruthFn, ValueFn, compile_truth, compile_value
 from gateway.policy.errors import ExprError
+from gateway.policy.nodes import Node
 from gateway.policy.parser import parse
 
 
-@dataclass(frozen=True, slots=True)
 class Condition:
-    text: str
-    matches: TruthFn  # True only when the condition is definitely true
-    value: ValueFn  # True, False or None (MISSING), for tests and explanations
-    features: tuple[str, ...]  # catalogue names it reads, in order of appearance
+    """A compiled condition. ``matches`` is the hot path; ``value`` is built when first asked."""
+
+    __slots__ = ("text", "matches", "features", "_root", "_value")
+
+    def __init__(self, text: str, matches: TruthFn, features: tuple[str, ...], root: Node) -> None:
+        self.text = text
+        self.matches = matches  # True only when the condition is definitely true
+        self.features = features  # catalogue names it reads, in order of appearance
+        self._root = root
+        self._value: ValueFn | None = None
+
+    @property
+    def root(self) -> Node:
+        """The checked syntax tree (for indexing and tooling)."""
+        return self._root
+
+    def __repr__(self) -> str:
+        return f"Condition({self.text!r})"
+
+    def value(self, features: Mapping[str, object]) -> object:
+        """The condition's value: True, False or None (MISSING)."""
+        if self._value is None:
+            self._value = compile_value(self._root)
+        return self._value(features)
 
     def outcome(self, features: Mapping[str, object]) -> str:
         """'true', 'false' or 'missing', never raising."""
@@ -40,10 +59,9 @@ def compile_condition(text: str) -> Condition:
         raise ExprErrors(checker.errors)
     try:
         matches = compile_truth(root, True)
-        value = compile_value(root)
     except ExprError as exc:
         raise ExprErrors([exc]) from None
-    return Condition(text, matches, value, tuple(checker.referenced))
+    return Condition(text, matches, tuple(checker.referenced), root)
 
 
 class ExprErrors(Exception):

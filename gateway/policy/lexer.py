@@ -11,11 +11,9 @@ from gateway.policy.errors import ExprError
 
 INT64_MAX = 2**63 - 1
 
-# Longest operators first so "<=" is not read as "<" then "=".
-_OPERATORS = (
-    "&&", "||", "==", "!=", "<=", ">=",
-    "<", ">", "!", "+", "-", "*", "/", "%", "?", ":", "(", ")", "[", "]", ",", ".",
-)
+# Two-character operators are tried first so "<=" is not read as "<" then "=".
+_OPERATORS_2 = frozenset(("&&", "||", "==", "!=", "<=", ">="))
+_OPERATORS_1 = frozenset("<>!+-*/%?:()[],.")
 _SIMPLE_ESCAPES = {
     "\\": "\\", '"': '"', "'": "'", "`": "`", "?": "?",
     "n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
@@ -47,17 +45,17 @@ def tokenize(text: str) -> list[Token]:
                 j += 1
             tokens.append(Token("ident", text[i:j], i))
             i = j
+        elif text[i : i + 2] in _OPERATORS_2:
+            tokens.append(Token("op", text[i : i + 2], i))
+            i += 2
+        elif c in _OPERATORS_1:
+            tokens.append(Token("op", c, i))
+            i += 1
         else:
-            for op in _OPERATORS:
-                if text.startswith(op, i):
-                    tokens.append(Token("op", op, i))
-                    i += len(op)
-                    break
-            else:
-                hint = " (use && and || for logic)" if c in "&|" else ""
-                if c == "=":
-                    hint = " (use == to compare)"
-                raise ExprError(i, f"unexpected character {c!r}{hint}")
+            hint = " (use && and || for logic)" if c in "&|" else ""
+            if c == "=":
+                hint = " (use == to compare)"
+            raise ExprError(i, f"unexpected character {c!r}{hint}")
     tokens.append(Token("eof", None, n))
     return tokens
 

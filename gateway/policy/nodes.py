@@ -4,12 +4,14 @@ from __future__ import annotations
 
 
 class Node:
-    __slots__ = ("pos", "depth", "type")
+    __slots__ = ("pos", "depth", "type", "constant")
 
     def __init__(self, pos: int, *children: Node) -> None:
         self.pos = pos
         self.depth = 1 + max((c.depth for c in children), default=0)
         self.type = ""  # set by the checker: bool, int, float, string, null, list[...]
+        # No feature is read anywhere below: the value can be computed at load.
+        self.constant = all(c.constant for c in children)
 
     def children(self) -> tuple[Node, ...]:
         return ()
@@ -30,6 +32,7 @@ class Path(Node):
 
     def __init__(self, pos: int, parts: list[str], part_pos: list[int]) -> None:
         super().__init__(pos)
+        self.constant = False
         self.parts = parts
         self.part_pos = part_pos
         self.feature = ""  # the catalogue name, once resolved
@@ -126,6 +129,8 @@ class Call(Node):
     def __init__(self, pos: int, name: str, args: list[Node], receiver: Node | None) -> None:
         kids = ([receiver] if receiver is not None else []) + args
         super().__init__(pos, *kids)
+        if name == "has":
+            self.constant = False
         self.name = name
         self.args = args
         self.receiver = receiver

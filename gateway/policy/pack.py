@@ -1,6 +1,6 @@
 """Read one rule pack (YAML) into checked, compiled rules, collecting every error with its place.
 
-The file is parsed with PyYAML's SafeLoader (yaml.safe_load semantics) but via
+The file is parsed with PyYAML's safe loader (yaml.safe_load semantics) but via
 ``yaml.compose``, so every node keeps its line and column. Nothing is
 constructed except plain scalars, lists and mappings.
 """
@@ -40,6 +40,8 @@ MODES = ("enforce", "shadow")
 STICKY_SCOPES = ("session", "account", "device", "prefix", "ip")
 STICKY_ACTIONS = ("block", "challenge", "throttle", "absorb")
 
+# libyaml's safe loader when present: same semantics and node marks, ten times faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -121,7 +123,7 @@ def read_pack(path: Path, errors: list[str]) -> Pack | None:
         errors.append(f"{where}:1:1: not UTF-8 text (byte {exc.start}); save the file as UTF-8")
         return None
     try:
-        root = yaml.compose(source, Loader=yaml.SafeLoader)
+        root = yaml.compose(source, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gateway.metrics import RULE_HITS
 from gateway.policy.errors import PolicyError
+from gateway.policy.index import RuleIndex
 from gateway.policy.loader import Merged, load_and_merge
 from gateway.policy.pack import Rule
 from gateway.verdict import RANK, Decision
@@ -71,16 +72,21 @@ class RuleSet:
         self.referenced_features: frozenset[str] = frozenset(
             name for rule in self.rules for name in rule.condition.features
         )
-        # Index by action kind: each kind gets its own rules plus the "*" rules, in file order.
+        # Index by action kind: each kind gets its own rules plus the "*" rules, then a
+        # guard index inside each (see gateway.policy.index).
         kinds = {k for rule in self.rules if rule.on is not None for k in rule.on}
-        entry = {rule.id: (rule.condition.matches, rule) for rule in self.rules}
-        self._wildcard = tuple(entry[r.id] for r in self.rules if r.on is None)
+        self._wildcard = self._index([r for r in self.rules if r.on is None])
         self._by_action = {
-            kind: tuple(entry[r.id] for r in self.rules if r.on is None or kind in r.on) for kind in kinds
+            kind: self._index([r for r in self.rules if r.on is None or kind in r.on]) for kind in kinds
         }
         self._hit_counters = {
             rule.id: RULE_HITS.labels(rule=rule.id, mode=rule.mode) for rule in self.rules
         }
+
+    def _index(self, rules: list[Rule]) -> RuleIndex:
+        position = {rule.id: i for i, rule in enumerate(self.rules)}
+        entries = [(position[r.id], r.condition.matches, r) for r in rules]
+        return RuleIndex(entries, [r.condition.root for r in rules])
 
     # --- construction -------------------------------------------------------------
     @classmethod
@@ -106,14 +112,16 @@ class RuleSet:
             if allowed is not None:
                 return Evaluation(Decision.ALLOW, [allowed[0]], [], float(extra_risk), allowed[1])
         action = features.get("action")
-        candidates = self._by_action.get(action, self._wildcard) if isinstance(action, str) else self._wildcard
+        index = self._by_action.get(action, self._wildcard) if isinstance(action, str) else self._wildcard
+        candidates = index.candidates(features)
         try:
-            hits = [rule for test, rule in candidates if test(features)]
+            hits = [(pos, rule) for pos, test, rule in candidates if test(features)]
         except Exception:  # a feature of the wrong type: that rule does not match, the others still run
-            hits = [rule for test, rule in candidates if _safe(test, features)]
+            hits = [(pos, rule) for pos, test, rule in candidates if _safe(test, features)]
         if not hits:
             return self._risk_only(float(extra_risk))
-        return self._decide(hits, features, float(extra_risk))
+        hits.sort(key=_first)  # file order, whatever order the index found them in
+        return self._decide([rule for _, rule in hits], features, float(extra_risk))
 
     def _risk_only(self, risk: float) -> Evaluation:
         decision, threshold = self._threshold(risk)
@@ -180,6 +188,10 @@ class RuleSet:
                 if address.version == network.version and address in network:
                     return "allowlist:cidrs", f"allow by allowlist:cidrs: net.ip={ip} in {network}"
         return None
+
+
+def _first(pair: tuple[int, Rule]) -> int:
+    return pair[0]
 
 
 def _safe(test, features: Mapping[str, object]) -> bool:
