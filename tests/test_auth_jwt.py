@@ -293,3 +293,46 @@ async def test_no_verification_source_is_a_config_error():
     auth = Authenticator(settings_from_dict({}))
     with pytest.raises(ConfigError, match="jwks_file"):
         await auth.start()
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": "tomorrow"}, "claims"),
+        ({"exp": True}, "claims"),
+        ({"exp": float("nan")}, "claims"),
+        ({"nbf": [1]}, "claims"),
+        ({"sub": 12345}, None),  # a numeric subject is read as text
+        ({"sub": {"id": 1}}, "claims"),
+        ({"aud": 5}, "audience"),
+        ({"iss": None}, "issuer"),
+        ({"cnf": "not-a-mapping"}, None),
+    ],
+)
+async def test_odd_claims_in_a_validly_signed_token(auth, minter, claims, reason):
+    token = minter.mint("alice", issued_at=NOW, **claims)
+    if reason is None:
+        assert (await auth.authenticate(facts(token))).subject in ("alice", "12345")
+    else:
+        assert (await refused(auth, facts(token))).reason == reason
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": ["RS256"], "kid": "test-1"},
+        {"alg": "RS256", "kid": 7},
+        {"alg": "RS256", "kid": "test-1", "crit": ["exp"]},
+        {"alg": "RS256", "kid": "x" * 5000},
+        {"alg": "RS256", "kid": "test-1", "b64": False, "crit": ["b64"]},
+        {"kid": "test-1"},
+    ],
+)
+async def test_odd_headers_are_auth_errors(auth, minter, header):
+    import jwt as pyjwt
+
+    body = {"sub": "alice", "iss": minter.issuer, "aud": minter.audience, "iat": NOW, "exp": NOW + 60}
+    signing_input = b64(json.dumps(header).encode()) + "." + b64(json.dumps(body).encode())
+    signature = pyjwt.get_algorithm_by_name("RS256").sign(signing_input.encode(), minter.private_key())
+    err = await refused(auth, facts(signing_input + "." + b64(signature)))
+    assert err.reason in ("malformed", "algorithm", "unknown_kid", "oversized")
