@@ -1,0 +1,145 @@
+"""A real nginx with auth_request pointed at `gateway authz`, in front of the demo API on loopback.
+
+The nginx config is exactly the snippet docs/proxies.md shows
+(gateway.frontdoors.nginx.server_block); only the file paths are the test's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+import pytest
+from conftest import free_port
+
+from gateway.demo.app import DEMO_CONFIG, build_demo_app
+from gateway.engine import Engine
+from gateway.frontdoors.forward_auth import build_authz_app
+from gateway.frontdoors.nginx import INSTALL_HINT, nginx_available, running_nginx, server_block
+from gateway.frontdoors.serving import serving
+from gateway.settings import load_settings
+
+pytestmark = pytest.mark.skipif(not nginx_available(), reason=f"nginx is not installed; {INSTALL_HINT}")
+
+APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
+HOME_IP = "11.1.0.20"  # Northwind Cable: residential
+HOSTING_IP = "21.0.0.10"  # Stratus Cloud: hosting
+MOBILE_IP = "100.64.0.10"  # Liberty Wireless: mobile
+VPN_IP = "25.0.0.10"  # Burrow VPN
+RULES = """
+pack: test-nginx
+rules:
+  - id: test-hosting-block
+    description: blocks every action from a hosting network (test only)
+    on: ["*"]
+    when: net.class == "hosting"
+    action: block
+  - id: test-mobile-throttle
+    description: throttles every action from a mobile network (test only)
+    on: ["*"]
+    when: net.class == "mobile"
+    action: throttle
+    retry_after: 30
+  - id: test-vpn-absorb
+    description: absorbs every action from a VPN (test only)
+    on: ["*"]
+    when: net.class == "vpn"
+    action: absorb
+"""
+
+
+class Counting:
+    """The backend, counting the requests that reach it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            decision = dict(scope["headers"]).get(b"x-gateway-decision")
+            self.seen.append((scope["method"], scope["path"], decision.decode() if decision else None))
+        await self.app(scope, receive, send)
+
+
+def hostport(url: str) -> str:
+    return url.removeprefix("http://")
+
+
+def headers(ip: str, token: str | None = None) -> dict[str, str]:
+    h = {"user-agent": APP_UA, "accept": "application/json", "accept-language": "en-US",
+         "x-device-id": "dev-1", "x-forwarded-for": ip}
+    if token:
+        h["authorization"] = f"Bearer {token}"
+    return h
+
+
+@pytest.fixture
+def nginx_front(tmp_path):
+    """nginx (trusted: it is the authz service's loopback peer) -> gateway authz, and -> the demo API."""
+    base = load_settings(DEMO_CONFIG)
+    (tmp_path / "pack.yaml").write_text(RULES)
+    settings = dataclasses.replace(base, rules=(str(tmp_path / "pack.yaml"),), log=dataclasses.replace(base.log, sink=None))
+    engine = Engine(settings, decision_log=False)
+    backend_app = Counting(build_demo_app())
+    with serving(backend_app, free_port()) as backend, serving(build_authz_app(engine), free_port()) as authz:
+        port = free_port()
+        block = server_block(listen=f"127.0.0.1:{port}", authz=hostport(authz), backend=hostport(backend))
+        with running_nginx(tmp_path / "nginx", block, port) as url, httpx.Client(base_url=url, timeout=10) as c:
+            yield c, backend_app
+
+
+def login(c: httpx.Client, ip: str = HOME_IP) -> str:
+    r = c.post("/oauth/token", headers=headers(ip), data={
+        "grant_type": "password", "username": "alice", "password": "demo", "client_id": "engage-android",
+        "device_id": "dev-1"})
+    assert r.status_code == 200, r.text  # the token endpoint is not decided: nginx lets it through
+    return r.json()["access_token"]
+
+
+def test_benign_request_is_served_by_the_backend(nginx_front):
+    c, backend = nginx_front
+    token = login(c)
+    r = c.post("/v1/media/m1/like", headers=headers(HOME_IP, token))
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert ("POST", "/v1/media/m1/like", "allow") in backend.seen  # the decision travelled upstream
+    assert c.get("/v1/feed").json() == {"items": []}  # unprotected
+
+
+def test_abusive_request_is_stopped_with_the_gateways_status_and_body(nginx_front):
+    c, backend = nginx_front
+    token = login(c)
+    r = c.post("/v1/media/m1/like", headers=headers(HOSTING_IP, token))
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 403 and body["title"] == "Forbidden"
+    assert body["decision_id"] == r.headers["x-gateway-decision-id"]
+    assert [hit for hit in backend.seen if hit[1] == "/v1/media/m1/like"] == []
+
+
+def test_missing_token_is_401_with_www_authenticate(nginx_front):
+    c, backend = nginx_front
+    r = c.post("/v1/media/m1/like", headers=headers(HOME_IP))
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith('Bearer realm="gateway"')
+    assert r.headers.get_list("www-authenticate") == [r.headers["www-authenticate"]]  # not doubled
+    assert r.json()["status"] == 401 and r.headers["cache-control"] == "no-store"
+
+
+def test_throttle_reaches_the_client_as_429_with_retry_after(nginx_front):
+    c, backend = nginx_front
+    token = login(c)
+    r = c.post("/v1/users/u9/follow", headers=headers(MOBILE_IP, token))
+    assert r.status_code == 429 and r.headers["retry-after"] == "30"
+    assert r.json()["status"] == 429 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_absorbed_request_looks_like_success_and_never_reaches_the_backend(nginx_front):
+    c, backend = nginx_front
+    token = login(c)
+    r = c.post("/v1/media/m1/like", headers=headers(VPN_IP, token))
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert r.headers["content-type"] == "application/json"
+    assert "x-gateway-decision-id" not in r.headers
+    assert [hit for hit in backend.seen if hit[1] == "/v1/media/m1/like"] == []
