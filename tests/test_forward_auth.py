@@ -255,3 +255,26 @@ async def test_session_notifications_need_the_secret_and_a_trusted_notifier(tmp_
         r = await c.post("/sessions", json=notification(token()), headers={"x-gateway-secret": SECRET})
         assert r.status_code == 403 and "sessions_secret" in r.json()["detail"]
     await off.close()
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_authz_command_names_a_bad_config(tmp_path, capsys):
+    from gateway.frontdoors.cli import authz_main
+
+    assert authz_main(["--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("forward_auth: {envoy_path_prefx: /authz}\n")
+    assert authz_main(["--config", str(bad)]) == 2
+    assert "did you mean 'envoy_path_prefix'" in capsys.readouterr().err
+
+
+def test_proxy_command_names_a_bad_upstream(tmp_path, capsys):
+    from gateway.frontdoors.cli import proxy_main
+
+    config = tmp_path / "g.yaml"
+    config.write_text("log: {sink: null}\n")
+    assert proxy_main(["--config", str(config), "--upstream", "127.0.0.1:8080"]) == 2
+    assert "http://127.0.0.1:8080" in capsys.readouterr().err

@@ -7,6 +7,7 @@ The nginx config is exactly the snippet docs/proxies.md shows
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,7 +20,8 @@ from gateway.frontdoors.nginx import INSTALL_HINT, nginx_available, running_ngin
 from gateway.frontdoors.serving import serving
 from gateway.settings import load_settings
 
-pytestmark = pytest.mark.skipif(not nginx_available(), reason=f"nginx is not installed; {INSTALL_HINT}")
+needs_nginx = pytest.mark.skipif(not nginx_available(), reason=f"nginx is not installed; {INSTALL_HINT}")
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "proxies.md"
 
 APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
 HOME_IP = "11.1.0.20"  # Northwind Cable: residential
@@ -74,6 +76,11 @@ def headers(ip: str, token: str | None = None) -> dict[str, str]:
     return h
 
 
+def test_the_documented_snippet_is_the_tested_one():
+    documented = server_block(listen="8000", authz="127.0.0.1:9000", backend="127.0.0.1:8080")
+    assert documented.strip() in DOCS.read_text()
+
+
 @pytest.fixture
 def nginx_front(tmp_path):
     """nginx (trusted: it is the authz service's loopback peer) -> gateway authz, and -> the demo API."""
@@ -97,6 +104,7 @@ def login(c: httpx.Client, ip: str = HOME_IP) -> str:
     return r.json()["access_token"]
 
 
+@needs_nginx
 def test_benign_request_is_served_by_the_backend(nginx_front):
     c, backend = nginx_front
     token = login(c)
@@ -106,6 +114,7 @@ def test_benign_request_is_served_by_the_backend(nginx_front):
     assert c.get("/v1/feed").json() == {"items": []}  # unprotected
 
 
+@needs_nginx
 def test_abusive_request_is_stopped_with_the_gateways_status_and_body(nginx_front):
     c, backend = nginx_front
     token = login(c)
@@ -118,6 +127,7 @@ def test_abusive_request_is_stopped_with_the_gateways_status_and_body(nginx_fron
     assert [hit for hit in backend.seen if hit[1] == "/v1/media/m1/like"] == []
 
 
+@needs_nginx
 def test_missing_token_is_401_with_www_authenticate(nginx_front):
     c, backend = nginx_front
     r = c.post("/v1/media/m1/like", headers=headers(HOME_IP))
@@ -127,6 +137,7 @@ def test_missing_token_is_401_with_www_authenticate(nginx_front):
     assert r.json()["status"] == 401 and r.headers["cache-control"] == "no-store"
 
 
+@needs_nginx
 def test_throttle_reaches_the_client_as_429_with_retry_after(nginx_front):
     c, backend = nginx_front
     token = login(c)
@@ -135,6 +146,7 @@ def test_throttle_reaches_the_client_as_429_with_retry_after(nginx_front):
     assert r.json()["status"] == 429 and r.headers["content-type"] == "application/problem+json"
 
 
+@needs_nginx
 def test_absorbed_request_looks_like_success_and_never_reaches_the_backend(nginx_front):
     c, backend = nginx_front
     token = login(c)
