@@ -153,3 +153,19 @@ def test_not_a_maxmind_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a readable MaxMind DB"):
         GeoIP(GeoIPSettings(city=str(fake)))
 
+
+
+def test_damage_the_probe_missed_is_an_empty_answer_not_a_crash() -> None:
+    import maxminddb
+
+    g = GeoIP(GeoIPSettings(asn=path("GeoLite2-ASN-Test.mmdb")))
+    # Swap in a reader on a corrupt file, as if the file were damaged after the start.
+    g._city = maxminddb.open_database(path("GeoIP2-City-Test-Broken-Double-Format.mmdb"), maxminddb.MODE_AUTO)
+    g._readers["city"] = g._city
+    try:
+        record = g.lookup("81.2.69.160")
+        assert record.country is None and record.lat is None
+        assert g.lookup_errors == 1
+        assert g.lookup("1.128.0.1").asn == 1221
+    finally:
+        g.close()
