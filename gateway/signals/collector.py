@@ -44,7 +44,7 @@ DAY = 86400.0
 
 SHARING_WINDOWS = (M10, HOUR, DAY)  # <ns>.accounts_10m / _1h / _24h
 SESSION_WINDOWS = (HOUR,)  # <ns>.sessions_1h
-SHARING_CAP = 256  # distinct accounts/sessions kept per shared key: counts saturate here
+SHARING_CAP = 128  # distinct accounts/sessions kept per shared key: counts saturate here (rules compare with <= 50)
 ACCOUNT_CAP = 64  # distinct ips/prefixes/... kept per account: counts saturate here
 DAY_ONLY = (DAY,)
 LIVE_ONLY = (M15,)

@@ -14,7 +14,7 @@ r("account.id", "string", "", "The acting account (the token's subject).", "requ
 r("client_id", "string", "", "The client/app id the token was issued to.", "request")
 r("app.third_party", "bool", "", "The client id is a registered third-party app (apps.third_party).", "request")
 r("app.first_party", "bool", "", "The client id is one of the platform's own apps (apps.first_party).", "request")
-r("token.kind", "string", "", "jwt or opaque.", "request")
+r("token.kind", "string", "", "The token kind: jwt or opaque.", "request")
 r("token.age_s", "float", "", "Seconds since the token was issued (iat).", "request")
 r("token.bound", "bool", "", "The token is sender-constrained (cnf.jkt, RFC 9449 DPoP).", "request")
 r("token.dpop_valid", "bool", "", "A valid DPoP proof came with a bound token (false: bound but unproven).", "request")
@@ -58,8 +58,8 @@ for ns, what in (
     ("tls_ua", "TLS fingerprint plus user agent"),
 ):
     for w in ("10m", "1h", "24h"):
-        r(f"{ns}.accounts_{w}", "int", w, f"Distinct accounts seen on this {what} (saturates at 256).", "state", 0)
-    r(f"{ns}.sessions_1h", "int", "1h", f"Distinct sessions seen on this {what} (saturates at 256).", "state", 0)
+        r(f"{ns}.accounts_{w}", "int", w, f"Distinct accounts seen on this {what} (saturates at 128).", "state", 0)
+    r(f"{ns}.sessions_1h", "int", "1h", f"Distinct sessions seen on this {what} (saturates at 128).", "state", 0)
 for what, w in (("ips", "24h"), ("prefixes", "24h"), ("asns", "24h"), ("countries", "24h"), ("devices", "24h"), ("clients", "24h")):
     r(f"account.{what}_{w}", "int", w, f"Distinct {what} this account acted from (saturates at 64).", "state", 1)
 r("account.live_sessions", "int", "15m", "Sessions of this account active in the last 15 minutes.", "state", 1)
@@ -83,7 +83,7 @@ r("account.actions_24h", "int", "24h", "Actions by this account in the last day 
 # --- travel: speed between consecutive uses --------------------------------------
 for ns in ("session", "account"):
     r(f"{ns}.travel_km", "float", "previous use", "Great-circle km from the previous use.", "state", 0)
-    r(f"{ns}.speed_kmh", "float", "previous use", "km/h needed to get here from the previous use.", "state", 0)
+    r(f"{ns}.speed_kmh", "float", "previous use", "Speed in km/h needed to get here from the previous use (over at least a minute).", "state", 0)
     r(f"{ns}.prev_class", "string", "previous use", "Network class of the previous use.", "state")
     r(f"{ns}.travel_anonymized", "bool", "previous use", "Either end of the hop is hosting, vpn or tor (a VPN hop, not a flight).", "state")
 

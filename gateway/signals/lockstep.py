@@ -26,6 +26,8 @@ sample (the most recent actions), which is what a burst decision needs.
 
 from __future__ import annotations
 
+from collections import Counter
+
 WINDOW_S = 300.0
 MAX_RECENT = 32
 BURST_MIN_ACCOUNTS = 10
@@ -40,41 +42,51 @@ def encode(ts: float, account_hash: str, prefix: str, asn_key: str, anon: bool) 
     return f"{ts:.3f}|{account_hash}|{prefix}|{asn_key}|{'1' if anon else '0'}"
 
 
+_PARSED: dict[str, tuple] = {}
+_PARSED_MAX = 65_536  # each record is parsed once on this replica; a flood costs re-parsing, never memory
+
+
+def _parse(rec: object) -> tuple | None:
+    parts = str(rec).split("|")
+    if len(parts) != 5:
+        return None
+    try:
+        row = (float(parts[0]), parts[1], parts[2], parts[3], parts[4] == "1")
+    except ValueError:
+        return None
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[rec] = row  # type: ignore[index]
+    return row
+
+
 def target_features(now: float, account_hash: str, prefix: str, asn_key: str, anon: bool, previous: list, out: dict) -> bool:
     """Write the target.* features; return whether the target is in a burst now."""
     cut = now - WINDOW_S
-    accounts = {account_hash}
-    prefixes = {prefix: 1}
-    asns = {asn_key: 1}
-    anon_n = 1 if anon else 0
-    n = 1
+    parsed = _PARSED
+    rows = [(account_hash, prefix, asn_key, anon)]
     for rec in previous:
-        parts = str(rec).split("|")
-        if len(parts) != 5:
+        row = parsed.get(rec) or _parse(rec)
+        if row is None:
             continue
-        try:
-            if float(parts[0]) <= cut:
-                break
-        except ValueError:
-            continue
-        n += 1
-        accounts.add(parts[1])
-        p = parts[2]
-        prefixes[p] = prefixes.get(p, 0) + 1
-        a = parts[3]
-        asns[a] = asns.get(a, 0) + 1
-        if parts[4] == "1":
-            anon_n += 1
-    top_asn = max(asns, key=asns.__getitem__)
-    prefix_share = max(prefixes.values()) / n
-    asn_share = asns[top_asn] / n
-    anon_share = anon_n / n
+        if row[0] <= cut:
+            break  # newest first: the rest are older still
+        rows.append(row[1:])
+    n = len(rows)
+    accounts, prefixes, asns, anons = zip(*rows, strict=True)
+    by_prefix = Counter(prefixes)
+    by_asn = Counter(asns)
+    top_asn, top_asn_n = by_asn.most_common(1)[0]
+    prefix_share = by_prefix.most_common(1)[0][1] / n
+    asn_share = top_asn_n / n
+    anon_share = sum(anons) / n
+    distinct_accounts = len(set(accounts))
     out["target.actions_5m"] = n
-    out["target.accounts_5m"] = len(accounts)
+    out["target.accounts_5m"] = distinct_accounts
     out["target.anonymized_share_5m"] = anon_share
     out["target.top_prefix_share_5m"] = prefix_share
     out["target.top_asn_share_5m"] = asn_share
-    if len(accounts) < BURST_MIN_ACCOUNTS:
+    if distinct_accounts < BURST_MIN_ACCOUNTS:
         return False
     return (
         prefix_share >= BURST_PREFIX_SHARE

@@ -25,11 +25,21 @@ CLAIM_CLASS = "net_class"
 CLAIM_COUNTRY = "country"
 
 
+_DIGESTS: dict[str, str] = {}
+_DIGESTS_MAX = 8192  # user agents, TLS fingerprints and device ids repeat: remember the recent ones
+
+
 def digest(value: str | None) -> str:
     """A short stable digest (CRC-32, 8 hex) for equality checks and bounded keys."""
     if not value:
         return ""
-    return f"{crc32(value.encode('utf-8', 'surrogatepass')):08x}"
+    d = _DIGESTS.get(value)
+    if d is None:
+        d = f"{crc32(value.encode('utf-8', 'surrogatepass')):08x}"
+        if len(_DIGESTS) >= _DIGESTS_MAX:
+            _DIGESTS.clear()  # a flood of fresh values costs a recomputation, never memory
+        _DIGESTS[value] = d
+    return d
 
 
 def prefix_of(ip: str) -> str | None:
