@@ -7,9 +7,11 @@ Run: .venv/bin/python bench/bench_store.py [--sessions 100000]
    protected request reads and writes), median and p99 over many requests on
    a store already holding a realistic population.
 2. Bytes per session: tracemalloc-measured size of the store after N
-   synthetic sessions, each with its birth record, a full 32-value timing
-   list, a last-location string, and its share of the per-IP, per-prefix,
-   per-ASN, per-device, per-account and per-target structures.
+   synthetic sessions (1.3 sessions per account, ~4 per IP), each with its
+   birth record, a full 32-value timing list, a last-location string and its
+   share of the per-IP, per-prefix and per-account sets; then again with one
+   complete request per session on top (per-account counters, travel,
+   lockstep, device and ASN sets).
 """
 
 from __future__ import annotations
@@ -84,23 +86,20 @@ class Population:
         return [PutIfAbsent(f"{self.sessions[i]}#birth", record, 30 * DAY)]
 
 
-def populate(store: MemoryStore, population: Population, full_timing: bool) -> float:
-    """Give every session its birth, one request and (optionally) a full timing list."""
+def populate(store: MemoryStore, population: Population) -> float:
+    """Give every session its birth and one request."""
     ts = T0
     for i in range(len(population.sessions)):
         ts += 0.01
         store.exchange_sync(population.birth(i, ts), ts)
         store.exchange_sync(population.request(i, ts), ts)
-        if full_timing:
-            key = f"{population.sessions[i]}#ts"
-            store.exchange_sync([Append(key, ts + k, DAY) for k in range(31)], ts)
     return ts
 
 
 def exchange_cost(sessions: int, requests: int) -> tuple[float, float, int]:
     population = Population(sessions)
     store = MemoryStore()
-    ts = populate(store, population, full_timing=False)
+    ts = populate(store, population)
     batches = []
     for _ in range(requests):
         ts += 0.001
@@ -115,12 +114,38 @@ def exchange_cost(sessions: int, requests: int) -> tuple[float, float, int]:
     return statistics.median(timings) / 1000, timings[int(len(timings) * 0.99)] / 1000, len(batches[0][0])
 
 
-def bytes_per_session(sessions: int) -> tuple[float, int]:
+def session_core(population: Population, i: int, ts: float) -> list[Op]:
+    """Per session: birth, a full 32-value timing list, last location, its share of sets."""
+    s, a, ip = population.sessions[i], population.account[i], population.ip[i]
+    prefix = "p:" + ip[3:].rsplit(".", 1)[0]
+    ops: list[Op] = population.birth(i, ts)
+    ops += [Append(f"{s}#ts", ts + k, DAY) for k in range(32)]
+    ops += [
+        Put(f"{s}#loc", f"{ts:.3f}|52.37|4.89|mobile", DAY),
+        Distinct(f"{ip}#accounts", a, ts, SHORT, DAY),
+        Distinct(f"{ip}#sessions", s, ts, SHORT, DAY),
+        Distinct(f"{prefix}#accounts", a, ts, SHORT, DAY),
+        Distinct(f"{a}#sessions", s, ts, (900.0,), DAY),
+    ]
+    return ops
+
+
+def bytes_per_session(sessions: int, full: bool) -> tuple[float, int]:
+    """tracemalloc size of the store after ``sessions`` sessions, per session.
+
+    ``full``: every session also made one complete ~28-op request (per-account
+    counters, travel, lockstep, device and ASN sets); otherwise only the core.
+    """
     population = Population(sessions)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     store = MemoryStore()
-    populate(store, population, full_timing=True)
+    ts = T0
+    for i in range(sessions):
+        ts += 0.01
+        store.exchange_sync(session_core(population, i, ts), ts)
+        if full:
+            store.exchange_sync(population.request(i, ts), ts)
     size = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     return size / sessions, len(store)
@@ -130,14 +155,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--full-sessions", type=int, default=20_000)
     args = parser.parse_args()
 
     median_us, p99_us, ops = exchange_cost(min(args.sessions, 20_000), args.requests)
     print(f"memory exchange, {ops} ops/request: median {median_us:.1f} us, p99 {p99_us:.1f} us, "
           f"{median_us * 1000 / ops:.0f} ns/op")
-    per_session, keys = bytes_per_session(args.sessions)
-    print(f"{args.sessions} sessions (birth, 32-value timing list, last location, shared sets): "
-          f"{per_session:.0f} bytes/session ({per_session / 1024:.2f} KiB; target <= 1 KiB), {keys} keys")
+    per_session, keys = bytes_per_session(args.sessions, full=False)
+    print(f"{args.sessions} sessions, core (birth, 32-value timing list, last location, shares of "
+          f"ip/prefix/account sets): {per_session:.0f} bytes/session ({per_session / 1024:.2f} KiB; "
+          f"target <= 1 KiB), {keys} keys")
+    full_sessions = min(args.sessions, args.full_sessions)
+    per_session, keys = bytes_per_session(full_sessions, full=True)
+    print(f"{full_sessions} sessions, core plus one full {ops}-op request each: "
+          f"{per_session:.0f} bytes/session ({per_session / 1024:.2f} KiB), {keys} keys")
 
 
 if __name__ == "__main__":
