@@ -10,6 +10,7 @@ skipped and counted; a value of the wrong type is an error naming the line.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,8 @@ def _parse_line(text: str, number: int, data: Dataset) -> Row | None:
         return None
     for name, value in features.items():
         check_value(name, value, where, data.unknown_features)
+        if isinstance(value, float) and not math.isfinite(value):
+            features[name] = None  # NaN/inf carry no measurement: read as absent
     meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
     return Row(number, LABELS[label], group_of(LABELS[label], meta, features, number), features, meta)
 

@@ -201,3 +201,7 @@ async def _simulate_and_evaluate(args) -> dict[str, Any]:
         except ScenarioError as exc:
             raise ModelError(str(exc)) from None
     return await evaluate_model(settings, traffic, args.model or DEFAULT_MODEL)
+
+
+if __name__ == "__main__":
+    sys.exit(evaluate_main(sys.argv[1:]))

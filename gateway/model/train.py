@@ -16,7 +16,6 @@ import hashlib
 import random
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gateway import catalogue
@@ -159,7 +158,10 @@ def _document(specs, pipeline, calibrator, metrics, seed, c, holdout_frac, data,
         col += 1
     if not inputs:
         raise ModelError("the regularisation removed every feature; train with a larger --c")
-    digest = hashlib.sha256(Path(data.path).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for row in data.rows:  # what training read, not the file's bytes: explain texts may change freely
+        digest.update(artifact.canonical_json([row.label, row.group, row.features]).encode("ascii"))
+        digest.update(b"\n")
     return {
         "format": artifact.FORMAT,
         "kind": "logistic_regression",
@@ -170,7 +172,7 @@ def _document(specs, pipeline, calibrator, metrics, seed, c, holdout_frac, data,
         "metrics": metrics,
         "seed": seed,
         "training": {
-            "input_sha256": digest,
+            "rows_sha256": digest.hexdigest(),
             "rows": len(data.rows),
             "skipped_unlabelled": data.skipped_unlabelled,
             "skipped_no_features": data.skipped_no_features,
@@ -220,3 +222,7 @@ def train_main(argv: list[str]) -> int:
     if data.unknown_features:
         print(f"note: ignored features not in this catalogue: {', '.join(sorted(data.unknown_features))}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(train_main(sys.argv[1:]))
