@@ -143,21 +143,26 @@ class SignalCollector:
         ops.append(append(s_key + "#ts", ts, TIMING_TTL, timing.MAX_ACTIONS))
         ops.append(append(s_key + "#loc", loc, LOC_TTL, 1))
 
-        # Sharing: who else is on this address, prefix, ASN, device, TLS stack.
-        sharing = []
+        # Sharing: who else is on this address, prefix, ASN (within its class), device, TLS stack.
         asn_key = f"{asn}/{net_class}" if asn is not None else f"-/{net_class}"
-        for ns, entity in (
-            ("ip", "ip:" + fp.ip),
-            ("prefix", "pfx:" + prefix),
-            ("asn", "asn:" + asn_key if asn is not None else None),
-            ("device", "dev:" + device_digest if device_digest else None),
-            ("tls_ua", "tu:" + tls_digest + ua_digest if tls_digest else None),
-        ):
-            if entity is None:
-                continue
-            sharing.append((ns, len(ops)))
-            ops.append(distinct(entity + "#acct", account, ts, SHARING_WINDOWS, DAY, SHARING_CAP))
-            ops.append(distinct(entity + "#sess", sid, ts, SESSION_WINDOWS, HOUR, SHARING_CAP))
+        sharing = [("ip", len(ops))]
+        ops.append(distinct(f"ip:{fp.ip}#acct", account, ts, SHARING_WINDOWS, DAY, SHARING_CAP))
+        ops.append(distinct(f"ip:{fp.ip}#sess", sid, ts, SESSION_WINDOWS, HOUR, SHARING_CAP))
+        sharing.append(("prefix", len(ops)))
+        ops.append(distinct(f"pfx:{prefix}#acct", account, ts, SHARING_WINDOWS, DAY, SHARING_CAP))
+        ops.append(distinct(f"pfx:{prefix}#sess", sid, ts, SESSION_WINDOWS, HOUR, SHARING_CAP))
+        if asn is not None:
+            sharing.append(("asn", len(ops)))
+            ops.append(distinct(f"asn:{asn_key}#acct", account, ts, SHARING_WINDOWS, DAY, SHARING_CAP))
+            ops.append(distinct(f"asn:{asn_key}#sess", sid, ts, SESSION_WINDOWS, HOUR, SHARING_CAP))
+        if device_digest:
+            sharing.append(("device", len(ops)))
+            ops.append(distinct(f"dev:{device_digest}#acct", account, ts, SHARING_WINDOWS, DAY, SHARING_CAP))
+            ops.append(distinct(f"dev:{device_digest}#sess", sid, ts, SESSION_WINDOWS, HOUR, SHARING_CAP))
+        if tls_digest:
+            sharing.append(("tls_ua", len(ops)))
+            ops.append(distinct(f"tu:{tls_digest}{ua_digest}#acct", account, ts, SHARING_WINDOWS, DAY, SHARING_CAP))
+            ops.append(distinct(f"tu:{tls_digest}{ua_digest}#sess", sid, ts, SESSION_WINDOWS, HOUR, SHARING_CAP))
         p.sharing = sharing
 
         # Account: where it acts from, its live sessions, its timing and travel.

@@ -1,8 +1,16 @@
 """The feature definitions: names, types, windows and meanings (see gateway.catalogue).
 
 Windows are fixed per feature so a rule names exactly one: ``ip.accounts_1h``.
-The signal code that computes each lives in gateway.signals; keep this list and
-that code in step (tests/test_catalogue.py checks every feature is produced).
+The signal code that computes each lives in gateway.signals (collector: the
+plan and the decoding; context, provenance, timing, travel, lockstep: one
+family each); keep this list and that code in step (tests/test_catalogue.py
+checks every feature is produced, with its type).
+
+Bounds and their one-sided errors: distinct counts saturate at their caps
+(shared infrastructure 128, per account 64); timing reads the last 32
+actions; a target's lockstep figures read its newest 32 actions;
+``account.actions_1h``/``_24h`` are sliding estimates from fixed buckets
+(this bucket plus the uncovered part of the previous one).
 """
 
 from gateway.catalogue import register as r
