@@ -16,6 +16,7 @@ times each; tracemalloc measures what the store holds afterwards (default
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import statistics
@@ -146,11 +147,15 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=100_000)
     ap.add_argument("--actions", type=int, default=3, help="actions per session in the memory run (average)")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--no-gc", action="store_true", help="time with the cyclic garbage collector off (its share)")
     a = ap.parse_args()
+    if a.no_gc:
+        gc.disable()
     median, p99, cpu_median, cpu_p99, ops = bench_latency(a.requests, min(a.sessions, 20_000))
     print(f"signals per request (plan + memory exchange + features), {ops} ops a request, {a.requests} requests:")
     print(f"  wall: median {median:.1f} us, p99 {p99:.1f} us   (target: median <= 25 us)")
     print(f"  cpu:  median {cpu_median:.1f} us, p99 {cpu_p99:.1f} us   (this thread's CPU time: fair on a shared machine)")
+    print(f"  cyclic GC: {'off' if a.no_gc else 'on'}")
     print(f"  load average while running: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     if not a.skip_memory:
         per_session, keys = bench_memory(a.sessions, a.actions)
