@@ -103,9 +103,9 @@ def _prefix(ip: str) -> str:
 class Driver:
     """Collector + MemoryStore on an injected clock, called the way the engine calls them."""
 
-    def __init__(self, max_keys: int = 500_000) -> None:
+    def __init__(self, max_keys: int = 500_000, store: object | None = None) -> None:
         self.collector = SignalCollector(settings())
-        self.store = MemoryStore(max_keys=max_keys)
+        self.store = store if store is not None else MemoryStore(max_keys=max_keys)
 
     async def birth(self, who: Principal, fp: Fingerprint, ts: float) -> None:
         facts = RequestFacts(ts=ts, method="POST", path="/oauth/token", peer="127.0.0.1", headers={})
@@ -118,6 +118,7 @@ class Driver:
         plan = self.collector.plan(facts, who, fp)
         result = await self.store.exchange(plan.ops, ts)
         assert len(result.values) == len(plan.ops)
+        assert not result.degraded
         features = self.collector.features(plan, result.values)
         assert None not in features.values()
         return features
