@@ -11,6 +11,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("gateway.cli:serve_main", "run the demo engagement API behind the gateway on 127.0.0.1"),
     "features": ("gateway.policy.cli:features_main", "print the feature catalogue"),
     "config-reference": ("gateway.cli:config_reference_main", "print every config key with its default"),
+    "replay": ("gateway.sim.replay:replay_main", "run recorded traffic through the engine; decisions, summary, --diff"),
+    "simulate": ("gateway.sim.cli:simulate_main", "generate labelled traffic (or drive a live gateway with --live)"),
+    "eval": ("gateway.sim.evaluate:eval_main", "simulate + replay + report: precision, recall, per persona and family"),
+    "train": ("gateway.model.train:train_main", "train the model on `gateway replay --features` output"),
+    "model-eval": ("gateway.model.evaluate:evaluate_main", "rules alone vs. rules plus model on held-out traffic"),
+    "authz": ("gateway.frontdoors.cli:authz_main", "forward-auth service for nginx auth_request, Traefik, Envoy"),
+    "proxy": ("gateway.frontdoors.cli:proxy_main", "reverse proxy: the gateway in front of any HTTP backend"),
 }
 SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "rules": {
@@ -83,7 +90,9 @@ try:
   curl -i -X POST -H 'Authorization: Bearer forged.token.here' {base}/v1/media/m1/like
   curl -s {base}/metrics | grep gateway_requests
 """, flush=True)
-    uvicorn.run(build_protected_demo(engine=engine), host=args.host, port=args.port, log_level="warning")
+    # proxy_headers=False: the gateway walks X-Forwarded-For itself, through its trusted proxies only.
+    uvicorn.run(build_protected_demo(engine=engine), host=args.host, port=args.port, log_level="warning",
+                proxy_headers=False)
     return 0
 
 

@@ -22,7 +22,9 @@ def free_port() -> int:
 def running(app, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a thread; yield its base URL; stop it after."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    # proxy_headers=False: the gateway walks X-Forwarded-For itself, through its own trusted proxies.
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                          proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

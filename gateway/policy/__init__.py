@@ -7,6 +7,7 @@ semantics.
 from gateway.policy.condition import Condition, compile_condition
 from gateway.policy.errors import PolicyError
 from gateway.policy.pack import Rule, RuleTest, StickySpec
+from gateway.policy.reload import RuleSetWatcher
 from gateway.policy.ruleset import Evaluation, RuleSet, Sticky, Thresholds
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "PolicyError",
     "Rule",
     "RuleSet",
+    "RuleSetWatcher",
     "RuleTest",
     "Sticky",
     "StickySpec",

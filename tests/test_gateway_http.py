@@ -1,0 +1,176 @@
+"""The gateway end to end: the demo API behind it, real tokens, real HTTP through uvicorn."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from gateway.demo.app import DEMO_CONFIG, build_protected_demo, demo_signing_key, issue_token
+from gateway.engine import Engine
+from gateway.settings import load_settings
+
+APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
+HOSTING_IP = "21.0.0.10"  # Stratus Cloud in geoip/world.yaml
+HOME_IP = "11.1.0.20"  # Northwind Cable
+
+BLOCK_HOSTING = """
+pack: test-block-hosting
+rules:
+  - id: test-hosting-block
+    description: blocks every action from a hosting network (test only)
+    on: ["*"]
+    when: net.class == "hosting"
+    action: block
+"""
+
+
+def make_settings(tmp_path, *, rules_text: str | None = None, **changes):
+    s = load_settings(DEMO_CONFIG)
+    log = tmp_path / "decisions.jsonl"
+    rules = s.rules
+    if rules_text is not None:
+        (tmp_path / "pack.yaml").write_text(rules_text)
+        rules = (str(tmp_path / "pack.yaml"),)
+    network = changes.pop("network", s.network)
+    return dataclasses.replace(
+        s, rules=tuple(s.resolve(r) if r in s.rules else r for r in rules), network=network,
+        log=dataclasses.replace(s.log, sink=str(log)), **changes,
+    ), log
+
+
+def headers(token: str | None, ip: str = HOME_IP, **extra) -> dict[str, str]:
+    h = {"user-agent": APP_UA, "accept": "application/json", "accept-language": "en-US",
+         "x-forwarded-for": ip, "x-device-id": "dev-1", **extra}
+    if token:
+        h["authorization"] = f"Bearer {token}"
+    return h
+
+
+def login(client: httpx.Client, user: str = "alice", ip: str = HOME_IP) -> str:
+    r = client.post("/oauth/token", data={"grant_type": "password", "username": user, "password": "demo",
+                                          "client_id": "engage-android", "device_id": "dev-1"},
+                    headers=headers(None, ip))
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def read_log(path) -> list[dict]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            break
+        time.sleep(0.05)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def counted(action: str, decision: str) -> float:
+    from gateway.metrics import REGISTRY
+
+    labels = {"action": action, "decision": decision, "enforced": "true"}
+    return REGISTRY.get_sample_value("gateway_requests_total", labels) or 0.0
+
+
+def test_benign_like_passes_and_every_decision_is_logged_and_counted(tmp_path, serve):
+    settings, log = make_settings(tmp_path)
+    before = counted("like", "allow")
+    with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
+        token = login(c)
+        r = c.post("/v1/media/m1/like", headers=headers(token))
+        assert r.status_code == 200 and r.json() == {"status": "ok"}
+        assert c.get("/v1/feed").status_code == 200  # unprotected: straight through
+        assert c.post("/v1/media/m1/like").status_code == 401
+        metrics = c.get("/metrics/").text
+    assert 'gateway_requests_total{action="like",decision="allow",enforced="true"}' in metrics
+    assert counted("like", "allow") == before + 1
+    assert 'gateway_auth_failures_total{reason="missing"}' in metrics
+    entries = read_log(log)
+    assert [e["decision"] for e in entries] == ["allow", "unauthenticated"]
+    first = entries[0]
+    assert first["subject"] == "alice" and first["ip"] == HOME_IP and first["net_class"] == "residential"
+    assert first["action"] == "like" and first["target"] == "m1" and first["decision_id"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "forged", "expired", "alg-none", "garbage"])
+def test_bad_tokens_get_401_with_rfc6750_header(tmp_path, serve, kind):
+    settings, _ = make_settings(tmp_path)
+    now = time.time()
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    token = {
+        "missing": None,
+        "forged": issue_token("alice", client_id="engage-android", device_id="dev-1", key=other_key),
+        "expired": issue_token("alice", client_id="engage-android", device_id="dev-1", now=now - 7200),
+        "alg-none": jwt.encode({"sub": "alice", "iss": "https://demo.gateway.local", "aud": "engagement-api",
+                                "exp": int(now) + 600}, None, algorithm="none", headers={"kid": "demo-1"}),
+        "garbage": "not-a-token!",
+    }[kind]
+    with serve(build_protected_demo(settings=settings)) as url:
+        r = httpx.post(f"{url}/v1/media/m1/like", headers=headers(token))
+    assert r.status_code == 401
+    www = r.headers["www-authenticate"]
+    assert www.startswith('Bearer realm="gateway"')
+    if kind == "missing":
+        assert "error=" not in www.split("DPoP")[0]
+    else:
+        assert 'error="invalid_token"' in www or 'error="invalid_request"' in www
+
+
+def test_policy_block_is_problem_json_403_with_decision_id(tmp_path, serve):
+    settings, log = make_settings(tmp_path, rules_text=BLOCK_HOSTING)
+    with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
+        token = login(c)
+        r = c.post("/v1/media/m1/like", headers=headers(token, ip=HOSTING_IP))
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 403 and body["decision_id"] == r.headers["x-gateway-decision-id"]
+    assert "hosting" not in r.text  # no rule internals
+    entry = [e for e in read_log(log) if e["decision_id"] == body["decision_id"]][0]
+    assert entry["decision"] == "block" and entry["rules"] == ["test-hosting-block"] and entry["enforced"]
+
+
+def test_spoofed_forwarded_for_from_untrusted_peer_is_ignored(tmp_path, serve):
+    base, _ = make_settings(tmp_path)
+    network = dataclasses.replace(base.network, trusted_proxies=("10.0.0.0/8",))
+    settings, log = make_settings(tmp_path, rules_text=BLOCK_HOSTING, network=network)
+    with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
+        token = login(c)
+        r = c.post("/v1/media/m1/like", headers=headers(token, ip=HOSTING_IP))
+    assert r.status_code == 200
+    assert read_log(log)[-1]["ip"] == "127.0.0.1"
+
+
+def test_shadow_mode_logs_the_block_without_enforcing(tmp_path, serve):
+    settings, log = make_settings(tmp_path, rules_text=BLOCK_HOSTING, mode="shadow")
+    with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
+        token = login(c)
+        r = c.post("/v1/media/m1/like", headers=headers(token, ip=HOSTING_IP))
+    assert r.status_code == 200
+    entry = read_log(log)[-1]
+    assert entry["decision"] == "block" and entry["enforced"] is False
+
+
+async def test_engine_decides_on_the_clock_it_is_given(tmp_path):
+    """Replay runs old traffic: a token valid at the record's time passes, whatever the wall clock says."""
+    from gateway.facts import RequestFacts
+
+    settings, _ = make_settings(tmp_path)
+    settings = dataclasses.replace(settings, log=dataclasses.replace(settings.log, sink=None))
+    engine = Engine(settings)
+    await engine.start()
+    past = time.time() - 30 * 86400
+    token = issue_token("bob", client_id="engage-ios", device_id="d", now=past, key=demo_signing_key())
+    facts = RequestFacts(ts=past + 60, method="POST", path="/v1/media/m/like", peer="127.0.0.1",
+                         headers=headers(token), action="like", target="m")
+    verdict = await engine.decide(facts)
+    assert verdict.decision.value == "allow", verdict.explain
+    late = dataclasses.replace(facts, ts=past + 86400)
+    assert (await engine.decide(late)).decision.value == "unauthenticated"
+    await engine.close()
