@@ -61,7 +61,7 @@ def www_authenticate(verdict: Verdict, dpop_algs: tuple[str, ...] = ()) -> str:
             params += f', error_description="{_quote(verdict.auth_error_description)}"'
     challenge = f"Bearer {params}"
     if dpop_algs:
-        challenge += f', DPoP {params}, algs="{" ".join(dpop_algs)}"'
+        challenge += f', DPoP realm="gateway", algs="{" ".join(dpop_algs)}"'
     return challenge
 
 

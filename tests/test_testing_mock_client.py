@@ -1,0 +1,45 @@
+"""The mock client users get for their own tests, against the demo API behind the gateway in process."""
+
+import dataclasses
+
+from gateway.demo.app import DEMO_CONFIG, build_protected_demo
+from gateway.settings import load_settings
+from gateway.testing import MockClient, Persona
+
+
+def protected(tmp_path, rules: str | None = None):
+    s = load_settings(DEMO_CONFIG)
+    s = dataclasses.replace(s, reload=False, log=dataclasses.replace(s.log, sink=None))
+    if rules:
+        (tmp_path / "p.yaml").write_text(rules)
+        s = dataclasses.replace(s, rules=(str(tmp_path / "p.yaml"),))
+    return build_protected_demo(settings=s)
+
+
+async def test_a_person_on_home_broadband_likes_and_follows(tmp_path):
+    app = protected(tmp_path)
+    async with MockClient(app=app, ip="11.1.0.20") as alice:
+        await alice.login("alice")
+        assert (await alice.like("m1")).status_code == 200
+        assert (await alice.follow("bob")).status_code == 200
+    await app.engine.close()
+
+
+async def test_a_script_in_a_datacenter_is_stopped_by_a_rule(tmp_path):
+    app = protected(tmp_path, """
+rules:
+  - id: no-dc
+    description: test rule
+    on: [like]
+    when: net.class == "hosting"
+    action: block
+""")
+    async with MockClient(app=app, ip="21.0.0.10", user_agent="python-requests/2.32") as bot:
+        await bot.login("carol")
+        r = await bot.like("m1")
+        assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+    await app.engine.close()
+
+
+def test_personas_are_importable_from_testing():
+    assert Persona.__name__ == "Persona"
