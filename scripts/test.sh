@@ -26,5 +26,5 @@ if ! (have redis-cli && redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -
 fi
 have nginx || [ -x /usr/sbin/nginx ] || apt_install nginx-light || apt_install nginx || true
 
-.venv/bin/ruff check gateway tests bench
+.venv/bin/ruff check gateway tests bench scripts geoip
 exec .venv/bin/pytest "$@"
