@@ -32,7 +32,8 @@ Layout, chosen for bytes per key: one ``dict`` (insertion order = recency);
 strings and counters are ``(expiry, value)`` tuples; float lists are
 ``array('d')`` with the expiry in slot 0 (a ``list`` once a str is appended);
 distinct sets hold a list of members and an ``array('d')`` of their ts, both
-in rank order, so windows are counted by bisecting the array. Members are
+in rank order, so windows are counted by bisecting the array (large sets add a
+member -> ts index, so a member is found without a scan). Members are
 interned: one account id in many sets is stored once.
 """
 
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import islice
 from sys import intern
 
@@ -61,13 +62,23 @@ _SWEEP_SPAN = 32  # keys examined per sweep
 
 
 class _Members:
-    """A distinct set: members and their newest ts, both in (ts, member) order."""
+    """A distinct set: members and their newest ts, both in (ts, member) order.
 
-    __slots__ = ("members", "scores")
+    Sets past ``_INDEX_FROM`` members (shared addresses, prefixes, ASNs) also
+    keep ``index``, member -> ts, so finding a member costs a dict lookup and a
+    bisection instead of a scan of every member. Small sets (most of them, one
+    per account field) go without it: a scan of a few is cheap, a dict is not.
+    """
+
+    __slots__ = ("members", "scores", "index")
 
     def __init__(self, members: list[str], scores: array) -> None:
         self.members = members
         self.scores = scores  # array('d'), ascending: windows are counted by bisection
+        self.index: dict[str, float] | None = None
+
+
+_INDEX_FROM = 16
 
 
 def _insert(members: list[str], scores: array, member: str, ts: float) -> None:
@@ -81,6 +92,24 @@ def _insert(members: list[str], scores: array, member: str, ts: float) -> None:
         at -= 1
     members.insert(at, member)
     scores.insert(at, ts)
+
+
+def _position(entry: _Members, member: str) -> int:
+    """Where ``member`` sits in ``entry``, or -1."""
+    index = entry.index
+    members = entry.members
+    if index is None:
+        try:
+            return members.index(member)
+        except ValueError:
+            return -1
+    old = index.get(member)
+    if old is None:
+        return -1
+    at = bisect_left(entry.scores, old)
+    while members[at] != member:  # ties on ts: a few neighbours at most
+        at += 1
+    return at
 
 
 class MemoryStore:
@@ -164,18 +193,38 @@ class MemoryStore:
         entry = data.pop(key, None)
         if type(entry) is _Members and entry.scores[-1] + op.ttl > now:
             members, scores = entry.members, entry.scores
-            if member in members:
-                at = members.index(member)
-                if ts > scores[at]:
-                    del members[at]
-                    del scores[at]
-                    _insert(members, scores, member, ts)
+            last = scores[-1]
+            if ts >= last and members[-1] == member:
+                # The newest member seen again (an account's own ip, prefix, ...): stays last.
+                scores[-1] = ts
+                if entry.index is not None:
+                    entry.index[member] = ts
             else:
-                _insert(members, scores, intern(member), ts)
-            excess = len(members) - op.cap
-            if excess > 0:
-                del members[:excess]
-                del scores[:excess]
+                at = _position(entry, member)
+                index = entry.index
+                if at >= 0:
+                    if ts > scores[at]:
+                        member = members[at]
+                        del members[at]
+                        del scores[at]
+                        _insert(members, scores, member, ts)
+                        if index is not None:
+                            index[member] = ts
+                else:
+                    member = intern(member)
+                    _insert(members, scores, member, ts)
+                    if index is not None:
+                        index[member] = ts
+                    elif len(members) > _INDEX_FROM:
+                        entry.index = dict(zip(members, scores, strict=True))
+                excess = len(members) - op.cap
+                if excess > 0:
+                    index = entry.index
+                    if index is not None:
+                        for gone in members[:excess]:
+                            del index[gone]
+                    del members[:excess]
+                    del scores[:excess]
         elif op.cap > 0:
             scores = array("d", (ts,))
             entry = _Members([intern(member)], scores)
@@ -186,8 +235,14 @@ class MemoryStore:
         data[key] = entry
         if len(data) > self.max_keys:
             self._evict()
-        upper = bisect_right(scores, ts)
-        return tuple([upper - bisect_right(scores, ts - window) for window in op.windows])
+        windows = op.windows
+        if ts >= scores[-1]:
+            upper = len(scores)
+        else:
+            upper = bisect_right(scores, ts)
+        if len(windows) == 1:
+            return (upper - bisect_right(scores, ts - windows[0]),)
+        return tuple([upper - bisect_right(scores, ts - window) for window in windows])
 
     def _append(self, op: Append, now: float) -> list:
         entry = self._take(op.key, now)
