@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import math
 
@@ -64,93 +65,104 @@ log = logging.getLogger("gateway.state")
 
 _REAL_EXPIRY_MARGIN_MS = 60_000  # Redis's own expiry: a bound, judged on its clock
 
-# ARGV[1] is now; then per op (KEYS[i]) a kind letter and its fields, see _encode.
+# KEYS[i] is op i's key; ARGV[1] is a JSON array: the table V of the
+# request's distinct numbers and expiry texts (V[1] is now), then per op its
+# kind letter and fields, numbers given as indexes into V (see
+# RedisStore._encode: a float costs Python about a microsecond to print, and
+# a request has ~70 float fields but fewer than ten distinct values). Every bound and expiry arrives
+# precomputed, so the script formats no numbers: Lua numbers given to
+# redis.call are sent as %.17g, which round-trips a double exactly.
+# Stored values: "<expiry>|<value>" for Put/PutIfAbsent/Incr, a JSON array of
+# strings "[expiry, newest, ..., oldest]" for Append, a sorted set for Distinct.
 _SCRIPT = r"""
-local now = tonumber(ARGV[1])
+local a = cjson.decode(ARGV[1])
+local V = a[1]  -- the request's distinct numbers and expiry texts; ops refer to them by index
+local now = V[1]
 local out = {}
 local p = 2
-local find, sub, fmt = string.find, string.sub, string.format
--- %.17g round-trips every double exactly, so Lua-made bounds equal Python's
-local function exact(x) return fmt('%.17g', x) end
+local call, pcall_, find, sub, byte = redis.call, redis.pcall, string.find, string.sub, string.byte
 
-local function live_string(k)
-  local v = redis.pcall('GET', k)
-  if type(v) ~= 'string' then return nil end
+-- the live "<expiry>|<value>" under k as (value, text before value), else nil
+local function live_scalar(k)
+  local v = pcall_('GET', k)
+  if type(v) ~= 'string' or byte(v, 1) == 91 then return nil end
   local bar = find(v, '|', 1, true)
-  if bar and tonumber(sub(v, 1, bar - 1)) > now then return v, bar end
+  if not bar then return nil end
+  local expiry = tonumber(sub(v, 1, bar - 1))
+  if expiry and expiry > now then return sub(v, bar + 1), sub(v, 1, bar) end
   return nil
 end
 
 for i = 1, #KEYS do
   local k = KEYS[i]
-  local kind = ARGV[p]
+  local kind = a[p]
   if kind == 'D' then
-    local member, ts, ttl, ms, cap, nwin = ARGV[p+1], ARGV[p+2], tonumber(ARGV[p+3]), ARGV[p+4], tonumber(ARGV[p+5]), tonumber(ARGV[p+6])
-    if ts == '' then ts = ARGV[1] end
-    local tsn = tonumber(ts)
-    local top = redis.pcall('ZRANGE', k, -1, -1, 'WITHSCORES')
-    if type(top) ~= 'table' or top.err or (top[2] and not (tonumber(top[2]) + ttl > now)) then
-      redis.call('DEL', k)
-    end
+    -- member, ts, ttl, real ms, cap, nwin, then nwin inclusive lower bounds (all numbers as V indexes)
+    local member, ts, ttl, ms, cap, nwin = a[p+1], V[a[p+2]], V[a[p+3]], a[p+4], a[p+5], a[p+6]
     local counts = {}
     if cap < 1 then
-      redis.call('DEL', k)
+      call('DEL', k)
       for w = 1, nwin do counts[w] = 0 end
     else
-      redis.call('ZADD', k, 'GT', ts, member)
-      redis.call('ZREMRANGEBYRANK', k, 0, -cap - 1)
-      for w = 1, nwin do counts[w] = redis.call('ZCOUNT', k, '(' .. exact(tsn - tonumber(ARGV[p+6+w])), ts) end
-      redis.call('PEXPIRE', k, ms)
+      local top = pcall_('ZRANGE', k, -1, -1, 'WITHSCORES')
+      if type(top) ~= 'table' or top.err or (top[2] and not (tonumber(top[2]) + ttl > now)) then
+        call('DEL', k)
+      end
+      if call('ZADD', k, 'GT', ts, member) == 1 then
+        call('ZREMRANGEBYRANK', k, 0, -cap - 1)  -- only a new member can exceed the cap
+      end
+      for w = 1, nwin do counts[w] = call('ZCOUNT', k, V[a[p+6+w]], ts) end
+      call('PEXPIRE', k, ms)
     end
     out[i] = counts
     p = p + 7 + nwin
   elseif kind == 'A' then
-    -- the list is [expiry, newest, ..., oldest]
-    local value, expiry, ms, maxlen = ARGV[p+1], exact(now + tonumber(ARGV[p+2])), ARGV[p+3], tonumber(ARGV[p+4])
-    local held = redis.pcall('LRANGE', k, 0, maxlen)
-    local alive = type(held) == 'table' and not held.err and held[1] and tonumber(held[1]) > now
-    if maxlen < 1 then
-      redis.call('DEL', k)
-    elseif alive then
-      redis.call('LSET', k, 0, value)
-      redis.call('LPUSH', k, expiry)
-      redis.call('LTRIM', k, 0, maxlen)
-      redis.call('PEXPIRE', k, ms)
-    else
-      redis.call('DEL', k)
-      redis.call('RPUSH', k, expiry, value)
-      redis.call('PEXPIRE', k, ms)
+    -- value, expiry, real ms, maxlen
+    local value, expiry, ms, maxlen = a[p+1], V[a[p+2]], a[p+3], a[p+4]
+    local v = pcall_('GET', k)
+    local held = false
+    if type(v) == 'string' and byte(v, 1) == 91 then
+      local list = cjson.decode(v)
+      if tonumber(list[1]) > now then held = list end
     end
-    out[i] = alive and held or {}
+    if maxlen < 1 then
+      call('DEL', k)
+    else
+      local list = {expiry, value}
+      if held then
+        for j = 2, math.min(#held, maxlen) do list[j + 1] = held[j] end
+      end
+      call('SET', k, cjson.encode(list), 'PX', ms)
+    end
+    out[i] = held
     p = p + 5
   elseif kind == 'G' then
-    local v, bar = live_string(k)
-    out[i] = v and sub(v, bar + 1) or false
+    out[i] = live_scalar(k) or false
     p = p + 1
   elseif kind == 'P' then
-    redis.call('SET', k, exact(now + tonumber(ARGV[p+2])) .. '|' .. ARGV[p+1], 'PX', ARGV[p+3])
+    -- value, expiry, real ms
+    call('SET', k, V[a[p+2]] .. '|' .. a[p+1], 'PX', a[p+3])
     out[i] = false
     p = p + 4
   elseif kind == 'N' then
-    local v, bar = live_string(k)
-    if v then
-      out[i] = sub(v, bar + 1)
+    local current = live_scalar(k)
+    if current then
+      out[i] = current
     else
-      redis.call('SET', k, exact(now + tonumber(ARGV[p+2])) .. '|' .. ARGV[p+1], 'PX', ARGV[p+3])
+      call('SET', k, V[a[p+2]] .. '|' .. a[p+1], 'PX', a[p+3])
       out[i] = false
     end
     p = p + 4
   elseif kind == 'C' then
-    local amount, expiry, ms = tonumber(ARGV[p+1]), exact(now + tonumber(ARGV[p+2])), ARGV[p+3]
-    local v, bar = live_string(k)
+    -- amount, expiry, real ms
+    local current, head = live_scalar(k)
     local n
-    if v then
-      local current = sub(v, bar + 1)
-      n = (string.match(current, '^%-?%d+$') and tonumber(current) or 0) + amount
-      redis.call('SET', k, sub(v, 1, bar) .. string.format('%d', n), 'KEEPTTL')
+    if current then
+      n = string.format('%d', (string.match(current, '^%-?%d+$') and tonumber(current) or 0) + a[p+1])
+      call('SET', k, head .. n, 'KEEPTTL')
     else
-      n = amount
-      redis.call('SET', k, expiry .. '|' .. string.format('%d', n), 'PX', ms)
+      n = string.format('%d', a[p+1])
+      call('SET', k, V[a[p+2]] .. '|' .. n, 'PX', a[p+3])
     end
     out[i] = n
     p = p + 4
@@ -158,16 +170,12 @@ for i = 1, #KEYS do
     return redis.error_reply('unknown op kind ' .. tostring(kind))
   end
 end
-return out
+return cjson.encode(out)
 """
 
 _KIND = {Distinct: "D", Append: "A", Get: "G", Put: "P", PutIfAbsent: "N", Incr: "C"}
-
-
-@functools.lru_cache(maxsize=256)
-def _number(value: float) -> str:
-    """A ttl or window as the exact shortest text of its double."""
-    return repr(float(value))
+_to_json = json.JSONEncoder(separators=(",", ":")).encode
+_INF = math.inf
 
 
 @functools.lru_cache(maxsize=256)
@@ -179,8 +187,7 @@ def _tag(value: str | float) -> str:
     return "s" + value if type(value) is str else "f" + repr(float(value))
 
 
-def _untag(raw: bytes) -> str | float:
-    text = raw.decode()
+def _untag(text: str) -> str | float:
     return text[1:] if text[0] == "s" else float(text[1:])
 
 
@@ -212,7 +219,7 @@ class RedisStore:
             decode_responses=False,
         )
         self._sha: str | None = None
-        self._keys: dict[str, str] = {}  # small cache of mapped keys, cleared when full
+        self._open = f"{self.prefix}:{{"
 
     @property
     def degraded(self) -> bool:
@@ -221,14 +228,7 @@ class RedisStore:
 
     def redis_key(self, key: str) -> str:
         """``"<entity>#<field>"`` -> ``"<prefix>:{<entity>}:<field>"``."""
-        mapped = self._keys.get(key)
-        if mapped is None:
-            entity, _, field = key.partition("#")
-            mapped = f"{self.prefix}:{{{entity}}}:{field}"
-            if len(self._keys) >= 4096:
-                self._keys.clear()
-            self._keys[key] = mapped
-        return mapped
+        return self._open + key.replace("#", "}:", 1) if "#" in key else self._open + key + "}:"
 
     async def exchange(self, ops: list[Op], now: float) -> BatchResult:
         if not ops:
@@ -236,8 +236,9 @@ class RedisStore:
         if not self.breaker.allow():
             return self._degrade(ops, now)
         try:
-            replies = await asyncio.wait_for(self._run(ops, now), self.timeout_s)
-            values = self._decode(ops, replies)
+            async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
+                reply = await self._run(ops, now)
+            values = self._decode(ops, reply)
         except asyncio.CancelledError:
             self.breaker.release()
             raise
@@ -264,58 +265,77 @@ class RedisStore:
         return result
 
     async def _run(self, ops: list[Op], now: float) -> list:
-        keys, args = self._encode(ops, now)
+        keys, arg = self._encode(ops, now)
         if self._sha is not None:
             self.round_trips += 1
             try:
-                return await self._client.evalsha(self._sha, len(keys), *keys, *args)
+                return await self._client.evalsha(self._sha, len(keys), *keys, arg)
             except NoScriptError:
                 self._sha = None  # the server restarted or flushed its scripts: resend once
         self.round_trips += 1
-        replies = await self._client.eval(_SCRIPT, len(keys), *keys, *args)
+        reply = await self._client.eval(_SCRIPT, len(keys), *keys, arg)
         self._sha = _SCRIPT_SHA
-        return replies
+        return reply
 
-    def _encode(self, ops: list[Op], now: float) -> tuple[list[str], list[str | int]]:
-        # Only the op's own values are formatted here; expiries and window
-        # bounds are computed by the script from now, ttl and window.
+    def _encode(self, ops: list[Op], now: float) -> tuple[list[str], str]:
+        # Expiries and window bounds are computed here with the memory
+        # backend's own float arithmetic, so the script only compares and
+        # stores them. Every distinct number or expiry goes once, in V.
+        values: list = [now]
+        index: dict = {now: 1}
         keys: list[str] = []
-        args: list[str | int] = [repr(float(now))]
-        mapped, real_ms, number = self._keys, _real_ms, _number
+        args: list = [values]
+        opening, real_ms, nextafter, inf = self._open, _real_ms, math.nextafter, _INF
+
+        def ref(value: object) -> int:
+            at = index.get(value)
+            if at is None:
+                values.append(value)
+                at = index[value] = len(values)
+            return at
+
         for op in ops:
-            key = mapped.get(op.key) or self.redis_key(op.key)
-            keys.append(key)
+            key = op.key
+            keys.append(opening + key.replace("#", "}:", 1) if "#" in key else opening + key + "}:")
             kind = _KIND[type(op)]
             if kind == "D":
-                ts = op.ts
-                args += ("D", op.member, "" if ts == now else repr(float(ts)), number(op.ttl),
-                         real_ms(op.ttl), op.cap, len(op.windows))
-                args += [number(window) for window in op.windows]
-            elif kind == "A":
-                args += ("A", _tag(op.value), number(op.ttl), real_ms(op.ttl), op.maxlen)
+                ts, windows, ttl = op.ts, op.windows, op.ttl
+                args += ("D", op.member, ref(ts), ref(ttl), real_ms(ttl), op.cap, len(windows))
+                # (ts - w, ts] as an inclusive lower bound: the next double above ts - w
+                args += [ref(nextafter(ts - w, inf)) for w in windows]
             elif kind == "G":
                 args.append("G")
-            elif kind == "C":
-                args += ("C", int(op.amount), number(op.ttl), real_ms(op.ttl))
             else:
-                args += (kind, op.value, number(op.ttl), real_ms(op.ttl))
-        return keys, args
+                # expiry texts are keyed apart from numbers: ("e", ttl) never equals a float
+                expiry = ("e", op.ttl)
+                at = index.get(expiry)
+                if at is None:
+                    values.append(repr(now + op.ttl))
+                    at = index[expiry] = len(values)
+                if kind == "A":
+                    args += ("A", _tag(op.value), at, real_ms(op.ttl), op.maxlen)
+                elif kind == "C":
+                    args += ("C", int(op.amount), at, real_ms(op.ttl))
+                else:
+                    args += (kind, op.value, at, real_ms(op.ttl))
+        return keys, _to_json(args)
 
     @staticmethod
-    def _decode(ops: list[Op], replies: list) -> list:
-        if len(replies) != len(ops):
-            raise ValueError(f"state script answered {len(replies)} results for {len(ops)} ops")
+    def _decode(ops: list[Op], reply: bytes) -> list:
+        replies = json.loads(reply)
+        if type(replies) is not list or len(replies) != len(ops):
+            raise ValueError(f"state script answered {reply[:80]!r} for {len(ops)} ops")
         values: list = []
-        for op, reply in zip(ops, replies, strict=True):
+        for op, answer in zip(ops, replies, strict=True):
             kind = type(op)
             if kind is Distinct:
-                values.append(tuple(reply))
+                values.append(tuple(answer))
             elif kind is Append:
-                values.append([_untag(raw) for raw in reply[1 : op.maxlen + 1]])
+                values.append([_untag(text) for text in answer[1 : op.maxlen + 1]] if answer else [])
             elif kind is Incr:
-                values.append(int(reply))
+                values.append(int(answer))
             else:
-                values.append(None if reply is None else reply.decode())
+                values.append(answer if answer is not False else None)
         return values
 
 
