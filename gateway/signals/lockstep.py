@@ -26,8 +26,6 @@ sample (the most recent actions), which is what a burst decision needs.
 
 from __future__ import annotations
 
-from collections import Counter
-
 WINDOW_S = 300.0
 MAX_RECENT = 32
 BURST_MIN_ACCOUNTS = 10
@@ -64,23 +62,37 @@ def target_features(now: float, account_hash: str, prefix: str, asn_key: str, an
     """Write the target.* features; return whether the target is in a burst now."""
     cut = now - WINDOW_S
     parsed = _PARSED
-    rows = [(account_hash, prefix, asn_key, anon)]
+    accounts = {account_hash}
+    by_prefix = {prefix: 1}
+    by_asn = {asn_key: 1}
+    top_prefix_n = top_asn_n = 1
+    top_asn = asn_key
+    anons = 1 if anon else 0
+    n = 1
     for rec in previous:
         row = parsed.get(rec) or _parse(rec)
         if row is None:
             continue
-        if row[0] <= cut:
+        ts, acct, pfx, asn, anonymized = row
+        if ts <= cut:
             break  # newest first: the rest are older still
-        rows.append(row[1:])
-    n = len(rows)
-    accounts, prefixes, asns, anons = zip(*rows, strict=True)
-    by_prefix = Counter(prefixes)
-    by_asn = Counter(asns)
-    top_asn, top_asn_n = by_asn.most_common(1)[0]
-    prefix_share = by_prefix.most_common(1)[0][1] / n
+        n += 1
+        accounts.add(acct)
+        c = by_prefix.get(pfx, 0) + 1
+        by_prefix[pfx] = c
+        if c > top_prefix_n:
+            top_prefix_n = c
+        c = by_asn.get(asn, 0) + 1
+        by_asn[asn] = c
+        if c > top_asn_n:
+            # Ties may name either ASN; the name matters only past BURST_ASN_SHARE (> half), where it is unique.
+            top_asn_n, top_asn = c, asn
+        if anonymized:
+            anons += 1
+    prefix_share = top_prefix_n / n
     asn_share = top_asn_n / n
-    anon_share = sum(anons) / n
-    distinct_accounts = len(set(accounts))
+    anon_share = anons / n
+    distinct_accounts = len(accounts)
     out["target.actions_5m"] = n
     out["target.accounts_5m"] = distinct_accounts
     out["target.anonymized_share_5m"] = anon_share

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Distinct:
     key: str
     member: str
@@ -52,7 +52,7 @@ class Distinct:
     cap: int = 256
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Append:
     key: str
     value: str | float
@@ -60,26 +60,26 @@ class Append:
     maxlen: int = 32
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Get:
     key: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Put:
     key: str
     value: str
     ttl: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PutIfAbsent:
     key: str
     value: str
     ttl: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Incr:
     key: str
     amount: int
