@@ -49,7 +49,7 @@ async def local_redis():
 
 
 SCRIPT_COMMANDS = {f"cmdstat_{name}" for name in (
-    "zrange zadd zremrangebyrank zcount pexpire del lrange lset lpush ltrim rpush get set".split()
+    "mget get set del".split()
 )}
 
 

@@ -76,16 +76,27 @@ _REAL_EXPIRY_MARGIN_MS = 60_000  # Redis's own expiry: a bound, judged on its cl
 # strings "[expiry, newest, ..., oldest]" for Append, a sorted set for Distinct.
 _SCRIPT = r"""
 local a = cjson.decode(ARGV[1])
-local V = a[1]  -- the request's distinct numbers and expiry texts; ops refer to them by index
+local V = a[1]  -- the request's distinct numbers and texts; ops refer to them by index
 local now = V[1]
-local out = {}
-local p = 2
-local call, pcall_, find, sub, byte = redis.call, redis.pcall, string.find, string.sub, string.byte
+local call, decode, encode, find, sub, byte = redis.call, cjson.decode, cjson.encode, string.find, string.sub, string.byte
+local tremove, tinsert = table.remove, table.insert
 
--- the live "<expiry>|<value>" under k as (value, text before value), else nil
+-- every key's current text, read in one call; kept up to date as ops write
+local held = {}
+local got = call('MGET', unpack(KEYS))
+for i = #KEYS, 1, -1 do held[KEYS[i]] = got[i] end
+
+local function write(k, text, ms)
+  held[k] = text
+  call('SET', k, text, 'PX', ms)
+end
+
+-- the live "<expiry>|<value>" under k as (value, text up to the bar), else nil
 local function live_scalar(k)
-  local v = pcall_('GET', k)
-  if type(v) ~= 'string' or byte(v, 1) == 91 then return nil end
+  local v = held[k]
+  if not v then return nil end
+  local first = byte(v, 1)
+  if first == 91 or first == 123 then return nil end  -- a list or a distinct set
   local bar = find(v, '|', 1, true)
   if not bar then return nil end
   local expiry = tonumber(sub(v, 1, bar - 1))
@@ -93,55 +104,108 @@ local function live_scalar(k)
   return nil
 end
 
+-- a < b by bytes (code points), as Python and Redis order strings; Lua's < follows the locale
+local function before(x, y)
+  local lx, ly = #x, #y
+  for j = 1, (lx < ly) and lx or ly do
+    local bx, by = byte(x, j), byte(y, j)
+    if bx ~= by then return bx < by end
+  end
+  return lx < ly
+end
+
+-- how many scores in the flat [m, s, m, s, ...] list (ascending) are <= x
+local function rank_le(z, x)
+  local lo, hi = 0, #z / 2  -- answer in [lo, hi]
+  while lo < hi do
+    local mid = math.floor((lo + hi + 1) / 2)
+    if tonumber(z[2 * mid]) <= x then lo = mid else hi = mid - 1 end
+  end
+  return lo
+end
+
+-- how many scores are < x
+local function rank_lt(z, x)
+  local lo, hi = 0, #z / 2
+  while lo < hi do
+    local mid = math.floor((lo + hi + 1) / 2)
+    if tonumber(z[2 * mid]) < x then lo = mid else hi = mid - 1 end
+  end
+  return lo
+end
+
+local out = {}
+local p = 2
 for i = 1, #KEYS do
   local k = KEYS[i]
   local kind = a[p]
   if kind == 'D' then
-    -- member, ts, ttl, real ms, cap, nwin, then nwin inclusive lower bounds (all numbers as V indexes)
-    local member, ts, ttl, ms, cap, nwin = a[p+1], V[a[p+2]], V[a[p+3]], a[p+4], a[p+5], a[p+6]
+    -- member, ts, ts text, ttl, real ms, cap, nwin, then nwin inclusive lower bounds (numbers as V indexes)
+    local member, ts, text, ttl, ms, cap, nwin = a[p+1], V[a[p+2]], V[a[p+3]], V[a[p+4]], a[p+5], a[p+6], a[p+7]
     local counts = {}
     if cap < 1 then
-      call('DEL', k)
+      if held[k] then held[k] = false; call('DEL', k) end
       for w = 1, nwin do counts[w] = 0 end
     else
-      local top = pcall_('ZRANGE', k, -1, -1, 'WITHSCORES')
-      if type(top) ~= 'table' or top.err or (top[2] and not (tonumber(top[2]) + ttl > now)) then
-        call('DEL', k)
+      -- the set: {"z": [member, score text, ...]} by (score, member) ascending
+      local v, z = held[k], nil
+      if v and byte(v, 1) == 123 then
+        z = decode(v).z
+        if not (tonumber(z[#z]) + ttl > now) then z = nil end
       end
-      if call('ZADD', k, 'GT', ts, member) == 1 then
-        call('ZREMRANGEBYRANK', k, 0, -cap - 1)  -- only a new member can exceed the cap
+      z = z or {}
+      local n, at = #z, nil
+      for j = 1, n, 2 do
+        if z[j] == member then at = j; break end
       end
-      for w = 1, nwin do counts[w] = call('ZCOUNT', k, V[a[p+6+w]], ts) end
-      call('PEXPIRE', k, ms)
+      local changed = true
+      if at then
+        if ts > tonumber(z[at + 1]) then
+          tremove(z, at); tremove(z, at); n = n - 2
+        else
+          changed = false
+        end
+      end
+      if changed then
+        local j = n - 1  -- walk back from the newest to this member's place
+        while j >= 1 do
+          local s = tonumber(z[j + 1])
+          if s > ts or (s == ts and before(member, z[j])) then j = j - 2 else break end
+        end
+        tinsert(z, j + 2, member); tinsert(z, j + 3, text)
+      end
+      while #z > 2 * cap do tremove(z, 1); tremove(z, 1); changed = true end  -- drop the oldest-seen
+      if changed then write(k, encode({z = z}), ms) end
+      local upper = rank_le(z, ts)
+      for w = 1, nwin do counts[w] = upper - rank_lt(z, V[a[p+7+w]]) end
     end
     out[i] = counts
-    p = p + 7 + nwin
+    p = p + 8 + nwin
   elseif kind == 'A' then
-    -- value, expiry, real ms, maxlen
+    -- value, expiry text, real ms, maxlen; the list is [expiry, newest, ..., oldest]
     local value, expiry, ms, maxlen = a[p+1], V[a[p+2]], a[p+3], a[p+4]
-    local v = pcall_('GET', k)
-    local held = false
-    if type(v) == 'string' and byte(v, 1) == 91 then
-      local list = cjson.decode(v)
-      if tonumber(list[1]) > now then held = list end
+    local v, list = held[k], false
+    if v and byte(v, 1) == 91 then
+      list = decode(v)
+      if not (tonumber(list[1]) > now) then list = false end
     end
     if maxlen < 1 then
-      call('DEL', k)
+      if v then held[k] = false; call('DEL', k) end
     else
-      local list = {expiry, value}
-      if held then
-        for j = 2, math.min(#held, maxlen) do list[j + 1] = held[j] end
+      local new = {expiry, value}
+      if list then
+        for j = 2, math.min(#list, maxlen) do new[j + 1] = list[j] end
       end
-      call('SET', k, cjson.encode(list), 'PX', ms)
+      write(k, encode(new), ms)
     end
-    out[i] = held
+    out[i] = list
     p = p + 5
   elseif kind == 'G' then
     out[i] = live_scalar(k) or false
     p = p + 1
   elseif kind == 'P' then
-    -- value, expiry, real ms
-    call('SET', k, V[a[p+2]] .. '|' .. a[p+1], 'PX', a[p+3])
+    -- value, expiry text, real ms
+    write(k, V[a[p+2]] .. '|' .. a[p+1], a[p+3])
     out[i] = false
     p = p + 4
   elseif kind == 'N' then
@@ -149,20 +213,21 @@ for i = 1, #KEYS do
     if current then
       out[i] = current
     else
-      call('SET', k, V[a[p+2]] .. '|' .. a[p+1], 'PX', a[p+3])
+      write(k, V[a[p+2]] .. '|' .. a[p+1], a[p+3])
       out[i] = false
     end
     p = p + 4
   elseif kind == 'C' then
-    -- amount, expiry, real ms
+    -- amount, expiry text, real ms
     local current, head = live_scalar(k)
     local n
     if current then
       n = string.format('%d', (string.match(current, '^%-?%d+$') and tonumber(current) or 0) + a[p+1])
-      call('SET', k, head .. n, 'KEEPTTL')
+      held[k] = head .. n
+      call('SET', k, held[k], 'KEEPTTL')
     else
       n = string.format('%d', a[p+1])
-      call('SET', k, V[a[p+2]] .. '|' .. n, 'PX', a[p+3])
+      write(k, V[a[p+2]] .. '|' .. n, a[p+3])
     end
     out[i] = n
     p = p + 4
@@ -170,7 +235,7 @@ for i = 1, #KEYS do
     return redis.error_reply('unknown op kind ' .. tostring(kind))
   end
 end
-return cjson.encode(out)
+return encode(out)
 """
 
 _KIND = {Distinct: "D", Append: "A", Get: "G", Put: "P", PutIfAbsent: "N", Incr: "C"}
@@ -300,7 +365,12 @@ class RedisStore:
             kind = _KIND[type(op)]
             if kind == "D":
                 ts, windows, ttl = op.ts, op.windows, op.ttl
-                args += ("D", op.member, ref(ts), ref(ttl), real_ms(ttl), op.cap, len(windows))
+                text = ("t", ts)  # the score as stored: its exact repr
+                at = index.get(text)
+                if at is None:
+                    values.append(repr(ts))
+                    at = index[text] = len(values)
+                args += ("D", op.member, ref(ts), at, ref(ttl), real_ms(ttl), op.cap, len(windows))
                 # (ts - w, ts] as an inclusive lower bound: the next double above ts - w
                 args += [ref(nextafter(ts - w, inf)) for w in windows]
             elif kind == "G":
