@@ -3,35 +3,59 @@
 Every op of an ``exchange`` runs inside ONE ``EVALSHA`` of a Lua script, so a
 protected request costs exactly one network round trip (``round_trips``
 counts them; after a server restart or ``SCRIPT FLUSH`` the first call also
-sends the script once, counted too). Semantics are those of
-``gateway.signals.memory`` exactly, expiry included: expiries are judged on
-the ``now`` given to ``exchange``, never on Redis's clock, and every number
-crosses the wire as Python's shortest exact ``repr`` so both backends compare
-the same doubles (the script does its arithmetic on those doubles and writes
-results back with ``%.17g``, which round-trips exactly). Each key also gets a
-real ``PEXPIRE`` of its ttl plus a minute, so Redis drops it by itself.
+sends the script once, counted too). Inside the script one ``MGET`` reads
+every key of the request and each written key costs one ``SET``: a call
+from Lua costs the server several microseconds, so the layout keeps them few.
 
-Keys: ``"<entity>#<field>"`` -> ``<prefix>:{<entity>}:<field>``.
+Semantics are those of ``gateway.signals.memory`` exactly, expiry included:
+expiries are judged on the ``now`` given to ``exchange``, never on Redis's
+clock. Expiries and window bounds are computed in Python with the memory
+backend's own float arithmetic and cross the wire as JSON (Python's exact
+shortest ``repr``); scores and expiries are stored as that text, so both
+backends compare the same doubles. Each key also gets a real ``PX`` of its
+ttl plus a minute, so Redis drops it by itself.
 
-- Distinct: a sorted set member -> ts (``ZADD GT``, trimmed by rank to
-  ``cap``, ``ZCOUNT`` per window). The key's age is its newest score.
-- Append: a list ``[expiry, newest, ..., oldest]``, values tagged
-  ``f<float repr>`` or ``s<str>``.
-- Put / PutIfAbsent / Incr: a string ``"<expiry>|<value>"``.
+Keys: ``"<entity>#<field>"`` -> ``<prefix>:{<entity>}:<field>``, each a string:
+
+- Put / PutIfAbsent / Incr: ``"<expiry>|<value>"``.
+- Append: a JSON array of strings ``[expiry, newest, ..., oldest]``, values
+  tagged ``f<float repr>`` or ``s<str>``; at most ``maxlen`` values.
+- Distinct: a JSON object ``{"z": [member, score, ...]}`` ordered by
+  (score, member) as a sorted set would be, at most ``cap`` members; the key
+  is alive while its newest score plus the op's ttl is after ``now``.
+
+A key holding another kind (or a Redis type this module does not write) reads
+as absent and is overwritten, as in the memory backend.
 
 URLs: ``redis://``, ``rediss://`` (TLS; certificate options as URL query
 parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
 ``unix://``; options such as ``db``, ``username`` and ``password`` as
-redis-py's ``from_url`` reads them. Redis Cluster is not driven by this
-module: keys already carry hash tags, but one script touching several
-entities spans several slots.
+redis-py's ``from_url`` reads them.
+
+Redis Cluster is not supported by this module, and what happens there is
+precise: the hash tag ``{<entity>}`` puts all of one entity's keys in one
+slot, but a request touches about eight entities (its IP, prefix, ASN,
+device, TLS+UA pair, account, session, target) plus its sticky scopes, so its
+keys span several slots. Cluster refuses a script (and an ``MGET``) whose
+keys span slots with ``CROSSSLOT``, and a node answers ``MOVED`` for keys it
+does not own; either way every exchange fails, the breaker opens and the
+gateway serves degraded on local state, as in an outage. Supporting Cluster
+would take: a cluster client (``redis.asyncio.cluster.RedisCluster``) with
+``state.url`` naming seed nodes; grouping a batch's ops by the slot of their
+entity and running this same script once per group (ops on one key stay in
+one group and in order, and ops on different keys do not interact, so
+results are unchanged); sending the groups to their nodes concurrently, so a
+request costs one round trip per node touched, in parallel (the figure to
+quote becomes the slowest of those); and refreshing the slot map on
+``MOVED``/``ASK`` outside the request path.
 
 Failure is first-class: no retries, connect and read timeouts of
 ``state.timeout_ms``, the whole exchange bounded by the same timeout, and a
 circuit breaker (``state.breaker_failures`` consecutive failures open it for
 ``state.breaker_reset_s``, then one request probes). While Redis fails or the
 breaker is open, the local fallback ``MemoryStore`` answers and the result is
-marked ``degraded``; nothing is raised to the caller.
+marked ``degraded``; nothing is raised to the caller, and with the breaker
+open no network call is made at all.
 """
 
 from __future__ import annotations
