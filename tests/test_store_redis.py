@@ -7,6 +7,7 @@ own ``redis-server`` on a spare loopback port for the outage test.
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import socket
 import subprocess
@@ -49,7 +50,7 @@ async def local_redis():
 
 
 SCRIPT_COMMANDS = {f"cmdstat_{name}" for name in (
-    "mget get set del".split()
+    "mget get set del zrange zadd zremrangebyrank zcount pexpire".split()
 )}
 
 
@@ -254,3 +255,51 @@ async def test_nothing_listening_degrades_without_raising():
         assert store.degraded_exchanges == 5
     finally:
         await store.close()
+
+
+async def test_large_sets_match_memory_through_growth_trim_expiry_and_kind_changes():
+    """Sets past the small-set size live as sorted sets; results stay those of the memory backend."""
+    client = await local_redis()
+    prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
+    store = RedisStore(State(backend="redis", url=LOCAL_URL, prefix=prefix, timeout_ms=2000.0))
+    reference = MemoryStore()
+    rng = random.Random(11)
+    keys = [f"big:{i}#m" for i in range(3)]
+    many = tuple(float(w) for w in (5, 30, 60, 120, 300, 600))  # more windows than ZCOUNT calls are spent on
+    now = T0
+    zset_steps = 0
+    try:
+        for step in range(160):
+            now += rng.choice([0.0, 0.5, 2.0, 7.0])
+            if step == 120:
+                now += 1000.0  # everything expires
+            batch = []
+            for _ in range(rng.randint(1, 5)):
+                key = rng.choice(keys)
+                roll = rng.random()
+                if roll < 0.95:
+                    ts = now - rng.choice([0.0, 0.0, 1.0, 40.0])
+                    windows = many if rng.random() < 0.5 else (10.0, 100.0)
+                    batch.append(Distinct(key, f"m{rng.randrange(60)}", ts, windows, ttl=200.0,
+                                          cap=rng.choice([40, 40, 25])))
+                elif roll < 0.96:
+                    batch.append(Distinct(key, f"m{rng.randrange(60)}", now, (10.0,), ttl=200.0, cap=0))
+                elif roll < 0.97:
+                    batch.append(Put(key, "p", ttl=30.0))
+                elif roll < 0.98:
+                    batch.append(Append(key, 1.5, ttl=30.0, maxlen=2))
+                else:
+                    batch.append(Get(key))
+            expected = (await reference.exchange(batch, now)).values
+            result = await store.exchange(batch, now)
+            assert result.degraded is False
+            assert result.values == expected, f"step {step}: {batch}"
+            for i in range(3):
+                zset_steps += (await client.type(f"{prefix}:{{big:{i}}}:m")) == b"zset"
+        assert zset_steps > 50  # the sorted-set path was exercised, not only the small-set one
+    finally:
+        await store.close()
+        found = [k async for k in client.scan_iter(match=f"{prefix}:*")]
+        if found:
+            await client.delete(*found)
+        await client.aclose()

@@ -118,7 +118,7 @@ end
 -- the live "<expiry>|<value>" under k as (value, text up to the bar), else nil
 local function live_scalar(k)
   local v = held[k]
-  if not v then return nil end
+  if type(v) ~= 'string' then return nil end
   local first = byte(v, 1)
   if first == 91 or first == 123 then return nil end  -- a list or a distinct set
   local bar = find(v, '|', 1, true)
@@ -158,6 +158,19 @@ local function rank_lt(z, x)
   return lo
 end
 
+-- JSON costs about a microsecond per member each way, a sorted-set op a few
+-- microseconds whatever its size: sets past this many members become sorted sets
+local SMALL_SET = 16
+
+-- is k a sorted set whose newest score is still within ttl? (else it is dropped)
+local function zset_live(k, ttl)
+  local top = redis.pcall('ZRANGE', k, -1, -1, 'WITHSCORES')
+  if type(top) ~= 'table' or top.err or not top[2] then return false end
+  if tonumber(top[2]) + ttl > now then return true end
+  call('DEL', k)
+  return false
+end
+
 local out = {}
 local p = 2
 for i = 1, #KEYS do
@@ -167,13 +180,30 @@ for i = 1, #KEYS do
     -- member, ts, ts text, ttl, real ms, cap, nwin, then nwin inclusive lower bounds (numbers as V indexes)
     local member, ts, text, ttl, ms, cap, nwin = a[p+1], V[a[p+2]], V[a[p+3]], V[a[p+4]], a[p+5], a[p+6], a[p+7]
     local counts = {}
+    local v = held[k]
     if cap < 1 then
-      if held[k] then held[k] = false; call('DEL', k) end
+      held[k] = false
+      call('DEL', k)
       for w = 1, nwin do counts[w] = 0 end
+    elseif type(v) ~= 'string' and zset_live(k, ttl) then
+      -- a large set: a sorted set, every step in C
+      held[k] = true
+      call('ZADD', k, 'GT', ts, member)
+      call('ZREMRANGEBYRANK', k, 0, -cap - 1)  -- drop the oldest-seen
+      if nwin <= 4 then
+        for w = 1, nwin do counts[w] = call('ZCOUNT', k, V[a[p+7+w]], ts) end
+      else  -- many windows: fetch the scores once and count here
+        local lowest = V[a[p+8]]
+        for w = 2, nwin do lowest = math.min(lowest, V[a[p+7+w]]) end
+        local got = call('ZRANGE', k, lowest, ts, 'BYSCORE', 'WITHSCORES')  -- [member, score, ...] ascending
+        local upper = #got / 2
+        for w = 1, nwin do counts[w] = upper - rank_lt(got, V[a[p+7+w]]) end
+      end
+      call('PEXPIRE', k, ms)
     else
-      -- the set: {"z": [member, score text, ...]} by (score, member) ascending
-      local v, z = held[k], nil
-      if v and byte(v, 1) == 123 then
+      -- a small set: {"z": [member, score text, ...]} by (score, member) ascending
+      local z = nil
+      if type(v) == 'string' and byte(v, 1) == 123 then
         z = decode(v).z
         if not (tonumber(z[#z]) + ttl > now) then z = nil end
       end
@@ -199,9 +229,19 @@ for i = 1, #KEYS do
         tinsert(z, j + 2, member); tinsert(z, j + 3, text)
       end
       while #z > 2 * cap do tremove(z, 1); tremove(z, 1); changed = true end  -- drop the oldest-seen
-      if changed then write(k, encode({z = z}), ms) end
       local upper = rank_le(z, ts)
       for w = 1, nwin do counts[w] = upper - rank_lt(z, V[a[p+7+w]]) end
+      if #z > 2 * SMALL_SET then
+        -- grown large: becomes a sorted set (same order, same members)
+        local args = {}
+        for j = 1, #z, 2 do args[j] = z[j + 1]; args[j + 1] = z[j] end
+        held[k] = true
+        call('DEL', k)
+        call('ZADD', k, unpack(args))
+        call('PEXPIRE', k, ms)
+      elseif changed then
+        write(k, encode({z = z}), ms)
+      end
     end
     out[i] = counts
     p = p + 8 + nwin
@@ -209,12 +249,13 @@ for i = 1, #KEYS do
     -- value, expiry text, real ms, maxlen; the list is [expiry, newest, ..., oldest]
     local value, expiry, ms, maxlen = a[p+1], V[a[p+2]], a[p+3], a[p+4]
     local v, list = held[k], false
-    if v and byte(v, 1) == 91 then
+    if type(v) == 'string' and byte(v, 1) == 91 then
       list = decode(v)
       if not (tonumber(list[1]) > now) then list = false end
     end
     if maxlen < 1 then
-      if v then held[k] = false; call('DEL', k) end
+      held[k] = false
+      call('DEL', k)
     else
       local new = {expiry, value}
       if list then
