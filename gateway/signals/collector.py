@@ -264,7 +264,7 @@ class SignalCollector:
         k = plan.i_target
         if k >= 0:
             in_burst = lockstep.target_features(ts, plan.account_hash, plan.prefix, plan.asn_key, plan.anon,
-                                                values[k], out)
+                                                values[k], out, plan.target_member)
             lockstep.burst_features(values[k + 1][0], values[k + 2][0], in_burst, out)
             if in_burst:
                 # Known only now; written with the next exchange (this replica's next request).

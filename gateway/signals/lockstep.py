@@ -58,8 +58,138 @@ def _parse(rec: object) -> tuple | None:
     return row
 
 
-def target_features(now: float, account_hash: str, prefix: str, asn_key: str, anon: bool, previous: list, out: dict) -> bool:
-    """Write the target.* features; return whether the target is in a burst now."""
+class _Window:
+    """A hot target's in-window rows as last read, with their running counts.
+
+    The next read of the same target is usually the last one with one record
+    pushed at the front (this replica's own write, or another's): then only
+    the new row is counted in and the rows that aged out or fell off the list
+    are counted out, instead of re-counting all of them.
+    """
+
+    __slots__ = ("recs", "rows", "now", "accounts", "prefixes", "asns", "anons")
+
+    def __init__(self) -> None:
+        self.recs: list = []  # the list as read (newest first)
+        self.rows: list[tuple] = []  # parsed in-window rows of recs, newest first, ts never increasing
+        self.now = 0.0
+        self.accounts: dict[str, int] = {}
+        self.prefixes: dict[str, int] = {}
+        self.asns: dict[str, int] = {}
+        self.anons = 0
+
+    def add(self, row: tuple) -> None:
+        _, acct, pfx, asn, anonymized = row
+        self.accounts[acct] = self.accounts.get(acct, 0) + 1
+        self.prefixes[pfx] = self.prefixes.get(pfx, 0) + 1
+        self.asns[asn] = self.asns.get(asn, 0) + 1
+        if anonymized:
+            self.anons += 1
+
+    def drop_oldest(self) -> None:
+        _, acct, pfx, asn, anonymized = self.rows.pop()
+        for counts, k in ((self.accounts, acct), (self.prefixes, pfx), (self.asns, asn)):
+            c = counts[k] - 1
+            if c:
+                counts[k] = c
+            else:
+                del counts[k]
+        if anonymized:
+            self.anons -= 1
+
+    def advance(self, now: float, previous: list) -> bool:
+        """Move to ``previous`` (read at ``now``) if it is the last list plus one new record; else False."""
+        recs = self.recs
+        kept = len(previous) - 1
+        if now < self.now or kept < 0 or kept > len(recs) or previous[1:] != recs[:kept]:
+            return False
+        row = _PARSED.get(previous[0]) or _parse(previous[0])
+        rows = self.rows
+        if row is None or (rows and row[0] < rows[0][0]):
+            return False  # unreadable or out of order: recount from scratch
+        while len(rows) > kept:  # fell off the end of the list
+            self.drop_oldest()
+        cut = now - WINDOW_S
+        while rows and rows[-1][0] <= cut:  # aged out (ts never increase toward the end)
+            self.drop_oldest()
+        if row[0] <= cut:
+            while rows:
+                self.drop_oldest()
+        else:
+            rows.insert(0, row)
+            self.add(row)
+        self.recs = previous
+        self.now = now
+        return True
+
+    def rebuild(self, now: float, previous: list) -> bool:
+        """Count ``previous`` from scratch; False if it cannot be followed incrementally."""
+        self.__init__()
+        cut = now - WINDOW_S
+        rows = self.rows
+        for rec in previous:
+            row = _PARSED.get(rec) or _parse(rec)
+            if row is None or (rows and row[0] > rows[-1][0]):
+                return False
+            if row[0] <= cut:
+                break
+            rows.append(row)
+            self.add(row)
+        self.recs = previous
+        self.now = now
+        return True
+
+
+_WINDOWS: dict[str, _Window] = {}
+_WINDOWS_MAX = 1024  # hot targets followed incrementally on this replica; past it the table starts over
+_FOLLOW_FROM = 8  # shorter lists are cheaper to count than to follow
+
+
+def _followed(key: str, now: float, previous: list) -> _Window | None:
+    window = _WINDOWS.get(key)
+    if window is not None and window.advance(now, previous):
+        return window
+    if len(previous) < _FOLLOW_FROM:
+        if window is not None:
+            del _WINDOWS[key]
+        return None
+    if window is None:
+        if len(_WINDOWS) >= _WINDOWS_MAX:
+            _WINDOWS.clear()
+        window = _WINDOWS[key] = _Window()
+    if window.rebuild(now, previous):
+        return window
+    del _WINDOWS[key]
+    return None
+
+
+def target_features(now: float, account_hash: str, prefix: str, asn_key: str, anon: bool, previous: list, out: dict,
+                    key: str | None = None) -> bool:
+    """Write the target.* features; return whether the target is in a burst now.
+
+    With ``key`` (the target), a hot target's counts are followed from one read
+    to the next instead of recounted; the features are the same either way.
+    """
+    window = _followed(key, now, previous) if key is not None else None
+    if window is not None:
+        n = len(window.rows) + 1
+        accounts = window.accounts
+        distinct_accounts = len(accounts) + (0 if account_hash in accounts else 1)
+        prefixes = window.prefixes
+        own = prefixes.get(prefix, 0) + 1
+        top_prefix_n = max(own, max(prefixes.values(), default=0))
+        asns = window.asns
+        top_asn, top_asn_n = asn_key, asns.get(asn_key, 0) + 1
+        if asns:
+            busiest = max(asns, key=asns.__getitem__)
+            if busiest != asn_key and asns[busiest] > top_asn_n:
+                top_asn, top_asn_n = busiest, asns[busiest]
+        anons = window.anons + (1 if anon else 0)
+        return _shares(n, distinct_accounts, top_prefix_n, top_asn, top_asn_n, anons, out)
+    return _recount(now, account_hash, prefix, asn_key, anon, previous, out)
+
+
+def _recount(now: float, account_hash: str, prefix: str, asn_key: str, anon: bool, previous: list, out: dict) -> bool:
     cut = now - WINDOW_S
     parsed = _PARSED
     accounts = {account_hash}
@@ -89,10 +219,15 @@ def target_features(now: float, account_hash: str, prefix: str, asn_key: str, an
             top_asn_n, top_asn = c, asn
         if anonymized:
             anons += 1
+    distinct_accounts = len(accounts)
+    return _shares(n, distinct_accounts, top_prefix_n, top_asn, top_asn_n, anons, out)
+
+
+def _shares(n: int, distinct_accounts: int, top_prefix_n: int, top_asn: str, top_asn_n: int, anons: int,
+            out: dict) -> bool:
     prefix_share = top_prefix_n / n
     asn_share = top_asn_n / n
     anon_share = anons / n
-    distinct_accounts = len(accounts)
     out["target.actions_5m"] = n
     out["target.accounts_5m"] = distinct_accounts
     out["target.anonymized_share_5m"] = anon_share
