@@ -4,8 +4,9 @@ Every op of an ``exchange`` runs inside ONE ``EVALSHA`` of a Lua script, so a
 protected request costs exactly one network round trip (``round_trips``
 counts them; after a server restart or ``SCRIPT FLUSH`` the first call also
 sends the script once, counted too). Inside the script one ``MGET`` reads
-every key of the request and each written key costs one ``SET``: a call
-from Lua costs the server several microseconds, so the layout keeps them few.
+every key of the request and each written string key costs one ``SET``: a
+call from Lua costs the server several microseconds, so the layout keeps
+them few.
 
 Semantics are those of ``gateway.signals.memory`` exactly, expiry included:
 expiries are judged on the ``now`` given to ``exchange``, never on Redis's
@@ -20,9 +21,12 @@ Keys: ``"<entity>#<field>"`` -> ``<prefix>:{<entity>}:<field>``, each a string:
 - Put / PutIfAbsent / Incr: ``"<expiry>|<value>"``.
 - Append: a JSON array of strings ``[expiry, newest, ..., oldest]``, values
   tagged ``f<float repr>`` or ``s<str>``; at most ``maxlen`` values.
-- Distinct: a JSON object ``{"z": [member, score, ...]}`` ordered by
-  (score, member) as a sorted set would be, at most ``cap`` members; the key
-  is alive while its newest score plus the op's ttl is after ``now``.
+- Distinct: up to 16 members, a JSON object ``{"z": [member, score, ...]}``
+  ordered by (score, member) as a sorted set would be; past 16 members, a
+  real sorted set (JSON costs the script about a microsecond per member each
+  way, a sorted-set call a few microseconds whatever the size). At most
+  ``cap`` members either way; the key is alive while its newest score plus
+  the op's ttl is after ``now``.
 
 A key holding another kind (or a Redis type this module does not write) reads
 as absent and is overwritten, as in the memory backend.
