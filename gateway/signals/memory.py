@@ -62,22 +62,32 @@ _SWEEP_SPAN = 32  # keys examined per sweep
 
 
 class _Members:
-    """A distinct set: members and their newest ts, both in (ts, member) order.
+    """A distinct set: members and their newest ts, both in (ts, member) order."""
 
-    Sets past ``_INDEX_FROM`` members (shared addresses, prefixes, ASNs) also
-    keep ``index``, member -> ts, so finding a member costs a dict lookup and a
-    bisection instead of a scan of every member. Small sets (most of them, one
-    per account field) go without it: a scan of a few is cheap, a dict is not.
-    """
-
-    __slots__ = ("members", "scores", "index")
+    __slots__ = ("members", "scores")
 
     def __init__(self, members: list[str], scores: array) -> None:
         self.members = members
         self.scores = scores  # array('d'), ascending: windows are counted by bisection
-        self.index: dict[str, float] | None = None
 
 
+class _Indexed(_Members):
+    """A large distinct set (a shared address, prefix, ASN) that also maps member -> ts.
+
+    Finding a member then costs a dict lookup and a bisection instead of a scan
+    of every member. Small sets (most of them, one per account field) go
+    without: a scan of a few is cheap, a dict and a slot per set are not.
+    """
+
+    __slots__ = ("index",)
+
+    def __init__(self, members: list[str], scores: array) -> None:
+        self.members = members
+        self.scores = scores
+        self.index: dict[str, float] = dict(zip(members, scores, strict=True))
+
+
+_SETS = (_Members, _Indexed)
 _INDEX_FROM = 16
 
 
@@ -96,14 +106,13 @@ def _insert(members: list[str], scores: array, member: str, ts: float) -> None:
 
 def _position(entry: _Members, member: str) -> int:
     """Where ``member`` sits in ``entry``, or -1."""
-    index = entry.index
     members = entry.members
-    if index is None:
+    if type(entry) is not _Indexed:
         try:
             return members.index(member)
         except ValueError:
             return -1
-    old = index.get(member)
+    old = entry.index.get(member)
     if old is None:
         return -1
     at = bisect_left(entry.scores, old)
@@ -159,7 +168,7 @@ class MemoryStore:
         entry = data.pop(key, None)
         if entry is None:
             return None
-        if type(entry) is not _Members and entry[0] <= now:
+        if type(entry) not in _SETS and entry[0] <= now:
             return None  # distinct sets are judged by their op's ttl
         data[key] = entry
         return entry
@@ -182,7 +191,7 @@ class MemoryStore:
         data = self._data
         for key in list(islice(data, _SWEEP_SPAN)):
             entry = data[key]
-            if type(entry) is not _Members and entry[0] <= now:
+            if type(entry) not in _SETS and entry[0] <= now:
                 del data[key]
 
     # -- operations --------------------------------------------------------
@@ -191,17 +200,17 @@ class MemoryStore:
         key, member, ts = op.key, op.member, op.ts
         data = self._data
         entry = data.pop(key, None)
-        if type(entry) is _Members and entry.scores[-1] + op.ttl > now:
+        if type(entry) in _SETS and entry.scores[-1] + op.ttl > now:
             members, scores = entry.members, entry.scores
             last = scores[-1]
             if ts >= last and members[-1] == member:
                 # The newest member seen again (an account's own ip, prefix, ...): stays last.
                 scores[-1] = ts
-                if entry.index is not None:
+                if type(entry) is _Indexed:
                     entry.index[member] = ts
             else:
                 at = _position(entry, member)
-                index = entry.index
+                index = entry.index if type(entry) is _Indexed else None
                 if at >= 0:
                     if ts > scores[at]:
                         member = members[at]
@@ -216,10 +225,10 @@ class MemoryStore:
                     if index is not None:
                         index[member] = ts
                     elif len(members) > _INDEX_FROM:
-                        entry.index = dict(zip(members, scores, strict=True))
+                        entry = _Indexed(members, scores)
                 excess = len(members) - op.cap
                 if excess > 0:
-                    index = entry.index
+                    index = entry.index if type(entry) is _Indexed else None
                     if index is not None:
                         for gone in members[:excess]:
                             del index[gone]
