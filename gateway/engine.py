@@ -9,6 +9,7 @@ backtests is exactly what runs in production.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 import json
@@ -83,7 +84,8 @@ class Engine:
             self.scorer = ModelWatcher(settings.resolve(settings.model))
         self.shadow = settings.mode == "shadow"
         self.record_features = record_features or settings.log.include_features
-        self.log = DecisionLog(settings.log, settings.resolve) if decision_log else DecisionLog(_NO_LOG)
+        log_settings = settings.log if decision_log else dataclasses.replace(settings.log, sink=None)
+        self.log = DecisionLog(log_settings, settings.resolve)
         self._pending: list[Op] = []  # sticky writes, sent with the next exchange
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
@@ -283,11 +285,3 @@ class Engine:
         if v.features is not None:
             entry["features"] = v.features
         return entry
-
-
-class _NoLog:
-    sink = None
-    queue_size = 1
-
-
-_NO_LOG = _NoLog()  # type: ignore[assignment]
