@@ -35,7 +35,7 @@ def make_engine(tmp_path, rules: str, **forward_auth) -> Engine:
     base = load_settings(DEMO_CONFIG)
     (tmp_path / "pack.yaml").write_text(rules)
     settings = dataclasses.replace(
-        base, rules=(str(tmp_path / "pack.yaml"),), log=dataclasses.replace(base.log, sink=None),
+        base, rules=(str(tmp_path / "pack.yaml"),), log=dataclasses.replace(base.log, sink=None), model=None,
         forward_auth=ForwardAuth(**{"sessions_secret": SECRET, **forward_auth}),
     )
     return Engine(settings, decision_log=False)
