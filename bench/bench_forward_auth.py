@@ -81,6 +81,8 @@ def bench_config(folder: Path) -> Path:
     data["auth"]["jwks_file"] = str(DEMO_DIR / data["auth"]["jwks_file"])
     data["geoip"] = {k: str((DEMO_DIR / v).resolve()) if isinstance(v, str) else v for k, v in data["geoip"].items()}
     data["rules"] = [str((DEMO_DIR / r).resolve()) for r in data["rules"]]
+    if data.get("model"):
+        data["model"] = str((DEMO_DIR / data["model"]).resolve())
     data.update(mode="shadow", reload=False, log={"sink": None})
     path = folder / "gateway.yaml"
     path.write_text(yaml.safe_dump(data))
