@@ -25,7 +25,7 @@ class Scorer:
     """Score a request's feature mapping: ``score(features) -> (probability, top three movers)``."""
 
     __slots__ = ("path", "document", "checksum", "metrics", "_numeric", "_log_numeric", "_bools", "_one_hot",
-                 "_intercept", "_cal_a", "_cal_b", "feature_names")
+                 "_numeric_inputs", "_intercept", "_cal_a", "_cal_b", "feature_names")
 
     def __init__(self, document: dict[str, Any], path: str = "<memory>") -> None:
         artifact.validate(document, path)
@@ -54,6 +54,9 @@ class Scorer:
         self._numeric = tuple(numeric)
         self._log_numeric = tuple(log_numeric)
         self._bools = tuple(bools)
+        # One loop for both numeric encodings, plain ones first: the float sum and ties among movers follow this order.
+        self._numeric_inputs = tuple((e[0], False, *e[1:]) for e in numeric) \
+            + tuple((e[0], True, *e[1:]) for e in log_numeric)
         self._one_hot = tuple(one_hot)
         self._intercept = float(document["intercept"])
         cal = document["calibration"]
@@ -81,32 +84,13 @@ class Scorer:
         m1 = m2 = m3 = -1.0
         n1 = n2 = n3 = ""
         c1 = c2 = c3 = 0.0
-        for name, k, absent, mean, lo, hi in self._numeric:
+        for name, log, k, absent, mean, lo, hi in self._numeric_inputs:
             v = get(name)
             if v is None:
                 c = absent
             else:
-                if v < lo:
-                    v = lo
-                elif v > hi:
-                    v = hi
-                c = k * (v - mean)
-            z += c
-            a = c if c >= 0.0 else -c
-            if a > m3:
-                if a > m2:
-                    if a > m1:
-                        m3, n3, c3, m2, n2, c2, m1, n1, c1 = m2, n2, c2, m1, n1, c1, a, name, c
-                    else:
-                        m3, n3, c3, m2, n2, c2 = m2, n2, c2, a, name, c
-                else:
-                    m3, n3, c3 = a, name, c
-        for name, k, absent, mean, lo, hi in self._log_numeric:
-            v = get(name)
-            if v is None:
-                c = absent
-            else:
-                v = _log1p(v) if v > 0 else 0.0
+                if log:
+                    v = _log1p(v) if v > 0 else 0.0
                 if v < lo:
                     v = lo
                 elif v > hi:
