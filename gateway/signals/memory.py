@@ -108,10 +108,8 @@ def _position(entry: _Members, member: str) -> int:
     """Where ``member`` sits in ``entry``, or -1."""
     members = entry.members
     if type(entry) is not _Indexed:
-        try:
-            return members.index(member)
-        except ValueError:
-            return -1
+        # A membership test first: a raised ValueError costs more than a second short scan.
+        return members.index(member) if member in members else -1
     old = entry.index.get(member)
     if old is None:
         return -1
@@ -221,7 +219,11 @@ class MemoryStore:
                             index[member] = ts
                 else:
                     member = intern(member)
-                    _insert(members, scores, member, ts)
+                    if ts > last or (ts == last and member > members[-1]):
+                        members.append(member)  # the common case, inlined: newest of all
+                        scores.append(ts)
+                    else:
+                        _insert(members, scores, member, ts)
                     if index is not None:
                         index[member] = ts
                     elif len(members) > _INDEX_FROM:
@@ -245,12 +247,18 @@ class MemoryStore:
         if len(data) > self.max_keys:
             self._evict()
         windows = op.windows
-        if ts >= scores[-1]:
-            upper = len(scores)
-        else:
-            upper = bisect_right(scores, ts)
-        if len(windows) == 1:
+        upper = len(scores) if ts >= scores[-1] else bisect_right(scores, ts)
+        # The plan's window tuples have one to three entries: unrolled, they skip a comprehension's frame.
+        n = len(windows)
+        if n == 1:
             return (upper - bisect_right(scores, ts - windows[0]),)
+        if n == 3:
+            w0, w1, w2 = windows
+            return (upper - bisect_right(scores, ts - w0), upper - bisect_right(scores, ts - w1),
+                    upper - bisect_right(scores, ts - w2))
+        if n == 2:
+            w0, w1 = windows
+            return (upper - bisect_right(scores, ts - w0), upper - bisect_right(scores, ts - w1))
         return tuple([upper - bisect_right(scores, ts - window) for window in windows])
 
     def _append(self, op: Append, now: float) -> list:
