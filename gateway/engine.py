@@ -9,6 +9,7 @@ backtests is exactly what runs in production.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 import itertools
@@ -89,15 +90,25 @@ class Engine:
         self._pending: list[Op] = []  # sticky writes, sent with the next exchange
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
-        self._started = False
+        self._start_task: asyncio.Future | None = None
         self._request_counters: dict[tuple[str, str, bool], object] = {}
 
     # -- lifecycle -------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._start_task is not None and self._start_task.done() and not self._start_task.exception()
+
     async def start(self) -> None:
-        """Start background work (JWKS refresh, rule and model reload, log writer). Idempotent."""
-        if self._started:
-            return
-        self._started = True
+        """Start background work (JWKS refresh, rule and model reload, log writer).
+
+        Idempotent, and safe to call from concurrent first requests: they all
+        wait for the one start, so none is decided before the keys are loaded.
+        """
+        if self._start_task is None:
+            self._start_task = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._start_task)
+
+    async def _start(self) -> None:
         await self.auth.start()
         if self.settings.reload:
             await self.rules.start()
@@ -110,15 +121,16 @@ class Engine:
         gc.freeze()
 
     async def close(self) -> None:
-        if not self._started:
+        if self._start_task is None:
             return
-        self._started = False
+        self._start_task = None
         await self.rules.close()
         if self.scorer is not None:
             await self.scorer.close()
         await self.auth.close()
         await self.log.close()
         await self.store.close()
+        self.fingerprinter.close()
 
     def match(self, method: str, path: str) -> Match | None:
         """The protected route or token endpoint this request hits, or None (pass through)."""

@@ -44,7 +44,7 @@ class GatewayMiddleware:
         match = self._match(method, scope["path"])
         if match is None:
             return await self.app(scope, receive, send)
-        if not self.engine._started:
+        if not self.engine.started:
             await self.engine.start()
         facts = self._facts(scope, method, match.action, match.target)
         if match.action == TOKEN_ACTION:

@@ -43,3 +43,20 @@ rules:
 
 def test_personas_are_importable_from_testing():
     assert Persona.__name__ == "Persona"
+
+
+async def test_concurrent_first_requests_start_the_engine_without_a_lifespan(tmp_path):
+    """Without a lifespan, concurrent first requests start the engine once and are all decided normally."""
+    import asyncio
+
+    from gateway.demo.app import issue_token
+
+    app = protected(tmp_path)
+    clients = [MockClient(app=app, ip=f"11.1.0.{20 + i}", device_id=f"d{i}") for i in range(5)]
+    for i, c in enumerate(clients):
+        c.token = issue_token(f"user{i}", client_id="engage-android", device_id=f"d{i}")
+    statuses = await asyncio.gather(*(c.like("m1") for c in clients))
+    assert [r.status_code for r in statuses] == [200] * 5
+    for c in clients:
+        await c.aclose()
+    await app.engine.close()

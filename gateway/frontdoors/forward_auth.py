@@ -73,7 +73,7 @@ class AuthzApp:
             return await self._lifespan(receive, send)
         if kind != "http":
             return  # websockets are not checked here
-        if not self.engine._started:
+        if not self.engine.started:
             await self.engine.start()
         headers = header_map(scope)
         fa = self.fa
