@@ -9,7 +9,6 @@ model off or, worse, on with the wrong weights.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from pathlib import Path
@@ -17,12 +16,15 @@ from pathlib import Path
 from gateway.metrics import RELOADS
 from gateway.model.errors import ModelError
 from gateway.model.scorer import Scorer
+from gateway.polling import Poller
 
 log = logging.getLogger("gateway.model")
 
 
-class ModelWatcher:
+class ModelWatcher(Poller):
     """``current`` is the scorer in force; ``start()`` polls the file's mtime and size in the background."""
+
+    poll_name = "gateway-model-reload"
 
     def __init__(self, path: str | Path, interval_s: float = 2.0) -> None:
         self.path = Path(path)
@@ -30,18 +32,6 @@ class ModelWatcher:
         self._stamp = self._file_stamp()
         self.current: Scorer | None = Scorer.load(self.path)
         self.last_error: str | None = None
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._poll(), name="gateway-model-reload")
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def check(self) -> bool:
         """Reload now if the file changed; True if a new scorer was swapped in."""
@@ -60,14 +50,6 @@ class ModelWatcher:
         RELOADS.labels("model", "ok").inc()
         log.info("model reloaded from %s (%s)", self.path, scorer.checksum)
         return True
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.check()
-            except Exception:  # the reload loop must outlive any surprise
-                log.exception("model reload check failed for %s", self.path)
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:

@@ -10,7 +10,6 @@ logs each error with its place and counts it in gateway_reloads.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Iterable
@@ -19,13 +18,16 @@ from pathlib import Path
 from gateway.metrics import RELOADS
 from gateway.policy.loader import PACK_SUFFIXES, as_paths, load_and_merge
 from gateway.policy.ruleset import RuleSet
+from gateway.polling import Poller
 
 log = logging.getLogger("gateway.policy")
 
 Signature = tuple[tuple[str, int, int], ...]
 
 
-class RuleSetWatcher:
+class RuleSetWatcher(Poller):
+    poll_name = "rules-watcher"
+
     def __init__(self, paths: str | Path | Iterable[str | Path], interval_s: float = 1.0,
                  *, initial: RuleSet | None = None) -> None:
         """Load the packs now (raising PolicyError if they are broken) and remember their state."""
@@ -35,18 +37,6 @@ class RuleSetWatcher:
         self.current: RuleSet = initial if initial is not None else RuleSet.load(self.paths)
         self.last_error: str | None = None  # every error of the last failed reload, one per line
         self.reloads = 0  # successful swaps since start
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._poll(), name="rules-watcher")
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     def changed(self) -> bool:
         """Whether any pack file was added, removed or modified since the last load."""
@@ -74,14 +64,11 @@ class RuleSetWatcher:
         log.info("rules reloaded: %d rules from %d files", len(fresh.rules), len(fresh.files))
         return True
 
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                if await asyncio.to_thread(self.changed):
-                    await asyncio.to_thread(self.reload_now)
-            except Exception:  # keep watching whatever happens
-                log.exception("rule watcher failed; will retry")
+    async def check(self) -> bool:
+        """Reload if any pack changed; True if a new set was swapped in. File work runs in a thread."""
+        if await asyncio.to_thread(self.changed):
+            return await asyncio.to_thread(self.reload_now)
+        return False
 
     def _scan(self) -> Signature:
         entries: list[tuple[str, int, int]] = []
