@@ -35,7 +35,7 @@ def parse_ip(text: str) -> IPAddress | None:
     try:
         # Strict dotted quad, as ipaddress accepts, but several times faster.
         return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL, which client input can hold
         pass
     if "%" in text:
         text = text.split("%", 1)[0]
@@ -155,11 +155,11 @@ def prefix_of(ip: str) -> str:
     try:
         a, b, c, _ = socket.inet_pton(socket.AF_INET, text)
         return f"{a}.{b}.{c}.0/24"
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL
         pass
     try:
         packed = socket.inet_pton(socket.AF_INET6, text)
-    except OSError:
+    except (OSError, ValueError):
         return "0.0.0.0/24"
     if packed[:12] == _IPV4_MAPPED:
         return f"{packed[12]}.{packed[13]}.{packed[14]}.0/24"
