@@ -147,7 +147,7 @@ class Engine:
             if not isinstance(token, str):
                 return
             principal = self.auth.verify_issued(token, facts.ts)
-        except (ValueError, AuthError) as exc:
+        except (ValueError, RecursionError, AuthError) as exc:  # RecursionError: JSON nested too deep to parse
             logger.warning("token endpoint answered a token the gateway cannot verify: %s", exc)
             return
         try:
