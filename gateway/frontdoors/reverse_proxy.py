@@ -92,7 +92,12 @@ class Forwarder:
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return  # websockets are not proxied
-        request = self._build(scope, receive)
+        if _has_dot_segment(scope["path"]):
+            return await send_problem(send, 400, "Bad Request", "The path has a '.' or '..' segment.")
+        try:
+            request = self._build(scope, receive)
+        except httpx.InvalidURL:  # e.g. an absolute-form target, whose path is a whole URL
+            return await send_problem(send, 400, "Bad Request", "The request target is not a path.")
         try:
             response = await self.client().send(request, stream=True)
         except ClientGone:
@@ -124,7 +129,11 @@ class Forwarder:
                 headers.append((b"host", host))
         path = scope.get("raw_path") or scope["path"].encode("utf-8")
         query = scope.get("query_string", b"")
-        url = self.base.copy_with(raw_path=self._prefix + path + (b"?" + query if query else b""))
+        raw_path = self._prefix + path + (b"?" + query if query else b"")
+        url = self.base.copy_with(raw_path=raw_path)
+        if url.raw_path != raw_path:
+            # httpx normalised the path: the upstream would get a path other than the one the gateway judged.
+            raise httpx.InvalidURL(f"the path {raw_path!r} does not pass to the upstream unchanged")
         has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in raw)
         return self.client().build_request(scope["method"], url, headers=headers,
                                            content=_request_body(receive) if has_body else None)
@@ -159,6 +168,11 @@ class Forwarder:
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _has_dot_segment(path: str) -> bool:
+    """Whether a (decoded) path has a '.' or '..' segment, which the upstream may resolve to a protected path."""
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 async def _request_body(receive) -> AsyncIterator[bytes]:
