@@ -92,7 +92,10 @@ def split_uri(uri: str, where: str) -> tuple[str, str]:
     if uri == "*":
         return "*", ""
     if uri.startswith(("http://", "https://")):  # absolute-form (RFC 9112 section 3.2.2)
-        parts = urlsplit(uri)
+        try:
+            parts = urlsplit(uri)
+        except ValueError:  # e.g. an unclosed or invalid IPv6 host
+            raise BadCheckRequest(f"{where}: {uri[:100]!r} is not a valid absolute URI") from None
         return normalise_path(parts.path or "/"), parts.query
     if not uri.startswith("/"):
         raise BadCheckRequest(f"{where}: {uri[:100]!r} is not a request URI; it must start with '/'")
