@@ -7,6 +7,8 @@ through. Lifespan events start and stop the engine's background work.
 
 from __future__ import annotations
 
+import logging
+
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
 from gateway.responses import problem_headers, render
@@ -14,6 +16,11 @@ from gateway.routes import TOKEN_ACTION
 from gateway.settings import Settings
 
 _MAX_TOKEN_RESPONSE = 64 * 1024
+_NOT_READY = (
+    b'{"type": "about:blank", "title": "Service Unavailable", "status": 503, '
+    b'"detail": "The gateway is not ready; try again shortly."}'
+)
+logger = logging.getLogger("gateway.middleware")
 
 
 class GatewayMiddleware:
@@ -45,7 +52,11 @@ class GatewayMiddleware:
         if match is None:
             return await self.app(scope, receive, send)
         if not self.engine.started:
-            await self.engine.start()
+            try:
+                await self.engine.start()
+            except Exception:  # e.g. the JWKS cannot be read: say so, never a 500
+                logger.exception("gateway could not start; answering 503 on protected routes")
+                return await self._send(send, 503, [("retry-after", "5")], _NOT_READY)
         facts = self._facts(scope, method, match.action, match.target)
         if match.action == TOKEN_ACTION:
             return await self._token_endpoint(scope, receive, send, facts)
@@ -55,7 +66,10 @@ class GatewayMiddleware:
         rendered = render(verdict, match.route, self._dpop_algs)
         if rendered is None:  # pragma: no cover - passes covers it
             return await self.app(scope, receive, send)
-        status, headers, body = rendered
+        await self._send(send, *rendered)
+
+    @staticmethod
+    async def _send(send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         await send({
             "type": "http.response.start",
             "status": status,

@@ -174,3 +174,16 @@ async def test_engine_decides_on_the_clock_it_is_given(tmp_path):
     late = dataclasses.replace(facts, ts=past + 86400)
     assert (await engine.decide(late)).decision.value == "unauthenticated"
     await engine.close()
+
+
+async def test_a_gateway_that_cannot_start_answers_503_not_500(tmp_path):
+    """The JWKS is missing when the first request starts the engine: a clear 503, and the app's other routes still work."""
+    settings, _ = make_settings(tmp_path)
+    settings = dataclasses.replace(settings, auth=dataclasses.replace(settings.auth, jwks_file=str(tmp_path / "gone.json")))
+    app = build_protected_demo(settings=settings)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+        r = await c.post("/v1/media/m1/like", headers=headers("x.y.z"))
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert r.headers["content-type"] == "application/problem+json"
+        assert (await c.get("/v1/feed")).status_code == 200
