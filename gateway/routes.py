@@ -9,6 +9,7 @@ from gateway.settings import Route, Settings
 
 TOKEN_ACTION = "token"  # the match kind of the token endpoint
 
+_SLASHES = re.compile(r"/{2,}")
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::path)?}")
 
 
@@ -48,6 +49,15 @@ class RouteTable:
         self._any_template_at_root = "" in heads or any("{" in h for h in heads)
 
     def match(self, method: str, path: str) -> Match | None:
+        found = self._match(method, path)
+        if found is None and ("//" in path or (path.endswith("/") and len(path) > 1)):
+            # Many servers and proxies treat /a//b/ as /a/b: so must the check, or it can be walked around.
+            normal = _SLASHES.sub("/", path).rstrip("/") or "/"
+            if normal != path:
+                return self._match(method, normal)
+        return found
+
+    def _match(self, method: str, path: str) -> Match | None:
         hit = self._exact.get((method, path))
         if hit is not None:
             return hit

@@ -24,9 +24,19 @@ def test_unprotected_paths_and_methods_pass():
     t = table()
     assert t.match("GET", "/v1/media/abc/like") is None
     assert t.match("POST", "/v1/media/abc/like/extra") is None
+    assert t.match("POST", "/v1/media/like") is None
     assert t.match("POST", "/v1/media//like") is None
     assert t.match("POST", "/healthz") is None
 
 
 def test_token_endpoint_is_recognised():
     assert table().match("POST", "/oauth/token").action == TOKEN_ACTION
+
+
+def test_repeated_and_trailing_slashes_cannot_walk_around_a_route():
+    t = table()
+    for path in ("/v1/media/abc/like/", "//v1/media/abc/like", "/v1//media/abc//like", "/login/"):
+        m = t.match("POST", path)
+        assert m is not None, path
+    assert t.match("POST", "/v1/media/abc/like/").target == "abc"
+    assert t.match("POST", "/healthz/") is None
