@@ -25,7 +25,7 @@ from gateway.decision_log import DecisionLog
 from gateway.facts import RequestFacts
 from gateway.fingerprint import Fingerprinter
 from gateway.fingerprint.fingerprint import Fingerprint
-from gateway.metrics import AUTH_FAILURES, DECISION_SECONDS, DEGRADED, REQUESTS, RULE_HITS
+from gateway.metrics import AUTH_FAILURES, DECISION_SECONDS, DEGRADED, REQUESTS
 from gateway.policy import RuleSet, RuleSetWatcher
 from gateway.routes import Match, RouteTable
 from gateway.settings import Settings
@@ -212,10 +212,6 @@ class Engine:
             features["model.score"] = score
             extra = self.settings.model_weight * score
         ev = self.rules.current.evaluate(features, extra)
-        for rule_id in ev.rules:
-            RULE_HITS.labels(rule_id, "enforce").inc()
-        for rule_id in ev.shadow_rules:
-            RULE_HITS.labels(rule_id, "shadow").inc()
         for s in ev.sticky:
             value = STICKY_SCOPES[s.scope](principal, fp)
             if value:

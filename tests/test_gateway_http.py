@@ -136,6 +136,18 @@ def test_policy_block_is_problem_json_403_with_decision_id(tmp_path, serve):
     assert entry["decision"] == "block" and entry["rules"] == ["test-hosting-block"] and entry["enforced"]
 
 
+def test_a_rule_hit_is_counted_once(tmp_path, serve):
+    from gateway.metrics import REGISTRY
+
+    labels = {"rule": "test-hosting-block", "mode": "enforce"}
+    before = REGISTRY.get_sample_value("gateway_rule_hits_total", labels) or 0.0
+    settings, _ = make_settings(tmp_path, rules_text=BLOCK_HOSTING)
+    with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
+        token = login(c)
+        assert c.post("/v1/media/m1/like", headers=headers(token, ip=HOSTING_IP)).status_code == 403
+    assert REGISTRY.get_sample_value("gateway_rule_hits_total", labels) == before + 1
+
+
 def test_spoofed_forwarded_for_from_untrusted_peer_is_ignored(tmp_path, serve):
     base, _ = make_settings(tmp_path)
     network = dataclasses.replace(base.network, trusted_proxies=("10.0.0.0/8",))
