@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import logging
 
+from gateway.asgi import header_map, send_problem, send_response
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
-from gateway.responses import problem_headers, render
+from gateway.responses import render
 from gateway.routes import TOKEN_ACTION
 from gateway.settings import Settings
 
 _MAX_TOKEN_RESPONSE = 64 * 1024
-_NOT_READY = (
-    b'{"type": "about:blank", "title": "Service Unavailable", "status": 503, '
-    b'"detail": "The gateway is not ready; try again shortly."}'
-)
 logger = logging.getLogger("gateway.middleware")
 
 
@@ -56,7 +53,8 @@ class GatewayMiddleware:
                 await self.engine.start()
             except Exception:  # e.g. the JWKS cannot be read: say so, never a 500
                 logger.exception("gateway could not start; answering 503 on protected routes")
-                return await self._send(send, 503, [("retry-after", "5")], _NOT_READY)
+                return await send_problem(send, 503, "Service Unavailable", "The gateway is not ready; try again shortly.",
+                                          [("retry-after", "5")])
         facts = self._facts(scope, method, match.action, match.target)
         if match.action == TOKEN_ACTION:
             return await self._token_endpoint(scope, receive, send, facts)
@@ -66,30 +64,16 @@ class GatewayMiddleware:
         rendered = render(verdict, match.route, self._dpop_algs)
         if rendered is None:  # pragma: no cover - passes covers it
             return await self.app(scope, receive, send)
-        await self._send(send, *rendered)
-
-    @staticmethod
-    async def _send(send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in problem_headers(headers, body)],
-        })
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, *rendered)
 
     def _facts(self, scope, method: str, action: str, target: str | None) -> RequestFacts:
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
         client = scope.get("client")
         return RequestFacts(
             ts=self._clock(),
             method=method,
             path=scope["path"],
             peer=client[0] if client else "",
-            headers=headers,
+            headers=header_map(scope),
             action=None if action == TOKEN_ACTION else action,
             target=target,
             query=scope.get("query_string", b"").decode("latin-1"),

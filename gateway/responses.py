@@ -25,7 +25,7 @@ def render(verdict: Verdict, route: Route | None, dpop_algs: tuple[str, ...] = (
     if verdict.passes:
         return None
     d = verdict.decision
-    ident = [("x-gateway-decision-id", verdict.decision_id)]
+    ident = [("x-gateway-decision-id", verdict.decision_id), ("content-type", _PROBLEM)]
     if d is Decision.UNAUTHENTICATED:
         return 401, [("www-authenticate", www_authenticate(verdict, dpop_algs)), ("cache-control", "no-store"), *ident], _problem(
             401, "Unauthorized", "A valid access token is required.", verdict.decision_id
@@ -81,13 +81,3 @@ def _problem(status: int, title: str, detail: str, decision_id: str) -> bytes:
     return json.dumps(
         {"type": "about:blank", "title": title, "status": status, "detail": detail, "decision_id": decision_id}
     ).encode()
-
-
-def problem_headers(rendered_headers: Headers, body: bytes, content_type: str = _PROBLEM) -> Headers:
-    """Complete header list for an ASGI response start (content-type and length added)."""
-    names = {k for k, _ in rendered_headers}
-    out = list(rendered_headers)
-    if "content-type" not in names:
-        out.append(("content-type", content_type))
-    out.append(("content-length", str(len(body))))
-    return out

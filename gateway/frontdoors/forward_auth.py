@@ -28,9 +28,9 @@ import dataclasses
 import json
 import logging
 
+from gateway.asgi import Headers, header_map, send_problem, send_response
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
-from gateway.frontdoors.asgi import Headers, header_map, send_problem, send_response
 from gateway.frontdoors.original_request import (
     ORIGINAL,
     BadCheckRequest,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import anyio
 import httpx
 
+from gateway.asgi import ClientGone, send_problem
 from gateway.engine import Engine
-from gateway.frontdoors.asgi import ClientGone, send_problem
 from gateway.middleware import GatewayMiddleware
 
 logger = logging.getLogger("gateway.proxy")

@@ -1,4 +1,4 @@
-"""Small ASGI helpers the front doors share: whole responses, problem bodies, bounded body reads."""
+"""Small ASGI helpers the middleware and the front doors share: whole responses, problem bodies, bounded body reads."""
 
 from __future__ import annotations
 
