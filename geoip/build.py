@@ -19,10 +19,8 @@ build epoch is fixed; set SOURCE_DATE_EPOCH to change it).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,105 +28,11 @@ import yaml
 from mmdb_writer import MmdbF64, MmdbU16, MmdbU32, MmdbU64, MMDBWriter
 from netaddr import IPSet
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gateway.sim.world import ANONYMOUS_FLAGS, Network, WorldError, read_networks  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_EPOCH = 1735689600  # 2025-01-01T00:00:00Z
-
-CONNECTION_TYPES = ("Cable/DSL", "Cellular", "Corporate", "Satellite", "Dialup")
-KINDS = ("residential", "mobile", "hosting", "vpn", "tor", "office", "residential_proxy")
-SPLITS = ("tune", "holdout")
-ANONYMOUS_FLAGS = {
-    "hosting": "is_hosting_provider",
-    "vpn": "is_anonymous_vpn",
-    "tor": "is_tor_exit_node",
-    "public_proxy": "is_public_proxy",
-    "residential_proxy": "is_residential_proxy",
-}
-REQUIRED = ("cidr", "asn", "org", "country", "city", "lat", "lon", "connection_type", "anonymous", "kind", "split")
-
-
-class WorldError(ValueError):
-    """world.yaml is wrong; the message names the entry and the fix."""
-
-
-@dataclass(frozen=True, slots=True)
-class Network:
-    cidr: str
-    asn: int
-    org: str
-    country: str
-    country_name: str
-    continent: str
-    city: str
-    lat: float
-    lon: float
-    accuracy_radius: int
-    connection_type: str
-    anonymous: tuple[str, ...]
-    kind: str
-    split: str
-
-
-def load_world(path: Path) -> list[Network]:
-    """Read and check world.yaml; raise WorldError naming the entry and the fix."""
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict) or not isinstance(data.get("countries"), dict) or not isinstance(data.get("networks"), list):
-        raise WorldError(f"{path}: expected a mapping with 'countries' (a mapping) and 'networks' (a list)")
-    countries: dict[str, Any] = data["countries"]
-    for code, info in countries.items():
-        if not isinstance(info, dict) or not {"name", "continent"} <= info.keys():
-            raise WorldError(f"{path}: countries.{code}: give {{name: ..., continent: ...}}")
-    networks: list[Network] = []
-    seen: list[tuple[int, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
-    for i, entry in enumerate(data["networks"]):
-        where = f"{path}: networks[{i}]"
-        if not isinstance(entry, dict):
-            raise WorldError(f"{where}: expected a mapping")
-        missing = [k for k in REQUIRED if k not in entry]
-        if missing:
-            raise WorldError(f"{where}: missing {', '.join(missing)}")
-        try:
-            net = ipaddress.ip_network(str(entry["cidr"]))
-        except ValueError as exc:
-            raise WorldError(f"{where}.cidr: {exc}; write a network address with its prefix length") from None
-        for j, other in seen:
-            if other.version == net.version and other.overlaps(net):
-                raise WorldError(f"{where}.cidr: {net} overlaps networks[{j}] ({other}); give each block its own range")
-        seen.append((i, net))
-        if entry["country"] not in countries:
-            raise WorldError(f"{where}.country: {entry['country']!r} is not in 'countries'; add it there")
-        if entry["connection_type"] not in CONNECTION_TYPES:
-            raise WorldError(f"{where}.connection_type: use one of {', '.join(CONNECTION_TYPES)}")
-        if entry["kind"] not in KINDS:
-            raise WorldError(f"{where}.kind: use one of {', '.join(KINDS)}")
-        if entry["split"] not in SPLITS:
-            raise WorldError(f"{where}.split: use one of {', '.join(SPLITS)}")
-        anonymous = tuple(entry["anonymous"] or ())
-        for flag in anonymous:
-            if flag not in ANONYMOUS_FLAGS:
-                raise WorldError(f"{where}.anonymous: {flag!r} is not one of {', '.join(ANONYMOUS_FLAGS)}")
-        if not isinstance(entry["asn"], int) or not 0 < entry["asn"] < 2**32:
-            raise WorldError(f"{where}.asn: expected an AS number (a positive whole number)")
-        country = countries[entry["country"]]
-        networks.append(
-            Network(
-                cidr=str(net),
-                asn=entry["asn"],
-                org=str(entry["org"]),
-                country=entry["country"],
-                country_name=str(country["name"]),
-                continent=str(country["continent"]),
-                city=str(entry["city"]),
-                lat=float(entry["lat"]),
-                lon=float(entry["lon"]),
-                accuracy_radius=int(entry.get("accuracy_radius", 50)),
-                connection_type=entry["connection_type"],
-                anonymous=anonymous,
-                kind=entry["kind"],
-                split=entry["split"],
-            )
-        )
-    return networks
-
 
 class _ReproducibleWriter(MMDBWriter):
     """MMDBWriter with a fixed build epoch, so rebuilding changes no bytes."""
@@ -191,7 +95,7 @@ DATABASES = (
 
 
 def build(world: Path, out: Path, epoch: int = DEFAULT_EPOCH) -> list[Path]:
-    networks = load_world(world)
+    networks = read_networks(world)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for filename, database_type, make_record in DATABASES:

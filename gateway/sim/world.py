@@ -13,18 +13,28 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from gateway.settings import REPO_ROOT
 
 WORLD_PATH = REPO_ROOT / "geoip" / "world.yaml"
+CONNECTION_TYPES = ("Cable/DSL", "Cellular", "Corporate", "Satellite", "Dialup")
 KINDS = ("residential", "mobile", "hosting", "vpn", "tor", "office", "residential_proxy")
 SPLITS = ("tune", "holdout")
+ANONYMOUS_FLAGS = {
+    "hosting": "is_hosting_provider",
+    "vpn": "is_anonymous_vpn",
+    "tor": "is_tor_exit_node",
+    "public_proxy": "is_public_proxy",
+    "residential_proxy": "is_residential_proxy",
+}
+REQUIRED = ("cidr", "asn", "org", "country", "city", "lat", "lon", "connection_type", "anonymous", "kind", "split")
 
 
 class WorldError(ValueError):
-    """The world file is missing or malformed; the message names the place."""
+    """The world file is missing or malformed; the message names the entry and the fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +43,20 @@ class Network:
     asn: int
     org: str
     country: str
+    country_name: str
+    continent: str
     city: str
     lat: float
     lon: float
+    accuracy_radius: int
+    connection_type: str
+    anonymous: tuple[str, ...]
     kind: str
     split: str
-    ipv6: bool
+
+    @property
+    def ipv6(self) -> bool:
+        return ":" in self.cidr
 
     @property
     def utc_offset_h(self) -> int:
@@ -54,6 +72,68 @@ class Network:
         else:
             offset = rng.randrange(1, size - 1) if size > 2 else 0
         return str(net.network_address + offset)
+
+
+def read_networks(path: Path) -> list[Network]:
+    """Read and check world.yaml; raise WorldError naming the entry and the fix."""
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("countries"), dict) or not isinstance(data.get("networks"), list):
+        raise WorldError(f"{path}: expected a mapping with 'countries' (a mapping) and 'networks' (a list)")
+    countries: dict[str, Any] = data["countries"]
+    for code, info in countries.items():
+        if not isinstance(info, dict) or not {"name", "continent"} <= info.keys():
+            raise WorldError(f"{path}: countries.{code}: give {{name: ..., continent: ...}}")
+    networks: list[Network] = []
+    seen: list[tuple[int, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+    for i, entry in enumerate(data["networks"]):
+        where = f"{path}: networks[{i}]"
+        if not isinstance(entry, dict):
+            raise WorldError(f"{where}: expected a mapping")
+        missing = [k for k in REQUIRED if k not in entry]
+        if missing:
+            raise WorldError(f"{where}: missing {', '.join(missing)}")
+        try:
+            net = ipaddress.ip_network(str(entry["cidr"]))
+        except ValueError as exc:
+            raise WorldError(f"{where}.cidr: {exc}; write a network address with its prefix length") from None
+        for j, other in seen:
+            if other.version == net.version and other.overlaps(net):
+                raise WorldError(f"{where}.cidr: {net} overlaps networks[{j}] ({other}); give each block its own range")
+        seen.append((i, net))
+        if entry["country"] not in countries:
+            raise WorldError(f"{where}.country: {entry['country']!r} is not in 'countries'; add it there")
+        if entry["connection_type"] not in CONNECTION_TYPES:
+            raise WorldError(f"{where}.connection_type: use one of {', '.join(CONNECTION_TYPES)}")
+        if entry["kind"] not in KINDS:
+            raise WorldError(f"{where}.kind: use one of {', '.join(KINDS)}")
+        if entry["split"] not in SPLITS:
+            raise WorldError(f"{where}.split: use one of {', '.join(SPLITS)}")
+        anonymous = tuple(entry["anonymous"] or ())
+        for flag in anonymous:
+            if flag not in ANONYMOUS_FLAGS:
+                raise WorldError(f"{where}.anonymous: {flag!r} is not one of {', '.join(ANONYMOUS_FLAGS)}")
+        if not isinstance(entry["asn"], int) or not 0 < entry["asn"] < 2**32:
+            raise WorldError(f"{where}.asn: expected an AS number (a positive whole number)")
+        country = countries[entry["country"]]
+        networks.append(
+            Network(
+                cidr=str(net),
+                asn=entry["asn"],
+                org=str(entry["org"]),
+                country=entry["country"],
+                country_name=str(country["name"]),
+                continent=str(country["continent"]),
+                city=str(entry["city"]),
+                lat=float(entry["lat"]),
+                lon=float(entry["lon"]),
+                accuracy_radius=int(entry.get("accuracy_radius", 50)),
+                connection_type=entry["connection_type"],
+                anonymous=anonymous,
+                kind=entry["kind"],
+                split=entry["split"],
+            )
+        )
+    return networks
 
 
 class World:
@@ -90,27 +170,8 @@ def load_world(path: str | None = None) -> World:
     """Read and check the world file (cached)."""
     p = Path(path) if path else WORLD_PATH
     try:
-        data = yaml.safe_load(p.read_text())
+        return World(read_networks(p))
     except OSError as exc:
         raise WorldError(f"{p}: cannot read the world file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise WorldError(f"{p}: YAML syntax error: {exc}") from None
-    items = data.get("networks") if isinstance(data, dict) else data
-    if not isinstance(items, list) or not items:
-        raise WorldError(f"{p}: expected a 'networks' list")
-    networks = []
-    for i, item in enumerate(items):
-        where = f"{p}: networks[{i}]"
-        try:
-            kind, split = item["kind"], item["split"]
-            net = ipaddress.ip_network(item["cidr"], strict=False)
-            networks.append(Network(str(net), int(item["asn"]), str(item["org"]), str(item["country"]),
-                                    str(item.get("city", "")), float(item["lat"]), float(item["lon"]),
-                                    kind, split, net.version == 6))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise WorldError(f"{where}: missing or bad field ({exc})") from None
-        if kind not in KINDS:
-            raise WorldError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
-        if split not in SPLITS:
-            raise WorldError(f"{where}: split {split!r} is not one of {', '.join(SPLITS)}")
-    return World(networks)
