@@ -85,7 +85,7 @@ def serve_main(argv: list[str]) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"""gateway: demo engagement API behind the gateway on {base}  (metrics: {base}/metrics)
 try:
-  TOKEN=$(curl -s -d 'grant_type=password&username=alice&password=demo&client_id=engage-android&device_id=dev-1' {base}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  TOKEN=$(curl -s -A 'Engage/412.0.1 (Android 14; Pixel 8; en_US)' -d 'grant_type=password&username=alice&password=demo&client_id=engage-android&device_id=dev-1' {base}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -i -X POST -H "Authorization: Bearer $TOKEN" -H 'x-device-id: dev-1' -H 'user-agent: Engage/412.0.1 (Android 14; Pixel 8; en_US)' {base}/v1/media/m1/like
   curl -i -X POST -H 'Authorization: Bearer forged.token.here' {base}/v1/media/m1/like
   curl -s {base}/metrics | grep gateway_requests
