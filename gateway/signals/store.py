@@ -1,39 +1,86 @@
-"""The state store contract: one batched, async call per request.
+"""The state store contract: one batched, async call per request, one op per entity.
 
-A request's signals need to read and update many small structures (distinct
-accounts per IP, the session's recent gaps, the target's recent actions, the
-session's birth record, sticky decisions). They are all expressed as a list of
-operations executed in order in ONE ``exchange`` call, so the Redis backend
-does the whole request in one round trip (a pipeline) and the memory backend
-in one pass.
+A protected request reads and updates a handful of *entities*: its session,
+its account, the address, /24 or /64, ASN (within its network class), device
+and TLS-plus-user-agent pair it came from, and the target it acts on. Each op
+below reads and updates ONE entity; a request's ops travel together in ONE
+``exchange`` call, so the Redis backend does the whole request in one round
+trip (one script) and the memory backend in one pass. Every entity is one
+record under one key (``"<kind>:<id>"``, e.g. ``"ip:203.0.113.7"``); the Redis
+backend stores it under ``<prefix>:{<key>}``, so an entity never spans Redis
+Cluster slots.
 
-The operations, and their exact semantics (both backends must match):
+Both backends implement these semantics exactly and are driven by the same
+conformance tests. Time is the ``now`` given to ``exchange`` (the engine's
+clock, virtual in replay), never wall time.
 
-``Distinct(key, member, ts, windows, ttl, cap)``
-    Record that ``member`` was seen at ``ts`` under ``key``; return, for each
-    window in ``windows`` (seconds), how many distinct members were seen in
-    ``(ts - window, ts]``, this one included. At most ``cap`` members are kept
-    per key (the oldest-seen are dropped), so counts saturate at ``cap``: a
-    documented, one-sided error. The key expires ``ttl`` seconds after its
-    last update.
+Recency sets
+    Sessions, accounts and the account's networks, devices, clients and
+    targets are kept as *recency sets*: member -> last-seen time, in the order
+    they were last seen. Seeing a member stores ``max(now, newest time in the
+    set)`` (so the order is also time order even when replicas' clocks
+    disagree by a little) and moves it to the newest end. Past a set's cap the
+    least recently seen member is dropped: counts saturate at the cap, a
+    documented one-sided error. A count "over window w" is the number of
+    members last seen after ``now - w``, this request's included.
 
-``Append(key, value, ttl, maxlen)``
-    Return the values appended before (newest first, at most ``maxlen``),
-    then push ``value`` (a str or float) and keep the newest ``maxlen``.
+``Birth(key, record)``
+    The token endpoint: store ``record`` as the session's birth unless it has
+    one. Result: None.
 
-``Get(key)`` -> the stored str, or None.
-``Put(key, value, ttl)`` -> None. Stores a str that expires after ``ttl`` s.
-``PutIfAbsent(key, value, ttl)`` -> the previous value if one existed (and leaves it), else stores and returns None.
-``Incr(key, amount, ttl)`` -> the new integer value; expiry set on creation.
+``Session(key, birth, loc)``
+    A protected request on the session. Result
+    ``(birth, times, loc, sticky)``: the birth before this op (None if none;
+    then ``birth`` is stored as a first-use birth), the session's earlier
+    action times newest first (at most ``TIMES_MAX``), the location record of
+    its previous use, and its live sticky decision (None if none). Then ``now``
+    is pushed onto the times and ``loc`` replaces the location. Times and
+    location older than ``RECENT_TTL`` since the session's last action count as
+    absent. The record lives ``SESSION_TTL`` after its last touch.
 
-Keys are ``"<entity>#<field>"``, e.g. ``"ip:203.0.113.7#accounts"``: the part
-before ``#`` names one entity (it may contain ``:``), the part after names the
-structure. The Redis backend turns it into ``<prefix>:{<entity>}:<field>`` so
-all of one entity's keys share a Redis Cluster hash slot.
+``Shared(key, account, session)``
+    An address, prefix, ASN, device or TLS+UA pair. Sees ``account`` in the
+    accounts set (windows ``SHARED_ACCOUNT_WINDOWS``) and ``session`` in the
+    sessions set (window ``SHARED_SESSION_WINDOW``), each capped at
+    ``SHARED_CAP``. Result ``(accounts_10m, accounts_1h, accounts_24h,
+    sessions_1h, sticky)``. Lives ``RECENT_TTL`` after its last touch.
 
-Time: ``ts`` in ops is the engine's clock (virtual in replay), never wall time.
-Expiry is judged against the same clock: a store is told the time by
-``exchange(batch, now)``.
+``Account(key, members, loc)``
+    ``members`` has one entry per ``ACCOUNT_KINDS`` item (``""`` = none this
+    time), each seen in that kind's recency set (cap ``ACCOUNT_CAP`` per kind).
+    Result ``(counts, times, hours, hour_n, hour_prev, day_n, day_prev, loc,
+    sticky)``:
+
+    - ``counts``: for each kind in order, for each of its windows in
+      ``ACCOUNT_WINDOWS``, the members seen over that window (flat, 13 ints);
+    - ``times``: earlier action times, newest first (as for a session);
+    - ``hours``: 24 ints, ``hours[h]`` = the account's distinct active
+      ``SLOT_S`` slots that end after ``now - 3600 * (h + 1)``; slot ``s``
+      covers ``[s * SLOT_S, (s + 1) * SLOT_S)`` and this request's slot counts;
+    - ``hour_n``/``day_n``: actions in the current clock hour / day (UTC
+      buckets of 3600 / 86400 s, this one included); ``hour_prev``/``day_prev``:
+      in the bucket just before (0 if the account was idle then);
+    - ``loc`` and ``sticky`` as for a session.
+
+    Lives ``RECENT_TTL`` after its last touch.
+
+``Target(key, record)``
+    Result: the target's earlier action records, newest first (at most
+    ``TARGET_MAX``); then ``record`` is pushed. The list is dropped when the
+    target was idle for ``TARGET_TTL``.
+
+``Mark(key, target)``
+    Sees ``target`` in the account's ``burst`` set (it was found in a burst).
+    Result: None.
+
+``Stick(key, decision, until)``
+    Pins a sticky decision (``"<decision>|<rule id>|<until>"``) on an entity
+    (created empty if absent) until ``until``; the entity lives at least that
+    long. Result: None. Session, Shared and Account ops return it while
+    ``now < until``.
+
+An op on a key holding another kind of record sees it as absent and replaces
+it. Every record is bounded: sets by their caps, lists by their maxima.
 """
 
 from __future__ import annotations
@@ -41,52 +88,86 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 86400.0
 
-@dataclass(slots=True)
-class Distinct:
-    key: str
-    member: str
-    ts: float
-    windows: tuple[float, ...]
-    ttl: float
-    cap: int = 256
+SESSION_TTL = 30 * DAY  # a session's birth is remembered this long after its last use
+RECENT_TTL = DAY  # times, locations and sets of an entity idle this long are dropped
+TIMES_MAX = 32  # action times kept per session and per account
 
+SHARED_ACCOUNT_WINDOWS = (600.0, HOUR, DAY)
+SHARED_SESSION_WINDOW = HOUR
+SHARED_CAP = 128  # distinct accounts / sessions kept per shared entity (rules compare with <= 50)
 
-@dataclass(slots=True)
-class Append:
-    key: str
-    value: str | float
-    ttl: float
-    maxlen: int = 32
+ACCOUNT_KINDS = ("ip", "prefix", "session", "class", "asn", "country", "device", "client", "target", "burst")
+ACCOUNT_WINDOWS: tuple[tuple[float, ...], ...] = (
+    (DAY,),  # ip
+    (900.0, DAY),  # prefix: live (15 min) and day
+    (900.0,),  # session: live
+    (900.0,),  # class: live
+    (DAY,),  # asn
+    (DAY,),  # country
+    (DAY,),  # device
+    (DAY,),  # client
+    (HOUR,),  # target
+    (HOUR,),  # burst
+)
+ACCOUNT_CAP = 64  # members kept per kind and account
+SLOT_S = 600.0  # activity is counted in 10-minute slots
+HOURS = 24
 
-
-@dataclass(slots=True)
-class Get:
-    key: str
-
-
-@dataclass(slots=True)
-class Put:
-    key: str
-    value: str
-    ttl: float
-
-
-@dataclass(slots=True)
-class PutIfAbsent:
-    key: str
-    value: str
-    ttl: float
+TARGET_TTL = 300.0
+TARGET_MAX = 32
 
 
 @dataclass(slots=True)
-class Incr:
+class Birth:
     key: str
-    amount: int
-    ttl: float
+    record: str
 
 
-Op = Distinct | Append | Get | Put | PutIfAbsent | Incr
+@dataclass(slots=True)
+class Session:
+    key: str
+    birth: str
+    loc: str
+
+
+@dataclass(slots=True)
+class Shared:
+    key: str
+    account: str
+    session: str
+
+
+@dataclass(slots=True)
+class Account:
+    key: str
+    members: tuple[str, ...]
+    loc: str
+
+
+@dataclass(slots=True)
+class Target:
+    key: str
+    record: str
+
+
+@dataclass(slots=True)
+class Mark:
+    key: str
+    target: str
+
+
+@dataclass(slots=True)
+class Stick:
+    key: str
+    decision: str
+    until: float
+
+
+Op = Birth | Session | Shared | Account | Target | Mark | Stick
 
 
 @dataclass(slots=True)
