@@ -52,14 +52,18 @@ Recency sets
     sticky)``:
 
     - ``counts``: for each kind in order, for each of its windows in
-      ``ACCOUNT_WINDOWS``, the members seen over that window (flat, 13 ints);
+      ``ACCOUNT_WINDOWS``, the members seen over that window (flat, 11 ints);
     - ``times``: earlier action times, newest first (as for a session);
     - ``hours``: 24 ints, ``hours[h]`` = the account's distinct active
-      ``SLOT_S`` slots that end after ``now - 3600 * (h + 1)``; slot ``s``
-      covers ``[s * SLOT_S, (s + 1) * SLOT_S)`` and this request's slot counts;
-    - ``hour_n``/``day_n``: actions in the current clock hour / day (UTC
-      buckets of 3600 / 86400 s, this one included); ``hour_prev``/``day_prev``:
-      in the bucket just before (0 if the account was idle then);
+      ``SLOT_S`` slots that end after ``now - 3600 * (h + 1)``; slot ``s`` =
+      ``floor(now / SLOT_S)`` covers ``[s * SLOT_S, (s + 1) * SLOT_S)``, this
+      request's slot counts, slots ending ``DAY`` or more before now are dropped;
+      computed as: ``end = (s + 1) * SLOT_S``; ``b = 0 if end > now else
+      floor((now - end) / 3600)``; the slot counts in ``hours[h]`` for every
+      ``h >= b`` (both backends use exactly this arithmetic);
+    - ``hour_n``/``day_n``: actions in the current clock hour / day (buckets
+      ``floor(now / 3600)`` / ``floor(now / 86400)``, this one included);
+      ``hour_prev``/``day_prev``: in the bucket just before (0 if idle then);
     - ``loc`` and ``sticky`` as for a session.
 
     Lives ``RECENT_TTL`` after its last touch.
