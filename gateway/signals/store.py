@@ -10,6 +10,11 @@ record under one key (``"<kind>:<id>"``, e.g. ``"ip:203.0.113.7"``); the Redis
 backend stores it under ``<prefix>:{<key>}``, so an entity never spans Redis
 Cluster slots.
 
+Keys: an entity's kind follows from its key's prefix: ``s:`` a session,
+``a:`` an account, ``t:`` a target, any other a shared entity (``ip:``,
+``pfx:``, ``asn:``, ``dev:``, ``tu:``). ``Stick`` relies on it to create the
+right record for an absent entity.
+
 Both backends implement these semantics exactly and are driven by the same
 conformance tests. Time is the ``now`` given to ``exchange`` (the engine's
 clock, virtual in replay), never wall time.
@@ -34,9 +39,10 @@ Recency sets
     then ``birth`` is stored as a first-use birth), the session's earlier
     action times newest first (at most ``TIMES_MAX``), the location record of
     its previous use, and its live sticky decision (None if none). Then ``now``
-    is pushed onto the times and ``loc`` replaces the location. Times and
-    location older than ``RECENT_TTL`` since the session's last action count as
-    absent. The record lives ``SESSION_TTL`` after its last touch.
+    is pushed onto the times and ``loc`` replaces the location. When the
+    previous Session op on the key was ``RECENT_TTL`` or more before ``now``,
+    times and location are cleared first (the birth stays). The record lives
+    ``SESSION_TTL`` after its last touch.
 
 ``Shared(key, account, session)``
     An address, prefix, ASN, device or TLS+UA pair. Sees ``account`` in the
@@ -64,9 +70,11 @@ Recency sets
     - ``hour_n``/``day_n``: actions in the current clock hour / day (buckets
       ``floor(now / 3600)`` / ``floor(now / 86400)``, this one included);
       ``hour_prev``/``day_prev``: in the bucket just before (0 if idle then);
-    - ``loc`` and ``sticky`` as for a session.
+    - ``loc`` and ``sticky`` as for a session (times and location cleared
+      after ``RECENT_TTL`` without an Account op, as for a session).
 
-    Lives ``RECENT_TTL`` after its last touch.
+    Members last seen ``DAY`` or more before now may be dropped (they are in no
+    window). Lives ``RECENT_TTL`` after its last touch.
 
 ``Target(key, record)``
     Result: the target's earlier action records, newest first (at most
@@ -120,6 +128,8 @@ ACCOUNT_WINDOWS: tuple[tuple[float, ...], ...] = (
 ACCOUNT_CAP = 64  # members kept per kind and account
 SLOT_S = 600.0  # activity is counted in 10-minute slots
 HOURS = 24
+
+SESSION_PREFIX, ACCOUNT_PREFIX, TARGET_PREFIX = "s:", "a:", "t:"
 
 TARGET_TTL = 300.0
 TARGET_MAX = 32
