@@ -63,17 +63,17 @@ Recency sets
     - ``hours``: 24 ints, ``hours[h]`` = the account's distinct active
       ``SLOT_S`` slots that end after ``now - 3600 * (h + 1)``; slot ``s`` =
       ``floor(now / SLOT_S)`` covers ``[s * SLOT_S, (s + 1) * SLOT_S)``, this
-      request's slot counts, slots ending ``DAY`` or more before now are dropped;
-      computed as: ``end = (s + 1) * SLOT_S``; ``b = 0 if end > now else
-      floor((now - end) / 3600)``; the slot counts in ``hours[h]`` for every
-      ``h >= b`` (both backends use exactly this arithmetic);
+      request's slot counts; computed as: ``end = (s + 1) * SLOT_S``; ``b = 0
+      if end > now else floor((now - end) / 3600)``; the slot counts in
+      ``hours[h]`` for every ``h >= b``, and a slot with ``b >= HOURS`` is
+      dropped (both backends use exactly this arithmetic);
     - ``hour_n``/``day_n``: actions in the current clock hour / day (buckets
       ``floor(now / 3600)`` / ``floor(now / 86400)``, this one included);
       ``hour_prev``/``day_prev``: in the bucket just before (0 if idle then);
     - ``loc`` and ``sticky`` as for a session (times and location cleared
       after ``RECENT_TTL`` without an Account op, as for a session).
 
-    Members last seen ``DAY`` or more before now may be dropped (they are in no
+    Members last seen ``DAY`` or more before now are dropped (they are in no
     window). Lives ``RECENT_TTL`` after its last touch.
 
 ``Target(key, record)``
@@ -93,6 +93,41 @@ Recency sets
 
 An op on a key holding another kind of record sees it as absent and replaces
 it. Every record is bounded: sets by their caps, lists by their maxima.
+
+Exact rules (where the text above leaves room; both backends follow them)
+    - Life: a record is absent once ``expiry <= now``. Each op on a record
+      sets ``expiry = max(expiry, now + ttl)``: ``SESSION_TTL`` for Birth and
+      Session, ``RECENT_TTL`` for Shared, Account and Mark, ``until`` for
+      Stick; Target sets ``expiry = now + TARGET_TTL``. An absent record is
+      created empty; a record of another kind is absent (its sticky decision
+      with it).
+    - Windows: a member counts over window ``w`` when its stored time ``t``
+      has ``t > now - w`` (the subtraction in doubles); there is no upper
+      bound (a member clamped past ``now`` counts).
+    - Clamp: Shared's two sets clamp each on its own newest time. An account's
+      sets share one clamp: every Account and Mark op computes ``stamp =
+      max(now, the account's stamp)``, keeps it as the account's stamp, and
+      each member it sees gets ``stamp``.
+    - Members: in ``Account.members`` ``""`` sees nothing (the counts are
+      still read); Shared and Mark see their members as given.
+    - Account order: see the members, drop members with ``t <= now - DAY``,
+      drop each kind's least recently seen past ``ACCOUNT_CAP``, then count.
+      Mark caps the burst set the same way (no age drop).
+    - Times and location: ``last`` is the greatest ``now`` of the record's
+      Session (for an account: Account) ops; such an op first clears times and
+      location when ``last <= now - RECENT_TTL`` (a fresh record has none),
+      then sets ``last = max(last, now)``. Times are returned and stored
+      exactly (the given doubles, bit for bit).
+    - Buckets: an Account op whose hour bucket equals the stored one adds 1 to
+      it; any other bucket (later or earlier) starts at 1, with ``hour_prev``
+      the stored count when the stored bucket is the one just before, else 0.
+      Days likewise. A fresh account has bucket 0 with count 0.
+    - Stick replaces the entity's sticky decision whatever its ``until``. It
+      names a session, account or shared entity, never a target.
+    - Result types: Session ``(str | None, list[float], str | None, str |
+      None)``; Shared ``(int, int, int, int, str | None)``; Account
+      ``(list[int], list[float], list[int], int, int, int, int, str | None,
+      str | None)``; Target ``list[str]``; Birth, Mark, Stick ``None``.
 """
 
 from __future__ import annotations
