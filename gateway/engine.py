@@ -29,22 +29,13 @@ from gateway.metrics import AUTH_FAILURES, DECISION_SECONDS, DEGRADED, REQUESTS
 from gateway.policy import RuleSet, RuleSetWatcher
 from gateway.routes import Match, RouteTable
 from gateway.settings import Settings
-from gateway.signals.collector import SignalCollector
+from gateway.signals.collector import Plan, SignalCollector
 from gateway.signals.memory import MemoryStore
-from gateway.signals.store import Get, Op, Put, StateStore
+from gateway.signals.store import StateStore, Stick
 from gateway.verdict import RANK, Decision, Verdict
 
 logger = logging.getLogger("gateway.engine")
 
-# Where a sticky decision can be pinned, and how to name that scope for a request.
-STICKY_SCOPES: dict[str, Callable[[Principal, Fingerprint], str | None]] = {
-    "session": lambda p, f: p.session_id,
-    "account": lambda p, f: p.subject,
-    "device": lambda p, f: f.device_id,
-    "prefix": lambda p, f: f.prefix,
-    "ip": lambda p, f: f.ip,
-}
-_STICKY_FIELD = "#sticky"
 _MAX_BODY = 64 * 1024  # token responses larger than this are not parsed
 
 
@@ -87,7 +78,6 @@ class Engine:
         self.record_features = record_features or settings.log.include_features
         log_settings = settings.log if decision_log else dataclasses.replace(settings.log, sink=None)
         self.log = DecisionLog(log_settings, settings.resolve)
-        self._pending: list[Op] = []  # sticky writes, sent with the next exchange
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
         self._start_task: asyncio.Future | None = None
@@ -152,7 +142,7 @@ class Engine:
             return
         try:
             fp = self.fingerprinter.fingerprint(facts)
-            ops = self._take_pending() + self.collector.birth_ops(facts, principal, fp)
+            ops = self.collector.birth_ops(facts, principal, fp)
             await self.store.exchange(ops, facts.ts)
         except Exception:  # the client must get its token even if recording the birth fails
             logger.exception("could not record the birth of session %s", principal.session_id)
@@ -181,17 +171,14 @@ class Engine:
             v.auth_error, v.auth_error_description = err.error, err.description
             return v, None
         fp = self.fingerprinter.fingerprint(facts)
-        plan = self.collector.plan(facts, principal, fp)
-        sticky_keys = [(scope, f"sticky:{scope}:{value}{_STICKY_FIELD}") for scope, name in STICKY_SCOPES.items() if (value := name(principal, fp))]
-        pending = self._take_pending()
-        ops = pending + plan.ops + [Get(key) for _, key in sticky_keys]
-        result = await self.store.exchange(ops, facts.ts)
-        values = result.values[len(pending):]
-        n = len(plan.ops)
-        features = self.collector.features(plan, values[:n])
-        verdict = self._sticky_verdict(values[n:], sticky_keys, facts.ts)
+        collector = self.collector
+        plan = collector.plan(facts, principal, fp)
+        result = await self.store.exchange(plan.ops, facts.ts)
+        values = result.values
+        features = collector.features(plan, values)
+        verdict = self._sticky_verdict(collector.stickies(plan, values), facts.ts)
         if verdict is None:
-            verdict = self._evaluate(features, principal, fp, facts.ts)
+            verdict = self._evaluate(features, plan, facts.ts)
         if result.degraded:
             verdict.degraded = True
             DEGRADED.inc()
@@ -204,7 +191,7 @@ class Engine:
             verdict.features = features
         return verdict, (principal, fp)
 
-    def _evaluate(self, features: dict, principal: Principal, fp: Fingerprint, now: float) -> Verdict:
+    def _evaluate(self, features: dict, plan: Plan, now: float) -> Verdict:
         score, movers, extra = None, [], 0.0
         scorer = self.scorer.current if self.scorer is not None else None
         if scorer is not None:
@@ -213,11 +200,9 @@ class Engine:
             extra = self.settings.model_weight * score
         ev = self.rules.current.evaluate(features, extra)
         for s in ev.sticky:
-            value = STICKY_SCOPES[s.scope](principal, fp)
-            if value:
-                self._pending.append(
-                    Put(f"sticky:{s.scope}:{value}{_STICKY_FIELD}", f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}", s.ttl_s)
-                )
+            key = self.collector.sticky_key(plan, s.scope)
+            if key:  # written with the next exchange, like every write known only now
+                self.collector.defer(Stick(key, f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}", now + s.ttl_s))
         explain = ev.explain
         if score is not None and movers:
             explain += f"; model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"
@@ -226,12 +211,10 @@ class Engine:
             risk=round(ev.risk, 3), explain=explain, retry_after=ev.retry_after, top_features=movers,
         )
 
-    def _sticky_verdict(self, values: list, keys: list[tuple[str, str]], now: float) -> Verdict | None:
+    def _sticky_verdict(self, found: list[tuple[str, str]], now: float) -> Verdict | None:
         """An earlier sticky decision in any of this request's scopes answers without re-deciding."""
         best = None
-        for (scope, _), raw in zip(keys, values, strict=True):
-            if not raw:
-                continue
+        for scope, raw in found:
             decision, rule_id, until = raw.split("|", 2)
             d = Decision(decision)
             if best is None or RANK[d] < RANK[best[0]]:
@@ -247,12 +230,6 @@ class Engine:
         )
 
     # -- bookkeeping -------------------------------------------------------------
-    def _take_pending(self) -> list[Op]:
-        if not self._pending:
-            return []
-        pending, self._pending = self._pending, []
-        return pending
-
     def _next_id(self) -> str:
         return f"{self._id_prefix}-{next(self._ids):x}"
 

@@ -246,18 +246,12 @@ def burst_features(targets_1h: int, burst_marks: int, in_burst: bool, out: dict)
     """The account's share of recent targets that were in bursts.
 
     ``targets_1h`` counts the distinct targets the account acted on in the hour
-    (this one included). ``burst_marks`` is the count returned by the account's
-    burst set, which always holds the fresh marker ``PRESENT`` besides the
-    targets recorded as in a burst. Whether *this* target is in a burst is only
-    known once the state is read, so it is recorded with the next exchange.
+    (this one included); ``burst_marks`` those recorded as in a burst. Whether
+    *this* target is in a burst is only known once the state is read, so it is
+    recorded with the next exchange and counted here by hand.
     """
-    bursts = burst_marks - 1 + (1 if in_burst else 0)
+    bursts = burst_marks + (1 if in_burst else 0)
     if bursts > targets_1h:
         bursts = targets_1h
-    if bursts < 0:
-        bursts = 0
     out["account.burst_targets_1h"] = bursts
     out["account.burst_share_1h"] = bursts / targets_1h if targets_1h > 0 else 0.0
-
-
-PRESENT = "-"  # a member every read refreshes, so reading the burst set never needs a separate op

@@ -18,6 +18,7 @@ account id in many sets is stored once.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left, bisect_right
 from itertools import islice
 from math import floor
 from sys import intern
@@ -88,22 +89,22 @@ class _Shared:
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.accounts: dict[str, float] = {}
-        self.sessions: dict[str, float] = {}
+        self.accounts: list | _Big = []
+        self.sessions: list | _Big = []
         self.sticky: str | None = None
         self.until = 0.0
 
 
 class _Account:
-    __slots__ = ("expires", "seen", "newest", "times", "slots", "hour", "hour_n", "hour_prev", "day", "day_n",
+    __slots__ = ("expires", "seen", "newest", "times", "hourly", "hour", "hour_n", "hour_prev", "day", "day_n",
                  "day_prev", "loc", "last", "sticky", "until")
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.seen: dict[str, float] = {}  # tag + member -> last seen, oldest first
-        self.newest = 0.0
+        self.seen: list = []  # [kind tag, member, last seen, ...]
+        self.newest = 0.0  # the newest stamp in seen
         self.times = array("d")
-        self.slots = array("q")  # active slots, ascending
+        self.hourly = array("q")  # [clock hour, active slots, last slot, ...] for the last HOURS hours
         self.hour = self.hour_n = self.hour_prev = 0
         self.day = self.day_n = self.day_prev = 0
         self.loc: str | None = None
@@ -120,29 +121,69 @@ class _Target:
         self.records: list[str] = []  # newest first
 
 
-def _see(members: dict[str, float], member: str, now: float, cap: int) -> None:
-    """Mark ``member`` seen now (clamped to the newest), newest end; drop the least recent past ``cap``."""
-    if members:
-        newest = members[next(reversed(members))]
-        if newest > now:
-            now = newest
-        if members.pop(member, None) is None:
+class _Big:
+    """A large recency set (a busy address, prefix, ASN): member -> stamp in time order, plus the
+    same stamps sorted, so a window is counted by bisection instead of a walk."""
+
+    __slots__ = ("index", "stamps")
+
+    def __init__(self, small: list) -> None:
+        self.index: dict[str, float] = dict(zip(small[::2], small[1::2], strict=True))
+        self.stamps = array("d", small[1::2])
+
+
+_BIG_FROM = 4  # members; smaller sets are a flat [member, stamp, member, stamp, ...] list (bytes matter more)
+
+
+def _see(members: list | _Big, member: str, now: float, cap: int) -> list | _Big:
+    """Mark ``member`` seen now (clamped to the newest), at the newest end; drop the least recent past ``cap``.
+
+    Returns the set, which may have changed form.
+    """
+    if type(members) is list:
+        if members:
+            if members[-1] > now:
+                now = members[-1]
+            if member in members:  # a member (str) never equals a stamp (float)
+                i = members.index(member)
+                member = members[i]
+                del members[i : i + 2]
+            else:
+                member = intern(member)
+        else:
             member = intern(member)
-    else:
+        members.append(member)
+        members.append(now)
+        if len(members) > 2 * cap:
+            del members[:2]
+        return _Big(members) if len(members) > 2 * _BIG_FROM else members
+    index, stamps = members.index, members.stamps
+    if stamps[-1] > now:
+        now = stamps[-1]
+    old = index.pop(member, None)
+    if old is None:
         member = intern(member)
-    members[member] = now
-    if len(members) > cap:
-        del members[next(iter(members))]
+    else:
+        del stamps[bisect_left(stamps, old)]
+    index[member] = now
+    stamps.append(now)
+    if len(index) > cap:
+        del index[next(iter(index))]
+        del stamps[0]
+    return members
 
 
-def _count(members: dict[str, float], cut: float) -> int:
-    """Members last seen after ``cut``: walk from the newest end, stop at the first older one."""
-    n = 0
-    for t in reversed(members.values()):
-        if t <= cut:
-            break
-        n += 1
-    return n
+def _since(members: list | _Big, cut: float) -> int:
+    """Members last seen after ``cut``."""
+    if type(members) is list:
+        n = 0
+        for i in range(len(members) - 1, 0, -2):
+            if members[i] <= cut:
+                break
+            n += 1
+        return n
+    stamps = members.stamps
+    return len(stamps) - bisect_right(stamps, cut)
 
 
 def _times(times: array, now: float) -> list[float]:
@@ -154,8 +195,77 @@ def _times(times: array, now: float) -> list[float]:
     return previous
 
 
+def _active(hourly: array, hour: int, slot: int) -> list[int]:
+    """Count ``slot`` into its clock hour; the active slots of each recent hour, oldest first."""
+    if hourly and hourly[-3] == hour:
+        if slot > hourly[-1]:
+            hourly[-2] += 1
+            hourly[-1] = slot
+    else:
+        hourly.extend((hour, 1, slot))
+        if hourly[0] <= hour - HOURS:
+            kept = [x for i in range(0, len(hourly), 3) if hourly[i] > hour - HOURS for x in hourly[i : i + 3]]
+            hourly[:] = array("q", kept)
+    return hourly[1::3].tolist()
+
+
 def _sticky(record: _Session | _Shared | _Account, now: float) -> str | None:
     return record.sticky if record.sticky is not None and now < record.until else None
+
+
+def _see_tagged(seen: list, tag: str, member: str, stamp: float) -> None:
+    """See ``member`` of kind ``tag`` at ``stamp`` (already clamped) in a ``[tag, member, stamp, ...]`` list.
+
+    An account's list is short, so it is kept in no particular order and always counted whole.
+    """
+    if member in seen:
+        start = 1
+        while True:
+            i = seen.index(member, start)  # found above, so at least once
+            if i % 3 == 1 and seen[i - 1] == tag:
+                seen[i + 1] = stamp
+                return
+            start = i + 1
+            if member not in seen[start:]:
+                break
+    seen.append(tag)
+    seen.append(intern(member))
+    seen.append(stamp)
+
+
+def _account_counts(seen: list, now: float) -> list[int]:
+    """The flat per-kind window counts; drops members outside every window and trims kinds past the cap."""
+    counts = [0] * _N_COUNTS
+    totals = dict.fromkeys(_TAGS, 0)
+    oldest = now - _LONGEST
+    stale = False
+    for i in range(2, len(seen), 3):
+        t = seen[i]
+        if t <= oldest:
+            stale = True
+            continue
+        tag = seen[i - 2]
+        totals[tag] += 1
+        for k, w in _COUNTS[tag]:
+            if t > now - w:
+                counts[k] += 1
+    if stale:
+        seen[:] = [x for i in range(0, len(seen), 3) if seen[i + 2] > oldest for x in seen[i : i + 3]]
+    if max(totals.values()) > ACCOUNT_CAP:
+        for tag, n in totals.items():
+            for _ in range(n - ACCOUNT_CAP):
+                _drop_least_recent(seen, tag)
+        return _account_counts(seen, now)
+    return counts
+
+
+def _drop_least_recent(seen: list, tag: str) -> None:
+    """Drop the member of kind ``tag`` seen longest ago (the first of them on a tie)."""
+    at, oldest = -1, 0.0
+    for i in range(0, len(seen), 3):
+        if seen[i] == tag and (at < 0 or seen[i + 2] < oldest):
+            at, oldest = i, seen[i + 2]
+    del seen[at : at + 3]
 
 
 class MemoryStore:
@@ -235,7 +345,7 @@ class MemoryStore:
     def _session(self, op: Session, now: float) -> tuple:
         s = self._record(op.key, _Session, now)
         birth = s.birth
-        if birth is None:
+        if birth is None and op.birth:
             s.birth = op.birth
         if s.last <= now - RECENT_TTL:
             del s.times[:]
@@ -249,24 +359,12 @@ class MemoryStore:
 
     def _shared(self, op: Shared, now: float) -> tuple:
         e = self._record(op.key, _Shared, now)
-        accounts, sessions = e.accounts, e.sessions
-        _see(accounts, op.account, now, SHARED_CAP)
-        _see(sessions, op.session, now, SHARED_CAP)
+        accounts = e.accounts = _see(e.accounts, op.account, now, SHARED_CAP)
+        sessions = e.sessions = _see(e.sessions, op.session, now, SHARED_CAP)
         if e.expires < now + RECENT_TTL:
             e.expires = now + RECENT_TTL
-        # Windows nest, so one walk from the newest end counts all three.
-        c10, c1h = now - _A10, now - _A1H
-        cday = now - _A24
-        a10 = a1h = a24 = 0
-        for t in reversed(accounts.values()):
-            if t <= cday:
-                break
-            a24 += 1
-            if t > c1h:
-                a1h += 1
-                if t > c10:
-                    a10 += 1
-        return a10, a1h, a24, _count(sessions, now - SHARED_SESSION_WINDOW), _sticky(e, now)
+        return (_since(accounts, now - _A10), _since(accounts, now - _A1H), _since(accounts, now - _A24),
+                _since(sessions, now - SHARED_SESSION_WINDOW), _sticky(e, now))
 
     def _account(self, op: Account, now: float) -> tuple:
         a = self._record(op.key, _Account, now)
@@ -274,84 +372,15 @@ class MemoryStore:
             del a.times[:]
             a.loc = None
         seen = a.seen
-        stamp = now if now > a.newest else a.newest
-        a.newest = stamp
-        pop = seen.pop
+        stamp = a.newest = now if now > a.newest else a.newest
         for tag, member in zip(_TAGS, op.members, strict=True):
             if member:
-                k = tag + member
-                pop(k, None)
-                seen[intern(k)] = stamp
-        counts = [0] * _N_COUNTS
-        totals: dict[str, int] | None = None
-        oldest_live = now - _LONGEST
-        n = 0
-        for k, t in reversed(seen.items()):
-            if t <= oldest_live:
-                break
-            n += 1
-            for i, w in _COUNTS[k[0]]:
-                if t > now - w:
-                    counts[i] += 1
-        stale = len(seen) - n
-        if stale:
-            for k in list(islice(seen, stale)):
-                del seen[k]
-        if n > ACCOUNT_CAP:
-            totals = {}
-            for k in seen:
-                totals[k[0]] = totals.get(k[0], 0) + 1
-            if max(totals.values()) > ACCOUNT_CAP:
-                self._cap_account(seen, totals, now)
-                return self._account_result(a, op, now, self._recount(seen, now))
-        return self._account_result(a, op, now, counts)
-
-    @staticmethod
-    def _cap_account(seen: dict[str, float], totals: dict[str, int], now: float) -> None:
-        """Drop each over-full kind's least recently seen members."""
-        excess = {tag: n - ACCOUNT_CAP for tag, n in totals.items() if n > ACCOUNT_CAP}
-        for k in list(seen):
-            left = excess.get(k[0])
-            if left:
-                del seen[k]
-                excess[k[0]] = left - 1
-
-    @staticmethod
-    def _recount(seen: dict[str, float], now: float) -> list[int]:
-        counts = [0] * _N_COUNTS
-        for k, t in seen.items():
-            for i, w in _COUNTS[k[0]]:
-                if t > now - w:
-                    counts[i] += 1
-        return counts
+                _see_tagged(seen, tag, member, stamp)
+        return self._account_result(a, op, now, _account_counts(seen, now))
 
     def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> tuple:
         times = _times(a.times, now)
-        slots = a.slots
-        slot = floor(now / SLOT_S)
-        if not slots or slot > slots[-1]:
-            slots.append(slot)
-        elif slot not in slots:
-            slots.append(slot)
-            ordered = sorted(slots)
-            slots[:] = array("q", ordered)
-        hist = [0] * HOURS
-        drop = 0
-        for s in slots:
-            end = (s + 1) * SLOT_S
-            b = 0 if end > now else floor((now - end) / HOUR)
-            if b >= HOURS:
-                drop += 1
-            else:
-                hist[b] += 1
-        if drop:
-            kept = [s for s in slots if (s + 1) * SLOT_S > now - DAY]
-            slots[:] = array("q", kept)
-        running = 0
-        hours = []
-        for c in hist:
-            running += c
-            hours.append(running)
+        hours = _active(a.hourly, floor(now / HOUR), floor(now / SLOT_S))
         hour, day = floor(now / HOUR), floor(now / DAY)
         if hour == a.hour:
             a.hour_n += 1
@@ -379,12 +408,9 @@ class MemoryStore:
 
     def _mark(self, op: Mark, now: float) -> None:
         a = self._record(op.key, _Account, now)
-        stamp = now if now > a.newest else a.newest
-        a.newest = stamp
         seen = a.seen
-        k = _BURST_TAG + op.target
-        seen.pop(k, None)
-        seen[intern(k)] = stamp
+        _see_tagged(seen, _BURST_TAG, op.target, now if now > a.newest else a.newest)
+        _account_counts(seen, now)  # applies the cap
         if a.expires < now + RECENT_TTL:
             a.expires = now + RECENT_TTL
 

@@ -80,17 +80,27 @@ def birth_values(claims: Mapping[str, object], prefix: str, asn: int | None, net
     return prefix, asn, net_class, country
 
 
+_BIRTHS: dict[str, list] = {}  # birth record -> its fields, parsed
+_BIRTHS_MAX = 8192
+
+
 def compare(record: str, now: float, asn: int | None, net_class: str, country: str | None,
             device_digest: str, platform: str, tls_digest: str, client: str | None, ua_digest: str,
             out: dict) -> None:
     """Write the session.* features from a stored birth record."""
-    f = str(record).split("|")
-    if len(f) != 11:
-        return
-    try:
-        born = float(f[1])
-    except ValueError:
-        return
+    f = _BIRTHS.get(record)
+    if f is None:
+        f = record.split("|")
+        if len(f) != 11:
+            return
+        try:
+            f[1] = float(f[1])
+        except ValueError:
+            return
+        if len(_BIRTHS) >= _BIRTHS_MAX:
+            _BIRTHS.clear()  # a flood of sessions costs re-parsing, never memory
+        _BIRTHS[record] = f
+    born = f[1]
     out["session.known"] = True
     out["session.birth_observed"] = f[0] == "t"
     age = now - born

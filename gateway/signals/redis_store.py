@@ -3,55 +3,31 @@
 Every op of an ``exchange`` runs inside ONE ``EVALSHA`` of a Lua script, so a
 protected request costs exactly one network round trip (``round_trips``
 counts them; after a server restart or ``SCRIPT FLUSH`` the first call also
-sends the script once, counted too). Inside the script one ``MGET`` reads
-every key of the request and each written string key costs one ``SET``: a
-call from Lua costs the server several microseconds, so the layout keeps
-them few.
+sends the script once, counted too).
 
-Semantics are those of ``gateway.signals.memory`` exactly, expiry included:
-expiries are judged on the ``now`` given to ``exchange``, never on Redis's
-clock. Expiries and window bounds are computed in Python with the memory
-backend's own float arithmetic and cross the wire as JSON (Python's exact
-shortest ``repr``); scores and expiries are stored as that text, so both
-backends compare the same doubles. Each key also gets a real ``PX`` of its
-ttl plus a minute, so Redis drops it by itself.
+Layout: each entity is ONE string key ``<prefix>:{<entity key>}`` (the hash
+tag is the whole entity key) holding its record packed with ``cmsgpack``
+(doubles stay exact), with a real ``PX`` of the record's remaining life on
+the op clock plus a minute, so Redis drops it by itself. Inside the script
+one ``MGET`` reads every key of the exchange, the ops run in order on the
+unpacked records, and each touched key costs one ``SET`` at the end.
 
-Keys: ``"<entity>#<field>"`` -> ``<prefix>:{<entity>}:<field>``, each a string:
+Semantics are those of ``gateway.signals.store`` exactly, and identical to
+``gateway.signals.memory`` (the conformance tests drive both): expiries and
+windows are judged on the ``now`` given to ``exchange``, never on Redis's
+clock, with the same double arithmetic (``now`` crosses the wire as Python's
+exact shortest ``repr``; the script's constants are formatted from
+``gateway.signals.store``). Action times come back as packed little-endian
+doubles, so they round-trip bit for bit; every other answer is one JSON text.
 
-- Put / PutIfAbsent / Incr: ``"<expiry>|<value>"``.
-- Append: a JSON array of strings ``[expiry, newest, ..., oldest]``, values
-  tagged ``f<float repr>`` or ``s<str>``; at most ``maxlen`` values.
-- Distinct: up to 16 members, a JSON object ``{"z": [member, score, ...]}``
-  ordered by (score, member) as a sorted set would be; past 16 members, a
-  real sorted set (JSON costs the script about a microsecond per member each
-  way, a sorted-set call a few microseconds whatever the size). At most
-  ``cap`` members either way; the key is alive while its newest score plus
-  the op's ttl is after ``now``.
-
-A key holding another kind (or a Redis type this module does not write) reads
-as absent and is overwritten, as in the memory backend.
+A record whose kind tag is not the op's (another kind, an older layout, a
+value this module did not write) reads as absent and is replaced, as in the
+memory backend.
 
 URLs: ``redis://``, ``rediss://`` (TLS; certificate options as URL query
 parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
 ``unix://``; options such as ``db``, ``username`` and ``password`` as
 redis-py's ``from_url`` reads them.
-
-Redis Cluster is not supported by this module, and what happens there is
-precise: the hash tag ``{<entity>}`` puts all of one entity's keys in one
-slot, but a request touches about eight entities (its IP, prefix, ASN,
-device, TLS+UA pair, account, session, target) plus its sticky scopes, so its
-keys span several slots. Cluster refuses a script (and an ``MGET``) whose
-keys span slots with ``CROSSSLOT``, and a node answers ``MOVED`` for keys it
-does not own; either way every exchange fails, the breaker opens and the
-gateway serves degraded on local state, as in an outage. Supporting Cluster
-would take: a cluster client (``redis.asyncio.cluster.RedisCluster``) with
-``state.url`` naming seed nodes; grouping a batch's ops by the slot of their
-entity and running this same script once per group (ops on one key stay in
-one group and in order, and ops on different keys do not interact, so
-results are unchanged); sending the groups to their nodes concurrently, so a
-request costs one round trip per node touched, in parallel (the figure to
-quote becomes the slowest of those); and refreshing the slot map on
-``MOVED``/``ASK`` outside the request path.
 
 Failure is first-class: no retries, connect and read timeouts of
 ``state.timeout_ms``, the whole exchange bounded by the same timeout, and a
@@ -65,10 +41,10 @@ open no network call is made at all.
 from __future__ import annotations
 
 import asyncio
-import functools
+import hashlib
 import json
 import logging
-import math
+import struct
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -76,253 +52,415 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
 from gateway.settings import State
+from gateway.signals import store as contract
 from gateway.signals.breaker import CLOSED, CircuitBreaker
 from gateway.signals.memory import MemoryStore
 from gateway.signals.store import (
-    Append,
+    ACCOUNT_KINDS,
+    ACCOUNT_PREFIX,
+    ACCOUNT_WINDOWS,
+    HOURS,
+    SESSION_PREFIX,
+    TARGET_PREFIX,
+    TIMES_MAX,
+    Account,
     BatchResult,
-    Distinct,
-    Get,
-    Incr,
+    Birth,
+    Mark,
     Op,
-    Put,
-    PutIfAbsent,
+    Session,
+    Shared,
+    Stick,
+    Target,
 )
 
 log = logging.getLogger("gateway.state")
 
 _REAL_EXPIRY_MARGIN_MS = 60_000  # Redis's own expiry: a bound, judged on its clock
+_REAL_EXPIRY_MAX_MS = 10 * 365 * 86_400_000  # a record pinned "forever" still leaves Redis after ten years
+_N_KINDS = len(ACCOUNT_KINDS)
+_N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 
-# KEYS[i] is op i's key; ARGV[1] is a JSON array: the table V of the
-# request's distinct numbers and expiry texts (V[1] is now), then per op its
-# kind letter and fields, numbers given as indexes into V (see
-# RedisStore._encode: a float costs Python about a microsecond to print, and
-# a request has ~70 float fields but fewer than ten distinct values). Every bound and expiry arrives
-# precomputed, so the script formats no numbers: Lua numbers given to
-# redis.call are sent as %.17g, which round-trips a double exactly.
-# Stored values: "<expiry>|<value>" for Put/PutIfAbsent/Incr, a JSON array of
-# strings "[expiry, newest, ..., oldest]" for Append, a sorted set for Distinct.
-_SCRIPT = r"""
+# ARGV[1] is a JSON array: now, then per op (KEYS[i] is op i's key) its code
+# and fields: B record | S birth loc | H account session | A <10 members> loc |
+# T record | M target | K kind decision until. The reply is a table: a JSON
+# array of every answer but action times, then one string of packed
+# little-endian doubles per Session and Account op (its times, newest first).
+#
+# Records (msgpack arrays; [1] is the kind tag, its digit the layout version):
+#   all:     [1] tag  [2] expiry  [3] sticky or false  [4] until
+#   session: [5] birth or false  [6] times  [7] loc or false  [8] last
+#   shared:  [5] accounts  [6] sessions
+#   account: [5] times  [6] loc or false  [7] last  [8] stamp  [9] one set per kind
+#            [10] active slots per clock hour: {hour, slots, last slot, ...}  [11..13] hour, its count, previous
+#            [14..16] day, its count, previous
+#   target:  [5] records, newest first
+# A recency set is a flat list {member, time, member, time, ...}, least
+# recently seen first: the clamp makes that time order too, so windows are
+# counted by bisection.
+_SCRIPT_TEMPLATE = r"""
 local a = cjson.decode(ARGV[1])
-local V = a[1]  -- the request's distinct numbers and texts; ops refer to them by index
-local now = V[1]
-local call, decode, encode, find, sub, byte = redis.call, cjson.decode, cjson.encode, string.find, string.sub, string.byte
-local tremove, tinsert = table.remove, table.insert
+local now = a[1]
+local call, floor, tremove = redis.call, math.floor, table.remove
+local mp_pack, mp_unpack, spack, ssub = cmsgpack.pack, cmsgpack.unpack, struct.pack, string.sub
 
--- every key's current text, read in one call; kept up to date as ops write
-local held = {}
-local got = call('MGET', unpack(KEYS))
-for i = #KEYS, 1, -1 do held[KEYS[i]] = got[i] end
+local SESSION_TTL, RECENT_TTL, TARGET_TTL, DAY, HOUR = @SESSION_TTL@, @RECENT_TTL@, @TARGET_TTL@, @DAY@, @HOUR@
+local TIMES_MAX, TARGET_MAX, SHARED_CAP, ACCOUNT_CAP = @TIMES_MAX@, @TARGET_MAX@, @SHARED_CAP@, @ACCOUNT_CAP@
+local SLOT_S, HOURS, NKINDS, BURST = @SLOT_S@, @HOURS@, @NKINDS@, @BURST@
+local A10, A1H, A24, S1H = @SHARED_ACCOUNT_WINDOWS@, @SHARED_SESSION_WINDOW@
+local ACCOUNT_WINDOWS = @ACCOUNT_WINDOWS@
+local MARGIN_MS, MAX_MS = @MARGIN_MS@, @MAX_MS@
 
-local function write(k, text, ms)
-  held[k] = text
-  call('SET', k, text, 'PX', ms)
+-- every key's stored text, read up front (in chunks: unpack has a stack limit)
+local raw = {}
+for i = 1, #KEYS, 1000 do
+  local j = math.min(i + 999, #KEYS)
+  local got = call('MGET', unpack(KEYS, i, j))
+  for x = i, j do raw[KEYS[x]] = got[x - i + 1] end
 end
 
--- the live "<expiry>|<value>" under k as (value, text up to the bar), else nil
-local function live_scalar(k)
-  local v = held[k]
-  if type(v) ~= 'string' then return nil end
-  local first = byte(v, 1)
-  if first == 91 or first == 123 then return nil end  -- a list or a distinct set
-  local bar = find(v, '|', 1, true)
-  if not bar then return nil end
-  local expiry = tonumber(sub(v, 1, bar - 1))
-  if expiry and expiry > now then return sub(v, bar + 1), sub(v, 1, bar) end
-  return nil
-end
-
--- a < b by bytes (code points), as Python and Redis order strings; Lua's < follows the locale
-local function before(x, y)
-  local lx, ly = #x, #y
-  for j = 1, (lx < ly) and lx or ly do
-    local bx, by = byte(x, j), byte(y, j)
-    if bx ~= by then return bx < by end
+local function fresh(tag)
+  if tag == 'S1' then return {tag, 0, false, 0, false, '', false, 0} end
+  if tag == 'H1' then return {tag, 0, false, 0, {}, {}} end
+  if tag == 'A1' then
+    local sets = {}
+    for i = 1, NKINDS do sets[i] = {} end
+    return {tag, 0, false, 0, '', false, 0, 0, sets, {}, 0, 0, 0, 0, 0, 0}
   end
-  return lx < ly
+  return {tag, 0, false, 0, {}}
 end
 
--- how many scores in the flat [m, s, m, s, ...] list (ascending) are <= x
-local function rank_le(z, x)
-  local lo, hi = 0, #z / 2  -- answer in [lo, hi]
-  while lo < hi do
-    local mid = math.floor((lo + hi + 1) / 2)
-    if tonumber(z[2 * mid]) <= x then lo = mid else hi = mid - 1 end
+-- the live record of this kind under k, else a fresh one; every record taken is written back
+local recs, order = {}, {}
+local function take(k, tag)
+  local r = recs[k]
+  if r == nil then
+    r = false
+    local v = raw[k]
+    if v then
+      local ok, t = pcall(mp_unpack, v)
+      if ok and type(t) == 'table' then r = t end
+    end
+    order[#order + 1] = k
   end
-  return lo
+  if not (r and r[1] == tag and r[2] > now) then r = fresh(tag) end
+  recs[k] = r
+  return r
 end
 
--- how many scores are < x
-local function rank_lt(z, x)
-  local lo, hi = 0, #z / 2
-  while lo < hi do
-    local mid = math.floor((lo + hi + 1) / 2)
-    if tonumber(z[2 * mid]) < x then lo = mid else hi = mid - 1 end
-  end
-  return lo
-end
-
--- JSON costs about a microsecond per member each way, a sorted-set op a few
--- microseconds whatever its size: sets past this many members become sorted sets
-local SMALL_SET = 16
-
--- is k a sorted set whose newest score is still within ttl? (else it is dropped)
-local function zset_live(k, ttl)
-  local top = redis.pcall('ZRANGE', k, -1, -1, 'WITHSCORES')
-  if type(top) ~= 'table' or top.err or not top[2] then return false end
-  if tonumber(top[2]) + ttl > now then return true end
-  call('DEL', k)
+local function live_sticky(r)
+  if r[3] and now < r[4] then return r[3] end
   return false
 end
 
-local out = {}
+-- pairs of the flat set whose time is <= cut (times ascend)
+local function rank_le(set, cut)
+  local lo, hi = 0, #set / 2
+  while lo < hi do
+    local mid = floor((lo + hi + 1) / 2)
+    if set[2 * mid] <= cut then lo = mid else hi = mid - 1 end
+  end
+  return lo
+end
+
+local function count(set, w)
+  return #set / 2 - rank_le(set, now - w)
+end
+
+-- see member at time t (the newest time in the set or later); drop the least recent past cap
+local function see(set, member, t, cap)
+  local n = #set
+  if n > 0 and set[n - 1] == member then
+    set[n] = t
+    return
+  end
+  for j = n - 3, 1, -2 do
+    if set[j] == member then
+      tremove(set, j); tremove(set, j)
+      n = n - 2
+      break
+    end
+  end
+  set[n + 1] = member; set[n + 2] = t
+  while #set > 2 * cap do tremove(set, 1); tremove(set, 1) end
+end
+
+local function drop_older(set, cut)
+  local stale = rank_le(set, cut)
+  if stale == 0 then return set end
+  return {unpack(set, 2 * stale + 1)}
+end
+
+local function touch(r, expiry)
+  if r[2] < expiry then r[2] = expiry end
+end
+
+local out, times_out = {}, {}
 local p = 2
 for i = 1, #KEYS do
-  local k = KEYS[i]
-  local kind = a[p]
-  if kind == 'D' then
-    -- member, ts, ts text, ttl, real ms, cap, nwin, then nwin inclusive lower bounds (numbers as V indexes)
-    local member, ts, text, ttl, ms, cap, nwin = a[p+1], V[a[p+2]], V[a[p+3]], V[a[p+4]], a[p+5], a[p+6], a[p+7]
-    local counts = {}
-    local v = held[k]
-    if cap < 1 then
-      held[k] = false
-      call('DEL', k)
-      for w = 1, nwin do counts[w] = 0 end
-    elseif type(v) ~= 'string' and zset_live(k, ttl) then
-      -- a large set: a sorted set, every step in C
-      held[k] = true
-      call('ZADD', k, 'GT', ts, member)
-      call('ZREMRANGEBYRANK', k, 0, -cap - 1)  -- drop the oldest-seen
-      if nwin <= 4 then
-        for w = 1, nwin do counts[w] = call('ZCOUNT', k, V[a[p+7+w]], ts) end
-      else  -- many windows: fetch the scores once and count here
-        local lowest = V[a[p+8]]
-        for w = 2, nwin do lowest = math.min(lowest, V[a[p+7+w]]) end
-        local got = call('ZRANGE', k, lowest, ts, 'BYSCORE', 'WITHSCORES')  -- [member, score, ...] ascending
-        local upper = #got / 2
-        for w = 1, nwin do counts[w] = upper - rank_lt(got, V[a[p+7+w]]) end
-      end
-      call('PEXPIRE', k, ms)
+  local k, code = KEYS[i], a[p]
+  if code == 'H' then
+    local r = take(k, 'H1')
+    for s = 5, 6 do
+      local set = r[s]
+      local n = #set
+      local t = now
+      if n > 0 and set[n] > t then t = set[n] end
+      see(set, a[p + s - 4], t, SHARED_CAP)
+    end
+    touch(r, now + RECENT_TTL)
+    local accounts = r[5]
+    out[#out + 1] = count(accounts, A10)
+    out[#out + 1] = count(accounts, A1H)
+    out[#out + 1] = count(accounts, A24)
+    out[#out + 1] = count(r[6], S1H)
+    out[#out + 1] = live_sticky(r)
+    p = p + 3
+  elseif code == 'S' then
+    local r = take(k, 'S1')
+    out[#out + 1] = r[5]
+    if not r[5] then r[5] = a[p + 1] end
+    if r[8] <= now - RECENT_TTL then r[6] = ''; r[7] = false end
+    times_out[#times_out + 1] = r[6]
+    out[#out + 1] = r[7]
+    out[#out + 1] = live_sticky(r)
+    r[6] = spack('<d', now) .. ssub(r[6], 1, 8 * (TIMES_MAX - 1))
+    r[7] = a[p + 2]
+    if now > r[8] then r[8] = now end
+    touch(r, now + SESSION_TTL)
+    p = p + 3
+  elseif code == 'A' then
+    local r = take(k, 'A1')
+    if r[7] <= now - RECENT_TTL then r[5] = ''; r[6] = false end
+    local stamp = r[8]
+    if now > stamp then stamp = now end
+    r[8] = stamp
+    local sets, cut = r[9], now - DAY
+    for kind = 1, NKINDS do
+      local set = sets[kind]
+      local member = a[p + kind]
+      if member ~= '' then see(set, member, stamp, ACCOUNT_CAP) end
+      set = drop_older(set, cut)
+      sets[kind] = set
+      local windows = ACCOUNT_WINDOWS[kind]
+      for w = 1, #windows do out[#out + 1] = count(set, windows[w]) end
+    end
+    -- active slots per clock hour: {hour, slots counted, last slot counted, ...}
+    local hourly, hour, slot = r[10], floor(now / HOUR), floor(now / SLOT_S)
+    local n = #hourly
+    if n > 0 and hourly[n - 2] == hour then
+      if slot > hourly[n] then hourly[n - 1] = hourly[n - 1] + 1; hourly[n] = slot end
     else
-      -- a small set: {"z": [member, score text, ...]} by (score, member) ascending
-      local z = nil
-      if type(v) == 'string' and byte(v, 1) == 123 then
-        z = decode(v).z
-        if not (tonumber(z[#z]) + ttl > now) then z = nil end
-      end
-      z = z or {}
-      local n, at = #z, nil
-      for j = 1, n, 2 do
-        if z[j] == member then at = j; break end
-      end
-      local changed = true
-      if at then
-        if ts > tonumber(z[at + 1]) then
-          tremove(z, at); tremove(z, at); n = n - 2
-        else
-          changed = false
+      hourly[n + 1] = hour; hourly[n + 2] = 1; hourly[n + 3] = slot
+      if hourly[1] <= hour - HOURS then
+        local kept = {}
+        for j = 1, #hourly, 3 do
+          if hourly[j] > hour - HOURS then
+            kept[#kept + 1] = hourly[j]; kept[#kept + 1] = hourly[j + 1]; kept[#kept + 1] = hourly[j + 2]
+          end
         end
-      end
-      if changed then
-        local j = n - 1  -- walk back from the newest to this member's place
-        while j >= 1 do
-          local s = tonumber(z[j + 1])
-          if s > ts or (s == ts and before(member, z[j])) then j = j - 2 else break end
-        end
-        tinsert(z, j + 2, member); tinsert(z, j + 3, text)
-      end
-      while #z > 2 * cap do tremove(z, 1); tremove(z, 1); changed = true end  -- drop the oldest-seen
-      local upper = rank_le(z, ts)
-      for w = 1, nwin do counts[w] = upper - rank_lt(z, V[a[p+7+w]]) end
-      if #z > 2 * SMALL_SET then
-        -- grown large: becomes a sorted set (same order, same members)
-        local args = {}
-        for j = 1, #z, 2 do args[j] = z[j + 1]; args[j + 1] = z[j] end
-        held[k] = true
-        call('DEL', k)
-        call('ZADD', k, unpack(args))
-        call('PEXPIRE', k, ms)
-      elseif changed then
-        write(k, encode({z = z}), ms)
+        hourly = kept
+        r[10] = kept
       end
     end
-    out[i] = counts
-    p = p + 8 + nwin
-  elseif kind == 'A' then
-    -- value, expiry text, real ms, maxlen; the list is [expiry, newest, ..., oldest]
-    local value, expiry, ms, maxlen = a[p+1], V[a[p+2]], a[p+3], a[p+4]
-    local v, list = held[k], false
-    if type(v) == 'string' and byte(v, 1) == 91 then
-      list = decode(v)
-      if not (tonumber(list[1]) > now) then list = false end
-    end
-    if maxlen < 1 then
-      held[k] = false
-      call('DEL', k)
+    out[#out + 1] = #hourly / 3
+    for j = 2, #hourly, 3 do out[#out + 1] = hourly[j] end
+    local day = floor(now / DAY)
+    if hour == r[11] then
+      r[12] = r[12] + 1
     else
-      local new = {expiry, value}
-      if list then
-        for j = 2, math.min(#list, maxlen) do new[j + 1] = list[j] end
-      end
-      write(k, encode(new), ms)
+      if hour == r[11] + 1 then r[13] = r[12] else r[13] = 0 end
+      r[11] = hour; r[12] = 1
     end
-    out[i] = list
-    p = p + 5
-  elseif kind == 'G' then
-    out[i] = live_scalar(k) or false
-    p = p + 1
-  elseif kind == 'P' then
-    -- value, expiry text, real ms
-    write(k, V[a[p+2]] .. '|' .. a[p+1], a[p+3])
-    out[i] = false
-    p = p + 4
-  elseif kind == 'N' then
-    local current = live_scalar(k)
-    if current then
-      out[i] = current
+    if day == r[14] then
+      r[15] = r[15] + 1
     else
-      write(k, V[a[p+2]] .. '|' .. a[p+1], a[p+3])
-      out[i] = false
+      if day == r[14] + 1 then r[16] = r[15] else r[16] = 0 end
+      r[14] = day; r[15] = 1
     end
-    p = p + 4
-  elseif kind == 'C' then
-    -- amount, expiry text, real ms
-    local current, head = live_scalar(k)
-    local n
-    if current then
-      n = string.format('%d', (string.match(current, '^%-?%d+$') and tonumber(current) or 0) + a[p+1])
-      held[k] = head .. n
-      call('SET', k, held[k], 'KEEPTTL')
-    else
-      n = string.format('%d', a[p+1])
-      write(k, V[a[p+2]] .. '|' .. n, a[p+3])
+    out[#out + 1] = r[12]; out[#out + 1] = r[13]; out[#out + 1] = r[15]; out[#out + 1] = r[16]
+    times_out[#times_out + 1] = r[5]
+    out[#out + 1] = r[6]
+    out[#out + 1] = live_sticky(r)
+    r[5] = spack('<d', now) .. ssub(r[5], 1, 8 * (TIMES_MAX - 1))
+    r[6] = a[p + NKINDS + 1]
+    if now > r[7] then r[7] = now end
+    touch(r, now + RECENT_TTL)
+    p = p + NKINDS + 2
+  elseif code == 'T' then
+    local r = take(k, 'T1')
+    local previous = r[5]
+    out[#out + 1] = #previous
+    local records = {a[p + 1]}
+    for j = 1, #previous do
+      out[#out + 1] = previous[j]
+      if j < TARGET_MAX then records[j + 1] = previous[j] end
     end
-    out[i] = n
+    r[5] = records
+    r[2] = now + TARGET_TTL
+    p = p + 2
+  elseif code == 'B' then
+    local r = take(k, 'S1')
+    if not r[5] then r[5] = a[p + 1] end
+    touch(r, now + SESSION_TTL)
+    p = p + 2
+  elseif code == 'M' then
+    local r = take(k, 'A1')
+    local stamp = r[8]
+    if now > stamp then stamp = now end
+    r[8] = stamp
+    local sets, cut = r[9], now - DAY
+    see(sets[BURST], a[p + 1], stamp, ACCOUNT_CAP)
+    for kind = 1, NKINDS do sets[kind] = drop_older(sets[kind], cut) end
+    touch(r, now + RECENT_TTL)
+    p = p + 2
+  elseif code == 'K' then
+    local r = take(k, a[p + 1])
+    r[3] = a[p + 2]; r[4] = a[p + 3]
+    touch(r, a[p + 3])
     p = p + 4
   else
-    return redis.error_reply('unknown op kind ' .. tostring(kind))
+    return redis.error_reply('unknown op code ' .. tostring(code))
   end
 end
-return encode(out)
+
+for _, k in ipairs(order) do
+  local r = recs[k]
+  local left = r[2] - now
+  if left > 0 then
+    local ms = math.ceil(left * 1000) + MARGIN_MS
+    if not (ms < MAX_MS) then ms = MAX_MS end
+    call('SET', k, mp_pack(r), 'PX', ms)
+  else
+    call('DEL', k)
+  end
+end
+
+local reply = {cjson.encode(out)}
+for j = 1, #times_out do reply[j + 1] = times_out[j] end
+return reply
 """
 
-_KIND = {Distinct: "D", Append: "A", Get: "G", Put: "P", PutIfAbsent: "N", Incr: "C"}
+
+def _lua(value: object) -> str:
+    """A Python constant as Lua source: floats by their exact repr."""
+    if isinstance(value, tuple):
+        return "{" + ", ".join(_lua(v) for v in value) + "}"
+    if isinstance(value, float):
+        return repr(value)
+    return str(int(value))  # type: ignore[call-overload]
+
+
+def _build_script() -> str:
+    constants = {
+        "SESSION_TTL": contract.SESSION_TTL, "RECENT_TTL": contract.RECENT_TTL, "TARGET_TTL": contract.TARGET_TTL,
+        "DAY": contract.DAY, "HOUR": contract.HOUR, "TIMES_MAX": TIMES_MAX, "TARGET_MAX": contract.TARGET_MAX,
+        "SHARED_CAP": contract.SHARED_CAP, "ACCOUNT_CAP": contract.ACCOUNT_CAP, "SLOT_S": contract.SLOT_S,
+        "HOURS": HOURS, "NKINDS": _N_KINDS, "BURST": ACCOUNT_KINDS.index("burst") + 1,
+        "SHARED_ACCOUNT_WINDOWS": ", ".join(_lua(w) for w in contract.SHARED_ACCOUNT_WINDOWS),
+        "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW, "ACCOUNT_WINDOWS": ACCOUNT_WINDOWS,
+        "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS,
+    }
+    script = _SCRIPT_TEMPLATE
+    for name, value in constants.items():
+        script = script.replace(f"@{name}@", value if isinstance(value, str) else _lua(value))
+    if "@" in script:
+        raise RuntimeError(f"state script: constant left unformatted near {script[script.index('@'):][:40]!r}")
+    return script
+
+
+_SCRIPT = _build_script()
+_SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 _to_json = json.JSONEncoder(separators=(",", ":")).encode
-_INF = math.inf
+_UNPACK_TIMES = [struct.Struct(f"<{n}d").unpack for n in range(TIMES_MAX + 1)]
 
 
-@functools.lru_cache(maxsize=256)
-def _real_ms(ttl: float) -> int:
-    return max(1, math.ceil(ttl * 1000)) + _REAL_EXPIRY_MARGIN_MS
+def _stick_tag(key: str) -> str:
+    """The record a Stick creates for an absent entity, by the key's prefix (store, "Keys")."""
+    if key.startswith(SESSION_PREFIX):
+        return "S1"
+    if key.startswith(ACCOUNT_PREFIX):
+        return "A1"
+    if key.startswith(TARGET_PREFIX):
+        raise ValueError(f"Stick on {key!r}: a sticky decision names a session, account or shared entity, never a target")
+    return "H1"
 
 
-def _tag(value: str | float) -> str:
-    return "s" + value if type(value) is str else "f" + repr(float(value))
+def encode(ops: list[Op], now: float, opening: str) -> tuple[list[str], str]:
+    """The script's KEYS and its one JSON argument for ``ops`` (see the script's header)."""
+    keys: list[str] = []
+    args: list = [now]
+    add, extend = keys.append, args.extend
+    for op in ops:
+        add(opening + op.key + "}")
+        kind = type(op)
+        if kind is Shared:
+            extend(("H", op.account, op.session))
+        elif kind is Account:
+            members = op.members
+            if len(members) != _N_KINDS:
+                raise ValueError(f"Account op with {len(members)} members; one per ACCOUNT_KINDS item ({_N_KINDS})")
+            args.append("A")
+            extend(members)
+            args.append(op.loc)
+        elif kind is Session:
+            extend(("S", op.birth, op.loc))
+        elif kind is Target:
+            extend(("T", op.record))
+        elif kind is Birth:
+            extend(("B", op.record))
+        elif kind is Mark:
+            extend(("M", op.target))
+        elif kind is Stick:
+            extend(("K", _stick_tag(op.key), op.decision, float(op.until)))
+        else:
+            raise TypeError(f"not a state-store op: {op!r}")
+    return keys, _to_json(args)
 
 
-def _untag(text: str) -> str | float:
-    return text[1:] if text[0] == "s" else float(text[1:])
+def decode(ops: list[Op], reply: list) -> list:
+    """The contract's values from the script's reply."""
+    if type(reply) is not list or not reply:
+        raise ValueError(f"state script answered {str(reply)[:80]} for {len(ops)} ops")
+    data = json.loads(reply[0])
+    values: list = []
+    i = 0
+    b = 1
+    for op in ops:
+        kind = type(op)
+        if kind is Shared:
+            sticky = data[i + 4]
+            values.append((data[i], data[i + 1], data[i + 2], data[i + 3], None if sticky is False else sticky))
+            i += 5
+        elif kind is Account:
+            j = i + _N_COUNTS
+            counts = data[i:j]
+            n = data[j]
+            hours = data[j + 1:j + 1 + n]
+            j += 1 + n
+            loc, sticky = data[j + 4], data[j + 5]
+            blob = reply[b]
+            b += 1
+            values.append((counts, list(_UNPACK_TIMES[len(blob) >> 3](blob)), hours, data[j], data[j + 1],
+                           data[j + 2], data[j + 3], None if loc is False else loc,
+                           None if sticky is False else sticky))
+            i = j + 6
+        elif kind is Session:
+            birth, loc, sticky = data[i], data[i + 1], data[i + 2]
+            blob = reply[b]
+            b += 1
+            values.append((None if birth is False else birth, list(_UNPACK_TIMES[len(blob) >> 3](blob)),
+                           None if loc is False else loc, None if sticky is False else sticky))
+            i += 3
+        elif kind is Target:
+            n = data[i]
+            values.append(data[i + 1:i + 1 + n])
+            i += 1 + n
+        else:
+            values.append(None)
+    if i != (len(data) if type(data) is list else 0) or b != len(reply):
+        raise ValueError(f"state script answered {i} of {len(data)} values for {len(ops)} ops")
+    return values
 
 
 class RedisStore:
@@ -361,8 +499,8 @@ class RedisStore:
         return self.breaker.state != CLOSED
 
     def redis_key(self, key: str) -> str:
-        """``"<entity>#<field>"`` -> ``"<prefix>:{<entity>}:<field>"``."""
-        return self._open + key.replace("#", "}:", 1) if "#" in key else self._open + key + "}:"
+        """``"<entity key>"`` -> ``"<prefix>:{<entity key>}"``."""
+        return self._open + key + "}"
 
     async def exchange(self, ops: list[Op], now: float) -> BatchResult:
         if not ops:
@@ -370,9 +508,14 @@ class RedisStore:
         if not self.breaker.allow():
             return self._degrade(ops, now)
         try:
+            keys, arg = encode(ops, now, self._open)  # a malformed op is the caller's error, not an outage
+        except BaseException:
+            self.breaker.release()
+            raise
+        try:
             async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
-                reply = await self._run(ops, now)
-            values = self._decode(ops, reply)
+                reply = await self._run(keys, arg)
+            values = decode(ops, reply)
         except asyncio.CancelledError:
             self.breaker.release()
             raise
@@ -398,8 +541,7 @@ class RedisStore:
         result.degraded = True
         return result
 
-    async def _run(self, ops: list[Op], now: float) -> list:
-        keys, arg = self._encode(ops, now)
+    async def _run(self, keys: list[str], arg: str) -> list:
         if self._sha is not None:
             self.round_trips += 1
             try:
@@ -410,78 +552,3 @@ class RedisStore:
         reply = await self._client.eval(_SCRIPT, len(keys), *keys, arg)
         self._sha = _SCRIPT_SHA
         return reply
-
-    def _encode(self, ops: list[Op], now: float) -> tuple[list[str], str]:
-        # Expiries and window bounds are computed here with the memory
-        # backend's own float arithmetic, so the script only compares and
-        # stores them. Every distinct number or expiry goes once, in V.
-        values: list = [now]
-        index: dict = {now: 1}
-        keys: list[str] = []
-        args: list = [values]
-        opening, real_ms, nextafter, inf = self._open, _real_ms, math.nextafter, _INF
-
-        def ref(value: object) -> int:
-            at = index.get(value)
-            if at is None:
-                values.append(value)
-                at = index[value] = len(values)
-            return at
-
-        for op in ops:
-            key = op.key
-            keys.append(opening + key.replace("#", "}:", 1) if "#" in key else opening + key + "}:")
-            kind = _KIND[type(op)]
-            if kind == "D":
-                ts, windows, ttl = op.ts, op.windows, op.ttl
-                text = ("t", ts)  # the score as stored: its exact repr
-                at = index.get(text)
-                if at is None:
-                    values.append(repr(ts))
-                    at = index[text] = len(values)
-                args += ("D", op.member, ref(ts), at, ref(ttl), real_ms(ttl), op.cap, len(windows))
-                # (ts - w, ts] as an inclusive lower bound: the next double above ts - w
-                args += [ref(nextafter(ts - w, inf)) for w in windows]
-            elif kind == "G":
-                args.append("G")
-            else:
-                # expiry texts are keyed apart from numbers: ("e", ttl) never equals a float
-                expiry = ("e", op.ttl)
-                at = index.get(expiry)
-                if at is None:
-                    values.append(repr(now + op.ttl))
-                    at = index[expiry] = len(values)
-                if kind == "A":
-                    args += ("A", _tag(op.value), at, real_ms(op.ttl), op.maxlen)
-                elif kind == "C":
-                    args += ("C", int(op.amount), at, real_ms(op.ttl))
-                else:
-                    args += (kind, op.value, at, real_ms(op.ttl))
-        return keys, _to_json(args)
-
-    @staticmethod
-    def _decode(ops: list[Op], reply: bytes) -> list:
-        replies = json.loads(reply)
-        if type(replies) is not list or len(replies) != len(ops):
-            raise ValueError(f"state script answered {reply[:80]!r} for {len(ops)} ops")
-        values: list = []
-        for op, answer in zip(ops, replies, strict=True):
-            kind = type(op)
-            if kind is Distinct:
-                values.append(tuple(answer))
-            elif kind is Append:
-                values.append([_untag(text) for text in answer[1 : op.maxlen + 1]] if answer else [])
-            elif kind is Incr:
-                values.append(int(answer))
-            else:
-                values.append(answer if answer is not False else None)
-        return values
-
-
-def _sha1(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
-_SCRIPT_SHA = _sha1(_SCRIPT)

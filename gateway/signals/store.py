@@ -36,7 +36,7 @@ Recency sets
 ``Session(key, birth, loc)``
     A protected request on the session. Result
     ``(birth, times, loc, sticky)``: the birth before this op (None if none;
-    then ``birth`` is stored as a first-use birth), the session's earlier
+    then ``birth``, unless empty, is stored as a first-use birth), the session's earlier
     action times newest first (at most ``TIMES_MAX``), the location record of
     its previous use, and its live sticky decision (None if none). Then ``now``
     is pushed onto the times and ``loc`` replaces the location. When the
@@ -60,13 +60,13 @@ Recency sets
     - ``counts``: for each kind in order, for each of its windows in
       ``ACCOUNT_WINDOWS``, the members seen over that window (flat, 11 ints);
     - ``times``: earlier action times, newest first (as for a session);
-    - ``hours``: 24 ints, ``hours[h]`` = the account's distinct active
-      ``SLOT_S`` slots that end after ``now - 3600 * (h + 1)``; slot ``s`` =
-      ``floor(now / SLOT_S)`` covers ``[s * SLOT_S, (s + 1) * SLOT_S)``, this
-      request's slot counts; computed as: ``end = (s + 1) * SLOT_S``; ``b = 0
-      if end > now else floor((now - end) / 3600)``; the slot counts in
-      ``hours[h]`` for every ``h >= b``, and a slot with ``b >= HOURS`` is
-      dropped (both backends use exactly this arithmetic);
+    - ``hours``: the account's activity over the last ``HOURS`` clock hours:
+      for each clock hour ``floor(t / 3600)`` in ``(H - HOURS, H]`` with
+      actions (``H`` = this request's), the number of distinct ``SLOT_S``
+      slots ``floor(t / SLOT_S)`` it had actions in, oldest hour first, this
+      request included. Slots of an hour are counted as they arrive: a slot
+      is new when it is after the hour's last counted slot (an action arriving
+      out of order in an earlier slot of the hour is not counted again);
     - ``hour_n``/``day_n``: actions in the current clock hour / day (buckets
       ``floor(now / 3600)`` / ``floor(now / 86400)``, this one included);
       ``hour_prev``/``day_prev``: in the bucket just before (0 if idle then);
@@ -162,7 +162,7 @@ ACCOUNT_WINDOWS: tuple[tuple[float, ...], ...] = (
 )
 ACCOUNT_CAP = 64  # members kept per kind and account
 SLOT_S = 600.0  # activity is counted in 10-minute slots
-HOURS = 24
+HOURS = 24  # clock hours of activity kept per account
 
 SESSION_PREFIX, ACCOUNT_PREFIX, TARGET_PREFIX = "s:", "a:", "t:"
 

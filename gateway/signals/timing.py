@@ -9,13 +9,12 @@ hours of the day.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from math import log2, sqrt
+from operator import mul, sub
 
 MAX_ACTIONS = 32  # timestamps kept per session and per account
 REGULAR_TOLERANCE = 0.10  # a gap within 10% of the median counts as regular
-SLOT_S = 600.0  # hour-of-day activity is counted in active 10-minute slots
-HOUR_WINDOWS = tuple(3600.0 * h for h in range(1, 25))  # the day, hour by hour back from now
-SLOTS_PER_DAY = 144
 
 
 def gap_features(ns: str, now: float, previous: list, out: dict) -> None:
@@ -31,9 +30,10 @@ def gap_features(ns: str, now: float, previous: list, out: dict) -> None:
         return
     if type(previous[0]) is not float:
         previous = [float(x) for x in previous]
-    times = [now, *previous]
-    gaps = [a - b if a > b else 0.0 for a, b in zip(times, previous, strict=False)]
+    gaps = list(map(sub, [now, *previous], previous))
     gaps.sort()
+    if gaps[0] < 0.0:
+        gaps = [g if g > 0.0 else 0.0 for g in gaps]  # sorted still: the negatives were first
     half = n // 2
     median = gaps[half] if n & 1 else (gaps[half - 1] + gaps[half]) * 0.5
     out[ns + ".gap_median_s"] = median
@@ -42,18 +42,14 @@ def gap_features(ns: str, now: float, previous: list, out: dict) -> None:
         return
     mean = sum(gaps) / n
     if mean > 0.0:
-        var = sum([(g - mean) * (g - mean) for g in gaps]) / n
-        cv = sqrt(var) / mean
+        deviations = [g - mean for g in gaps]
+        cv = sqrt(sum(map(mul, deviations, deviations)) / n) / mean
     else:
         cv = 0.0
     out[ns + ".gap_cv"] = cv
     out[ns + ".burstiness"] = (cv - 1.0) / (cv + 1.0)
     tol = median * REGULAR_TOLERANCE
-    lo, hi = median - tol, median + tol
-    regular = 0
-    for g in gaps:
-        if lo <= g <= hi:
-            regular += 1
+    regular = bisect_right(gaps, median + tol) - bisect_left(gaps, median - tol)
     out[ns + ".regular_share"] = regular / n
 
 
@@ -68,27 +64,20 @@ def actions_within(now: float, previous: list, window: float) -> int:
     return count
 
 
-def hour_features(cumulative: list, out: dict) -> None:
-    """Hour-of-day entropy and active hours from cumulative active-slot counts.
+def hour_features(hours: list, out: dict) -> None:
+    """Hour-of-day entropy and active hours from the active-slot counts of the last day's clock hours.
 
-    ``cumulative[h]`` is the number of distinct active 10-minute slots in the
-    last ``h + 1`` hours, so the differences are the active slots of each of the
-    last 24 hours (each a different hour of the day). Counting active slots
-    rather than raw actions keeps a burst of fifty likes from weighing like
-    fifty separate hours of presence.
+    ``hours`` holds, for each clock hour of the last 24 with actions, its
+    number of distinct active 10-minute slots (each hour is a different hour
+    of the day). Counting active slots rather than raw actions keeps a burst
+    of fifty likes from weighing like fifty separate hours of presence.
     """
-    total = cumulative[-1]
+    total = sum(hours)
     if total <= 0:
         return
     entropy = 0.0
-    active = 0
-    before = 0
-    for c in cumulative:
-        k = c - before
-        before = c
-        if k > 0:
-            active += 1
-            p = k / total
-            entropy -= p * log2(p)
+    for k in hours:
+        p = k / total
+        entropy -= p * log2(p)
     out["account.hour_entropy"] = entropy + 0.0
-    out["account.active_hours_24h"] = active
+    out["account.active_hours_24h"] = len(hours)

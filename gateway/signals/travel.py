@@ -28,23 +28,41 @@ def encode(ts: float, lat: float | None, lon: float | None, net_class: str) -> s
     return f"{ts:.3f}|{lat:.4f}|{lon:.4f}|{net_class}"
 
 
-def travel_features(ns: str, now: float, lat: float | None, lon: float | None, net_class: str, previous: list, out: dict) -> None:
-    """Write ``<ns>.prev_class``, ``travel_anonymized`` and, with both locations, km and km/h."""
+def travel_features(ns: str, now: float, lat: float | None, lon: float | None, net_class: str,
+                    previous: str | None, out: dict) -> None:
+    """Write ``<ns>.prev_class``, ``travel_anonymized`` and, with both locations, km and km/h.
+
+    ``previous`` is the record the previous use left (None if there was none).
+    """
     if not previous:
         return
-    parts = str(previous[0]).split("|")
-    if len(parts) != 4:
+    parsed = _parse(previous)
+    if parsed is None:
         return
-    prev_class = parts[3]
+    then, plat, plon, prev_class = parsed
     out[ns + ".prev_class"] = prev_class
     out[ns + ".travel_anonymized"] = prev_class in ANONYMIZING or net_class in ANONYMIZING
-    if lat is None or lon is None or not parts[1]:
-        return
-    try:
-        then, plat, plon = float(parts[0]), float(parts[1]), float(parts[2])
-    except ValueError:
+    if lat is None or lon is None or plat is None or plon is None:
         return
     km = haversine_km(plat, plon, lat, lon)
     dt = now - then
     out[ns + ".travel_km"] = km
     out[ns + ".speed_kmh"] = km * 3600.0 / (dt if dt > MIN_DT_S else MIN_DT_S)
+
+
+_last: list = [None, None]  # the last record parsed and its fields: a session and its account often share one
+
+
+def _parse(record: str) -> tuple | None:
+    if _last[0] == record:
+        return _last[1]
+    parts = record.split("|")
+    parsed = None
+    if len(parts) == 4:
+        try:
+            parsed = (float(parts[0]), float(parts[1]) if parts[1] else None, float(parts[2]) if parts[2] else None,
+                      parts[3])
+        except ValueError:
+            parsed = None
+    _last[0], _last[1] = record, parsed
+    return parsed
