@@ -1,4 +1,4 @@
-"""The memory backend stays bounded under floods of client-chosen keys."""
+"""The memory backend stays bounded under floods of client-chosen keys and members."""
 
 from __future__ import annotations
 
@@ -7,26 +7,39 @@ import random
 import tracemalloc
 
 from gateway.signals.memory import MemoryStore
-from gateway.signals.store import Append, Distinct, Get, Incr, Put, PutIfAbsent
+from gateway.signals.store import (
+    ACCOUNT_CAP,
+    ACCOUNT_KINDS,
+    SHARED_CAP,
+    TARGET_MAX,
+    TARGET_TTL,
+    TIMES_MAX,
+    Account,
+    Birth,
+    Mark,
+    Session,
+    Shared,
+    Target,
+)
 
 T0 = 1_700_000_000.0
 INTERN_TABLE_BLOCK = 512 * 1024  # larger single blocks are the interpreter's, not the store's
 
 
 def flood(store: MemoryStore, requests: int, seed: int, now: float = T0) -> None:
-    """Requests whose every key is random, as an attacker rotating IPs/devices would send."""
+    """Requests whose every key is random, as an attacker rotating IPs, devices and sessions would send."""
     rng = random.Random(seed)
     for i in range(requests):
-        ip = f"ip:{rng.getrandbits(32)}"
-        dev = f"dev:{rng.getrandbits(64):x}"
-        sess = f"sess:{rng.getrandbits(64):x}"
+        session = f"s:{rng.getrandbits(64):x}"
+        account = f"a:{rng.getrandbits(40)}"
         ts = now + i * 0.001
         ops = [
-            Distinct(f"{ip}#accounts", f"acct:{rng.getrandbits(40)}", ts, (60.0, 3600.0), ttl=86400),
-            Distinct(f"{dev}#accounts", f"acct:{rng.getrandbits(40)}", ts, (86400.0,), ttl=86400),
-            Append(f"{sess}#gaps", rng.random(), ttl=3600),
-            PutIfAbsent(f"{sess}#birth", "x" * 40, ttl=86400),
-            Incr(f"{ip}#minute", 1, ttl=60),
+            Birth(session, "x" * 40),
+            Session(session, "", f"{ts:.3f}|52.3|4.9|mobile"),
+            Shared(f"ip:{rng.getrandbits(32)}", account, session),
+            Shared(f"dev:{rng.getrandbits(64):x}", account, session),
+            Account(account, tuple(f"{kind}{rng.getrandbits(20)}" for kind in ACCOUNT_KINDS), "loc"),
+            Target(f"t:like:{rng.getrandbits(32)}", "record"),
         ]
         store.exchange_sync(ops, ts)
         assert len(store) <= store.max_keys
@@ -53,50 +66,66 @@ def test_flood_never_exceeds_max_keys_and_memory_plateaus():
         flood(store, requests, seed=requests)
         return store
 
-    at_bound = traced_size(lambda: run(400))  # 2_000 keys written: already at the bound
+    at_bound = traced_size(lambda: run(400))  # 2_400 entities written: already at the bound
     ten_times = traced_size(lambda: run(4_000))
-    # ten times the keys, same bound: memory must not grow with the flood (an
+    # ten times the entities, same bound: memory must not grow with the flood (an
     # unbounded table would be ~10x; dict table sizes alone swing it by ~1.4x)
     assert ten_times < at_bound * 2, (at_bound, ten_times)
 
 
-def test_least_recently_used_key_is_evicted_first():
+def test_least_recently_used_entity_is_evicted_first():
     store = MemoryStore(max_keys=3)
-    put = [Put(f"k:{i}#v", str(i), ttl=100) for i in range(3)]
-    store.exchange_sync(put, T0)
-    store.exchange_sync([Get("k:0#v")], T0)  # k:0 is now the most recent
-    store.exchange_sync([Put("k:3#v", "3", ttl=100)], T0)
-    values = store.exchange_sync([Get(f"k:{i}#v") for i in range(4)], T0).values
-    assert values == ["0", None, "2", "3"]
+    store.exchange_sync([Birth(f"s:{i}", f"b{i}") for i in range(3)], T0)
+    store.exchange_sync([Birth("s:0", "again")], T0)  # s:0 is now the most recently used
+    store.exchange_sync([Birth("s:3", "b3")], T0)
+    births = [v[0] for v in store.exchange_sync([Session(f"s:{i}", "", "L") for i in (0, 2, 3)], T0).values]
+    assert births == ["b0", "b2", "b3"]
+    assert store.exchange_sync([Session("s:1", "", "L")], T0).values[0][0] is None  # s:1 was evicted
     assert len(store) == 3
 
 
-def test_distinct_members_bounded_by_cap_under_flood():
-    store = MemoryStore()
-    for i in range(5_000):
-        [counts] = store.exchange_sync(
-            [Distinct("ip:cgnat#accounts", f"a{i}", T0 + i, (1e9,), ttl=1e9, cap=100)], T0 + i
-        ).values
-        assert counts == (min(i + 1, 100),)
-    assert len(store._data["ip:cgnat#accounts"].scores) == 100
+def entity_size(ops_for, n: int) -> int:
+    """Traced bytes of a store after ``n`` ops on one entity (distinct members each time)."""
+    def build():
+        store = MemoryStore()
+        for i in range(n):
+            store.exchange_sync(ops_for(i), T0 + i * 0.01)
+        return store
+
+    return traced_size(build)
 
 
-def test_append_bounded_by_maxlen():
+def test_one_entity_is_bounded_by_its_caps_under_a_flood_of_members():
+    shared = [entity_size(lambda i: [Shared("ip:cgnat", f"a{i}", f"s{i}")], n) for n in (400, 4_000)]
+    assert shared[1] < shared[0] * 1.5, shared
+    account = [entity_size(lambda i: [Account("a:1", tuple(f"{k}{i}" for k in ACCOUNT_KINDS), "loc"),
+                                      Mark("a:1", f"like:{i}")], n) for n in (400, 4_000)]
+    assert account[1] < account[0] * 1.5, account
     store = MemoryStore()
     for i in range(1_000):
-        store.exchange_sync([Append("sess:s#gaps", float(i), ttl=60, maxlen=32)], T0)
-    [previous] = store.exchange_sync([Append("sess:s#gaps", 0.0, ttl=60, maxlen=32)], T0).values
-    assert previous == [float(i) for i in range(999, 967, -1)]
+        counts = store.exchange_sync([Shared("ip:cgnat", f"a{i}", "s")], T0 + i).values[0]
+        assert counts[2] == min(i + 1, SHARED_CAP)
+        out = store.exchange_sync([Account("a:2", tuple(f"{k}{i}" for k in ACCOUNT_KINDS), "l")], T0 + i).values[0]
+        assert out[0][0] == min(i + 1, ACCOUNT_CAP)  # ips over the day
 
 
-def test_expired_keys_are_swept_without_being_touched():
+def test_lists_bounded_by_their_maxima():
     store = MemoryStore()
-    store.exchange_sync([Put(f"k:{i}#v", "x", ttl=10) for i in range(20)], T0)
-    store.exchange_sync([Put("keep:1#v", "y", ttl=1e6)], T0)
-    for i in range(200):  # unrelated traffic after the 20 keys expired
-        store.exchange_sync([Get("other:1#v")], T0 + 100 + i)
-    assert len(store) == 1
-    assert store.exchange_sync([Get("keep:1#v")], T0 + 400).values == ["y"]
+    for i in range(1_000):
+        store.exchange_sync([Session("s:s", "", "L"), Target("t:t", f"r{i}")], T0 + i * 0.01)
+    session, target = store.exchange_sync([Session("s:s", "", "L"), Target("t:t", "last")], T0 + 11).values
+    assert session[1] == [T0 + i * 0.01 for i in range(999, 999 - TIMES_MAX, -1)]
+    assert target == [f"r{i}" for i in range(999, 999 - TARGET_MAX, -1)]
+
+
+def test_expired_entities_are_swept_without_being_touched():
+    store = MemoryStore()
+    store.exchange_sync([Target(f"t:{i}", "r") for i in range(20)], T0)
+    store.exchange_sync([Birth("s:keep", "y")], T0)
+    for i in range(200):  # unrelated traffic after the 20 targets expired
+        store.exchange_sync([Shared("ip:other", "a", "s")], T0 + TARGET_TTL + i)
+    assert len(store) == 2
+    assert store.exchange_sync([Session("s:keep", "", "L")], T0 + 400).values[0][0] == "y"
 
 
 def test_rejects_a_non_positive_bound():

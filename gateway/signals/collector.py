@@ -57,6 +57,8 @@ from gateway.signals.store import (
 
 SHARING_NAMESPACES = ("ip", "prefix", "asn", "device", "tls_ua")
 SHARING_CAP = SHARED_CAP
+_SHARING_KEYS = {ns: (f"{ns}.accounts_10m", f"{ns}.accounts_1h", f"{ns}.accounts_24h", f"{ns}.sessions_1h")
+                 for ns in SHARING_NAMESPACES}
 STICKY_SCOPES = ("session", "account", "device", "prefix", "ip")
 BORN_MAX = 65_536  # sessions remembered as having a birth; past it the table starts over
 PENDING_MAX = 4096  # writes waiting for the next exchange; past it the oldest are dropped
@@ -209,11 +211,12 @@ class SignalCollector:
         travel.travel_features("session", ts, plan.lat, plan.lon, plan.net_class, loc, out)
 
         for ns, j in plan.sharing:
+            k10, k1h, k24, ks = _SHARING_KEYS[ns]
             a10, a1h, a24, s1h, _ = values[j]
-            out[ns + ".accounts_10m"] = a10
-            out[ns + ".accounts_1h"] = a1h
-            out[ns + ".accounts_24h"] = a24
-            out[ns + ".sessions_1h"] = s1h
+            out[k10] = a10
+            out[k1h] = a1h
+            out[k24] = a24
+            out[ks] = s1h
 
         counts, times, hours, hour_n, hour_prev, day_n, day_prev, loc, _ = values[plan.i_account]
         out["account.ips_24h"] = counts[0]

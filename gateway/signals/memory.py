@@ -6,13 +6,15 @@ backend does (both are driven by the same conformance tests).
 Layout, chosen for speed and bytes per entity: one ``dict`` of entity key ->
 record, in recency order (every op moves its entity to the recent end); past
 ``max_keys`` the least recently used entities are evicted, a few at once so
-the cost stays amortised O(1). A record is a slotted object; a recency set is
-a plain ``dict`` member -> last seen (insertion order = recency order = time
-order, which the contract's clamp guarantees), so counting a window walks
-from the newest end and stops at the first member outside it. An account's
-ten kinds share one dict, keyed by a one-letter kind tag plus the member.
-Action times are ``array('d')``, oldest first. Members are interned: one
-account id in many sets is stored once.
+the cost stays amortised O(1). A record is a slotted object. A shared
+entity's recency set is a flat ``[member, stamp, ...]`` list in time order
+while small (its windows are counted walking from the newest end), and past
+``_BIG_FROM`` members a dict plus a sorted ``array('d')`` of the stamps (its
+windows are counted by bisection). An account's ten kinds share one list of
+members, with their kinds in a ``bytearray`` and stamps in an ``array('d')``:
+a handful of members, found with ``list.index`` and counted whole. Action
+times are ``array('d')``, oldest first. Members are interned: one account id
+in many sets is stored once.
 """
 
 from __future__ import annotations
@@ -56,15 +58,14 @@ from gateway.signals.store import (
 _SWEEP_EVERY = 64  # exchanges between sweeps of the least recently used end
 _SWEEP_SPAN = 32  # records examined per sweep
 
-# An account's kinds share one dict; each member is stored under its kind's tag.
-_TAGS = "ipscaneltb"
-assert len(_TAGS) == len(ACCOUNT_KINDS)
-_BURST_TAG = _TAGS[ACCOUNT_KINDS.index("burst")]
-# tag -> ((index into the flat counts, window), ...), in ACCOUNT_WINDOWS order
-_COUNTS: dict[str, tuple[tuple[int, float], ...]] = {}
+# An account's kinds share one list of members; each carries its kind's index.
+_TAGS = range(len(ACCOUNT_KINDS))
+_BURST_TAG = ACCOUNT_KINDS.index("burst")
+# kind -> ((index into the flat counts, window), ...), in ACCOUNT_WINDOWS order
+_COUNTS: list[tuple[tuple[int, float], ...]] = []
 _n = 0
-for _tag, _windows in zip(_TAGS, ACCOUNT_WINDOWS, strict=True):
-    _COUNTS[_tag] = tuple((_n + i, w) for i, w in enumerate(_windows))
+for _windows in ACCOUNT_WINDOWS:
+    _COUNTS.append(tuple((_n + i, w) for i, w in enumerate(_windows)))
     _n += len(_windows)
 _N_COUNTS = _n
 _LONGEST = max(w for ws in ACCOUNT_WINDOWS for w in ws)
@@ -96,13 +97,15 @@ class _Shared:
 
 
 class _Account:
-    __slots__ = ("expires", "seen", "newest", "times", "hourly", "hour", "hour_n", "hour_prev", "day", "day_n",
+    __slots__ = ("expires", "members", "tags", "stamps", "newest", "times", "hourly", "hour", "hour_n", "hour_prev", "day", "day_n",
                  "day_prev", "loc", "last", "sticky", "until")
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.seen: list = []  # [kind tag, member, last seen, ...]
-        self.newest = 0.0  # the newest stamp in seen
+        self.members: list[str] = []  # every kind's members, in no order; with their kinds and last-seen stamps:
+        self.tags = bytearray()  # index into ACCOUNT_KINDS
+        self.stamps = array("d")
+        self.newest = 0.0  # the newest stamp
         self.times = array("d")
         self.hourly = array("q")  # [clock hour, active slots, last slot, ...] for the last HOURS hours
         self.hour = self.hour_n = self.hour_prev = 0
@@ -213,59 +216,60 @@ def _sticky(record: _Session | _Shared | _Account, now: float) -> str | None:
     return record.sticky if record.sticky is not None and now < record.until else None
 
 
-def _see_tagged(seen: list, tag: str, member: str, stamp: float) -> None:
-    """See ``member`` of kind ``tag`` at ``stamp`` (already clamped) in a ``[tag, member, stamp, ...]`` list.
+def _see_kind(a: _Account, tag: int, member: str, stamp: float) -> None:
+    """See ``member`` of kind ``tag`` at ``stamp`` (already clamped).
 
-    An account's list is short, so it is kept in no particular order and always counted whole.
+    An account's members are few, so they are kept in no particular order and always counted whole.
     """
-    if member in seen:
-        start = 1
-        while True:
-            i = seen.index(member, start)  # found above, so at least once
-            if i % 3 == 1 and seen[i - 1] == tag:
-                seen[i + 1] = stamp
-                return
-            start = i + 1
-            if member not in seen[start:]:
+    members = a.members
+    if member in members:
+        tags = a.tags
+        i = members.index(member)
+        while tags[i] != tag:
+            try:
+                i = members.index(member, i + 1)
+            except ValueError:
                 break
-    seen.append(tag)
-    seen.append(intern(member))
-    seen.append(stamp)
+        else:
+            a.stamps[i] = stamp
+            return
+    members.append(intern(member))
+    a.tags.append(tag)
+    a.stamps.append(stamp)
 
 
-def _account_counts(seen: list, now: float) -> list[int]:
+def _account_counts(a: _Account, now: float) -> list[int]:
     """The flat per-kind window counts; drops members outside every window and trims kinds past the cap."""
     counts = [0] * _N_COUNTS
-    totals = dict.fromkeys(_TAGS, 0)
+    totals = [0] * len(_TAGS)
     oldest = now - _LONGEST
-    stale = False
-    for i in range(2, len(seen), 3):
-        t = seen[i]
+    stale = 0
+    for tag, t in zip(a.tags, a.stamps, strict=True):
         if t <= oldest:
-            stale = True
+            stale += 1
             continue
-        tag = seen[i - 2]
         totals[tag] += 1
         for k, w in _COUNTS[tag]:
             if t > now - w:
                 counts[k] += 1
     if stale:
-        seen[:] = [x for i in range(0, len(seen), 3) if seen[i + 2] > oldest for x in seen[i : i + 3]]
-    if max(totals.values()) > ACCOUNT_CAP:
-        for tag, n in totals.items():
-            for _ in range(n - ACCOUNT_CAP):
-                _drop_least_recent(seen, tag)
-        return _account_counts(seen, now)
+        _keep(a, [i for i, t in enumerate(a.stamps) if t > oldest])
+    if max(totals) > ACCOUNT_CAP:
+        for tag, n in enumerate(totals):
+            if n > ACCOUNT_CAP:
+                # The least recently seen go first; on a tie, the earlier seen.
+                ranked = sorted((i for i, g in enumerate(a.tags) if g == tag), key=a.stamps.__getitem__)
+                gone = set(ranked[: n - ACCOUNT_CAP])
+                _keep(a, [i for i in range(len(a.members)) if i not in gone])
+        return _account_counts(a, now)
     return counts
 
 
-def _drop_least_recent(seen: list, tag: str) -> None:
-    """Drop the member of kind ``tag`` seen longest ago (the first of them on a tie)."""
-    at, oldest = -1, 0.0
-    for i in range(0, len(seen), 3):
-        if seen[i] == tag and (at < 0 or seen[i + 2] < oldest):
-            at, oldest = i, seen[i + 2]
-    del seen[at : at + 3]
+def _keep(a: _Account, kept: list[int]) -> None:
+    members, tags, stamps = a.members, a.tags, a.stamps
+    a.members = [members[i] for i in kept]
+    a.tags = bytearray(tags[i] for i in kept)
+    a.stamps = array("d", [stamps[i] for i in kept])
 
 
 class MemoryStore:
@@ -371,12 +375,13 @@ class MemoryStore:
         if a.last <= now - RECENT_TTL:
             del a.times[:]
             a.loc = None
-        seen = a.seen
         stamp = a.newest = now if now > a.newest else a.newest
-        for tag, member in zip(_TAGS, op.members, strict=True):
+        tag = 0
+        for member in op.members:
             if member:
-                _see_tagged(seen, tag, member, stamp)
-        return self._account_result(a, op, now, _account_counts(seen, now))
+                _see_kind(a, tag, member, stamp)
+            tag += 1
+        return self._account_result(a, op, now, _account_counts(a, now))
 
     def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> tuple:
         times = _times(a.times, now)
@@ -408,9 +413,9 @@ class MemoryStore:
 
     def _mark(self, op: Mark, now: float) -> None:
         a = self._record(op.key, _Account, now)
-        seen = a.seen
-        _see_tagged(seen, _BURST_TAG, op.target, now if now > a.newest else a.newest)
-        _account_counts(seen, now)  # applies the cap
+        a.newest = now if now > a.newest else a.newest
+        _see_kind(a, _BURST_TAG, op.target, a.newest)
+        _account_counts(a, now)  # applies the cap
         if a.expires < now + RECENT_TTL:
             a.expires = now + RECENT_TTL
 

@@ -26,7 +26,7 @@ CLAIM_COUNTRY = "country"
 
 
 _DIGESTS: dict[str, str] = {}
-_DIGESTS_MAX = 8192  # user agents, TLS fingerprints and device ids repeat: remember the recent ones
+_DIGESTS_MAX = 65_536  # user agents, TLS fingerprints and device ids repeat: remember the recent ones
 
 
 def digest(value: str | None) -> str:

@@ -219,7 +219,7 @@ for i = 1, #KEYS do
   elseif code == 'S' then
     local r = take(k, 'S1')
     out[#out + 1] = r[5]
-    if not r[5] then r[5] = a[p + 1] end
+    if not r[5] and a[p + 1] ~= '' then r[5] = a[p + 1] end
     if r[8] <= now - RECENT_TTL then r[6] = ''; r[7] = false end
     times_out[#times_out + 1] = r[6]
     out[#out + 1] = r[7]

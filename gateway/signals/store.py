@@ -25,8 +25,10 @@ Recency sets
     they were last seen. Seeing a member stores ``max(now, newest time in the
     set)`` (so the order is also time order even when replicas' clocks
     disagree by a little) and moves it to the newest end. Past a set's cap the
-    least recently seen member is dropped: counts saturate at the cap, a
-    documented one-sided error. A count "over window w" is the number of
+    least recently seen member is dropped (in a shared entity's set the one
+    at the oldest end; in an account, the kind's member with the oldest stamp,
+    on a tie the one that joined the account first): counts saturate at the
+    cap, a documented one-sided error. A count "over window w" is the number of
     members last seen after ``now - w``, this request's included.
 
 ``Birth(key, record)``
@@ -100,7 +102,9 @@ Exact rules (where the text above leaves room; both backends follow them)
       Session, ``RECENT_TTL`` for Shared, Account and Mark, ``until`` for
       Stick; Target sets ``expiry = now + TARGET_TTL``. An absent record is
       created empty; a record of another kind is absent (its sticky decision
-      with it).
+      with it). A record whose expiry has passed may be dropped at any time
+      (a sweep, an eviction, Redis's own expiry), so after a clock went back
+      whether it is seen again is unspecified.
     - Windows: a member counts over window ``w`` when its stored time ``t``
       has ``t > now - w`` (the subtraction in doubles); there is no upper
       bound (a member clamped past ``now`` counts).
@@ -112,7 +116,7 @@ Exact rules (where the text above leaves room; both backends follow them)
       still read); Shared and Mark see their members as given.
     - Account order: see the members, drop members with ``t <= now - DAY``,
       drop each kind's least recently seen past ``ACCOUNT_CAP``, then count.
-      Mark caps the burst set the same way (no age drop).
+      Mark sees its target, then drops and caps the same way.
     - Times and location: ``last`` is the greatest ``now`` of the record's
       Session (for an account: Account) ops; such an op first clears times and
       location when ``last <= now - RECENT_TTL`` (a fresh record has none),
