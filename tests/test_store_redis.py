@@ -21,21 +21,36 @@ from gateway.settings import State
 from gateway.signals.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from gateway.signals.memory import MemoryStore
 from gateway.signals.redis_store import RedisStore
-from gateway.signals.store import Append, Distinct, Get, Incr, Put, PutIfAbsent
+from gateway.signals.store import (
+    ACCOUNT_KINDS,
+    RECENT_TTL,
+    SESSION_TTL,
+    TARGET_TTL,
+    Account,
+    Mark,
+    Session,
+    Shared,
+    Stick,
+    Target,
+)
 
 LOCAL_URL = "redis://127.0.0.1:6379/0"
 T0 = 1_700_000_000.0
 
 
+MEMBERS = ("203.0.113.7", "203.0.113", "s1", "mobile", "64500", "NL", "d1", "app", "like:m1", "")
+
+
 def request_ops(i: int, now: float) -> list:
+    """A protected request's ops: its session, four shared entities, its account, its target."""
     return [
-        Distinct("ip:203.0.113.7#accounts", f"acct:{i % 5}", now, (60.0, 3600.0), ttl=86400),
-        Distinct("acct:1#ips", "203.0.113.7", now, (3600.0,), ttl=86400),
-        Append("sess:s1#ts", now, ttl=3600),
-        Get("sess:s1#birth"),
-        PutIfAbsent("sess:s1#birth", "born", ttl=86400),
-        Put("sess:s1#loc", f"{now}|52.3|4.9", ttl=3600),
-        Incr("acct:1#minute", 1, ttl=60),
+        Session("s:s1", "born", f"{now}|52.3|4.9|mobile"),
+        Shared("ip:203.0.113.7", f"a:{i % 5}", "s1"),
+        Shared("pfx:203.0.113", f"a:{i % 5}", "s1"),
+        Shared("asn:64500/mobile", f"a:{i % 5}", "s1"),
+        Shared("dev:d1", f"a:{i % 5}", "s1"),
+        Account("a:1", MEMBERS, f"{now}|52.3|4.9|mobile"),
+        Target("t:like:m1", f"{now}|h|203.0.113"),
     ]
 
 
@@ -49,9 +64,7 @@ async def local_redis():
     return client
 
 
-SCRIPT_COMMANDS = {f"cmdstat_{name}" for name in (
-    "mget get set del zrange zadd zremrangebyrank zcount pexpire".split()
-)}
+SCRIPT_COMMANDS = {f"cmdstat_{name}" for name in ("mget", "set", "del")}
 
 
 async def commands_served(client) -> dict[str, int]:
@@ -107,7 +120,7 @@ async def test_script_is_resent_once_after_a_flush():
         trips = store.round_trips
         result = await store.exchange(request_ops(1, T0 + 1), T0 + 1)
         assert result.degraded is False
-        assert result.values[3] == "born"
+        assert result.values[0][0] == "born"
         assert store.round_trips - trips == 2  # NOSCRIPT, then EVAL with the text
         await store.exchange(request_ops(2, T0 + 2), T0 + 2)
         assert store.round_trips - trips == 3
@@ -119,25 +132,64 @@ async def test_script_is_resent_once_after_a_flush():
         await client.aclose()
 
 
-async def test_keys_carry_the_prefix_and_a_hash_tag():
+async def test_one_key_per_entity_with_the_prefix_a_hash_tag_and_a_real_expiry():
     client = await local_redis()
     prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
     store = RedisStore(State(backend="redis", url=LOCAL_URL, prefix=prefix, timeout_ms=2000.0))
     try:
-        assert store.redis_key("ip:203.0.113.7#accounts") == f"{prefix}:{{ip:203.0.113.7}}:accounts"
+        assert store.redis_key("ip:203.0.113.7") == f"{prefix}:{{ip:203.0.113.7}}"
         await store.exchange(request_ops(0, T0), T0)
+        await store.exchange(request_ops(1, T0 + 1), T0 + 1)
+        await store.exchange([Stick("dev:d1", "block|r|x", T0 + 3 * RECENT_TTL)], T0 + 2)
         keys = sorted([k.decode() async for k in client.scan_iter(match=f"{prefix}:*")])
-        assert keys == sorted(
-            f"{prefix}:{{{entity}}}:{field}"
-            for entity, field in [("ip:203.0.113.7", "accounts"), ("acct:1", "ips"), ("sess:s1", "ts"),
-                                  ("sess:s1", "birth"), ("sess:s1", "loc"), ("acct:1", "minute")]
-        )
-        for key in keys:  # every key expires on its own
-            assert await client.pttl(key) > 0
+        entities = ["s:s1", "ip:203.0.113.7", "pfx:203.0.113", "asn:64500/mobile", "dev:d1", "a:1", "t:like:m1"]
+        assert keys == sorted(f"{prefix}:{{{entity}}}" for entity in entities)
+        # Redis drops each record by itself: its life left on the op clock when written, plus a minute
+        lives = {"s:s1": SESSION_TTL, "ip:203.0.113.7": RECENT_TTL, "a:1": RECENT_TTL, "t:like:m1": TARGET_TTL,
+                 "dev:d1": 3 * RECENT_TTL - 2}
+        for entity, life in lives.items():
+            pttl = await client.pttl(store.redis_key(entity))
+            assert life * 1000 + 60_000 - 10_000 < pttl <= life * 1000 + 60_000, (entity, pttl)
+        for key in keys:
+            assert await client.type(key) == b"string"
         await client.delete(*keys)
     finally:
         await store.close()
         await client.aclose()
+
+
+async def test_a_foreign_value_under_a_key_reads_as_absent_and_is_replaced():
+    client = await local_redis()
+    prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
+    store = RedisStore(State(backend="redis", url=LOCAL_URL, prefix=prefix, timeout_ms=2000.0))
+    try:
+        await client.rpush(store.redis_key("ip:1"), "a list")
+        await client.set(store.redis_key("ip:2"), b"\xc1 not msgpack")
+        await client.set(store.redis_key("ip:3"), b"\x93\xa2S1\x01\x02")  # msgpack of another layout
+        await client.set(store.redis_key("s:4"), "1700000000|old format")
+        result = await store.exchange([Shared("ip:1", "a", "s"), Shared("ip:2", "a", "s"),
+                                       Shared("ip:3", "a", "s"), Session("s:4", "b", "L")], T0)
+        assert result.degraded is False
+        assert result.values == [(1, 1, 1, 1, None)] * 3 + [(None, [], None, None)]
+        assert await client.type(store.redis_key("ip:1")) == b"string"
+    finally:
+        await store.close()
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def test_a_malformed_op_raises_and_is_no_outage():
+    store = RedisStore(State(backend="redis", url=LOCAL_URL, timeout_ms=2000.0))
+    try:
+        with pytest.raises(ValueError, match="ACCOUNT_KINDS"):
+            await store.exchange([Account("a:1", ("ip",), "L")], T0)
+        with pytest.raises(ValueError, match="never a target"):
+            await store.exchange([Stick("t:like:m1", "block|r|x", T0 + 5)], T0)
+        assert store.breaker.state == CLOSED and store.round_trips == 0 and store.degraded_exchanges == 0
+    finally:
+        await store.close()
 
 
 def test_bad_url_is_a_clear_error():
@@ -209,9 +261,8 @@ async def test_outage_degrades_every_exchange_then_recovers():
         for i in range(5):
             result = await store.exchange(request_ops(i, T0 + i), T0 + i)
             assert result.degraded is False
-        [counts] = (await store.exchange([Distinct("ip:203.0.113.7#accounts", "acct:9", T0 + 6,
-                                                   (60.0,), ttl=86400)], T0 + 6)).values
-        assert counts == (6,)  # acct:0..4 plus acct:9, all in Redis
+        [counts] = (await store.exchange([Shared("ip:203.0.113.7", "a:9", "s1")], T0 + 6)).values
+        assert counts[:3] == (6, 6, 6)  # a:0..4 plus a:9, all in Redis
 
         server.kill()
         server.wait()
@@ -225,17 +276,17 @@ async def test_outage_degrades_every_exchange_then_recovers():
         # each call is bounded by the timeout (with slack for a loaded machine)
         assert max(elapsed for _, elapsed, _ in outcomes) < 2.0
         assert store.breaker.state == OPEN
-        assert fallback.exchange_sync([Get("sess:s1#birth")], T0 + 30).values == ["born"]
+        assert fallback.exchange_sync([Session("s:s1", "", "L")], T0 + 30).values[0][0] == "born"
 
         server = start_redis(port)  # same port, empty server
         await asyncio.sleep(0.6)  # past breaker_reset_s: the next call probes
         result = await store.exchange(request_ops(40, T0 + 40), T0 + 40)
         assert result.degraded is False
         assert store.breaker.state == CLOSED
-        # state now lives in the fresh Redis again: the birth record is new there
-        assert result.values[3] is None
-        result = await store.exchange([Get("sess:s1#birth")], T0 + 41)
-        assert result.values == ["born"] and result.degraded is False
+        # state now lives in the fresh Redis again: the session is new there
+        assert result.values[0] == (None, [], None, None)
+        result = await store.exchange([Session("s:s1", "", "L")], T0 + 41)
+        assert result.values[0][0] == "born" and result.degraded is False
     finally:
         await store.close()
         server.kill()
@@ -251,52 +302,33 @@ async def test_nothing_listening_degrades_without_raising():
         results = [await store.exchange(request_ops(i, T0 + i), T0 + i) for i in range(5)]
         assert all(r.degraded for r in results)
         assert store.round_trips == 2  # the breaker opened after two failures: no more attempts
-        assert results[-1].values[4] == "born"  # answered from local state
+        assert results[-1].values[0][0] == "born"  # answered from local state
         assert store.degraded_exchanges == 5
     finally:
         await store.close()
 
 
-async def test_large_sets_match_memory_through_growth_trim_expiry_and_kind_changes():
-    """Sets past the small-set size live as sorted sets; results stay those of the memory backend."""
+async def test_records_stay_small_under_a_flood_of_members():
+    """A shared address seen with thousands of accounts, an account on thousands of networks: bounded records."""
     client = await local_redis()
     prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
     store = RedisStore(State(backend="redis", url=LOCAL_URL, prefix=prefix, timeout_ms=2000.0))
-    reference = MemoryStore()
-    rng = random.Random(11)
-    keys = [f"big:{i}#m" for i in range(3)]
-    many = tuple(float(w) for w in (5, 30, 60, 120, 300, 600))  # more windows than ZCOUNT calls are spent on
-    now = T0
-    zset_steps = 0
+    rng = random.Random(3)
+    sizes = []
     try:
-        for step in range(160):
-            now += rng.choice([0.0, 0.5, 2.0, 7.0])
-            if step == 120:
-                now += 1000.0  # everything expires
-            batch = []
-            for _ in range(rng.randint(1, 5)):
-                key = rng.choice(keys)
-                roll = rng.random()
-                if roll < 0.95:
-                    ts = now - rng.choice([0.0, 0.0, 1.0, 40.0])
-                    windows = many if rng.random() < 0.5 else (10.0, 100.0)
-                    batch.append(Distinct(key, f"m{rng.randrange(60)}", ts, windows, ttl=200.0,
-                                          cap=rng.choice([40, 40, 25])))
-                elif roll < 0.96:
-                    batch.append(Distinct(key, f"m{rng.randrange(60)}", now, (10.0,), ttl=200.0, cap=0))
-                elif roll < 0.97:
-                    batch.append(Put(key, "p", ttl=30.0))
-                elif roll < 0.98:
-                    batch.append(Append(key, 1.5, ttl=30.0, maxlen=2))
-                else:
-                    batch.append(Get(key))
-            expected = (await reference.exchange(batch, now)).values
-            result = await store.exchange(batch, now)
+        for step in range(1_500):
+            now = T0 + step * 0.5
+            members = tuple(f"{kind}-{rng.getrandbits(48):x}" for kind in ACCOUNT_KINDS)
+            ops = [Shared("ip:cgnat", f"a:{rng.getrandbits(48):x}", f"s{rng.getrandbits(48):x}"),
+                   Account("a:1", members, "L"), Mark("a:1", f"like:{rng.getrandbits(48):x}"),
+                   Session("s:1", "b", f"{now}|52.3|4.9|mobile"), Target("t:1", "x" * 40)]
+            result = await store.exchange(ops, now)
             assert result.degraded is False
-            assert result.values == expected, f"step {step}: {batch}"
-            for i in range(3):
-                zset_steps += (await client.type(f"{prefix}:{{big:{i}}}:m")) == b"zset"
-        assert zset_steps > 50  # the sorted-set path was exercised, not only the small-set one
+            if step in (500, 1_499):
+                sizes.append([await client.strlen(store.redis_key(k)) for k in ("ip:cgnat", "a:1", "s:1", "t:1")])
+        assert all(late <= early * 1.05 for early, late in zip(*sizes, strict=True))  # at the caps: no growth
+        shared, account, session, target = sizes[1]
+        assert shared < 2 * 128 * 30 and account < 10 * 64 * 30 and session < 600 and target < 32 * 45
     finally:
         await store.close()
         found = [k async for k in client.scan_iter(match=f"{prefix}:*")]
