@@ -58,17 +58,8 @@ from gateway.signals.store import (
 _SWEEP_EVERY = 64  # exchanges between sweeps of the least recently used end
 _SWEEP_SPAN = 32  # records examined per sweep
 
-# An account's kinds share one list of members; each carries its kind's index.
-_TAGS = range(len(ACCOUNT_KINDS))
-_BURST_TAG = ACCOUNT_KINDS.index("burst")
-# kind -> ((index into the flat counts, window), ...), in ACCOUNT_WINDOWS order
-_COUNTS: list[tuple[tuple[int, float], ...]] = []
-_n = 0
-for _windows in ACCOUNT_WINDOWS:
-    _COUNTS.append(tuple((_n + i, w) for i, w in enumerate(_windows)))
-    _n += len(_windows)
-_N_COUNTS = _n
-_LONGEST = max(w for ws in ACCOUNT_WINDOWS for w in ws)
+_BURST = ACCOUNT_KINDS.index("burst")
+_EMPTY: list = []  # shared by every account's unused kinds: ``_see`` never grows an empty set in place
 _A10, _A1H, _A24 = SHARED_ACCOUNT_WINDOWS
 
 
@@ -90,22 +81,19 @@ class _Shared:
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.accounts: list | _Big = []
-        self.sessions: list | _Big = []
+        self.accounts: list | _Big = _EMPTY
+        self.sessions: list | _Big = _EMPTY
         self.sticky: str | None = None
         self.until = 0.0
 
 
 class _Account:
-    __slots__ = ("expires", "members", "tags", "stamps", "newest", "times", "hourly", "hour", "hour_n", "hour_prev", "day", "day_n",
+    __slots__ = ("expires", "kinds", "times", "hourly", "hour", "hour_n", "hour_prev", "day", "day_n",
                  "day_prev", "loc", "last", "sticky", "until")
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.members: list[str] = []  # every kind's members, in no order; with their kinds and last-seen stamps:
-        self.tags = bytearray()  # index into ACCOUNT_KINDS
-        self.stamps = array("d")
-        self.newest = 0.0  # the newest stamp
+        self.kinds: list = [_EMPTY] * len(ACCOUNT_KINDS)  # a recency set per kind
         self.times = array("d")
         self.hourly = array("q")  # [clock hour, active slots, last slot, ...] for the last HOURS hours
         self.hour = self.hour_n = self.hour_prev = 0
@@ -144,15 +132,14 @@ def _see(members: list | _Big, member: str, now: float, cap: int) -> list | _Big
     Returns the set, which may have changed form.
     """
     if type(members) is list:
-        if members:
-            if members[-1] > now:
-                now = members[-1]
-            if member in members:  # a member (str) never equals a stamp (float)
-                i = members.index(member)
-                member = members[i]
-                del members[i : i + 2]
-            else:
-                member = intern(member)
+        if not members:
+            return [intern(member), now]  # a new list: empty sets may be shared
+        if members[-1] > now:
+            now = members[-1]
+        if member in members:  # a member (str) never equals a stamp (float)
+            i = members.index(member)
+            member = members[i]
+            del members[i : i + 2]
         else:
             member = intern(member)
         members.append(member)
@@ -214,62 +201,6 @@ def _active(hourly: array, hour: int, slot: int) -> list[int]:
 
 def _sticky(record: _Session | _Shared | _Account, now: float) -> str | None:
     return record.sticky if record.sticky is not None and now < record.until else None
-
-
-def _see_kind(a: _Account, tag: int, member: str, stamp: float) -> None:
-    """See ``member`` of kind ``tag`` at ``stamp`` (already clamped).
-
-    An account's members are few, so they are kept in no particular order and always counted whole.
-    """
-    members = a.members
-    if member in members:
-        tags = a.tags
-        i = members.index(member)
-        while tags[i] != tag:
-            try:
-                i = members.index(member, i + 1)
-            except ValueError:
-                break
-        else:
-            a.stamps[i] = stamp
-            return
-    members.append(intern(member))
-    a.tags.append(tag)
-    a.stamps.append(stamp)
-
-
-def _account_counts(a: _Account, now: float) -> list[int]:
-    """The flat per-kind window counts; drops members outside every window and trims kinds past the cap."""
-    counts = [0] * _N_COUNTS
-    totals = [0] * len(_TAGS)
-    oldest = now - _LONGEST
-    stale = 0
-    for tag, t in zip(a.tags, a.stamps, strict=True):
-        if t <= oldest:
-            stale += 1
-            continue
-        totals[tag] += 1
-        for k, w in _COUNTS[tag]:
-            if t > now - w:
-                counts[k] += 1
-    if stale:
-        _keep(a, [i for i, t in enumerate(a.stamps) if t > oldest])
-    if max(totals) > ACCOUNT_CAP:
-        for tag, n in enumerate(totals):
-            if n > ACCOUNT_CAP:
-                # The least recently seen go first; on a tie, the earlier seen.
-                ranked = sorted((i for i, g in enumerate(a.tags) if g == tag), key=a.stamps.__getitem__)
-                gone = set(ranked[: n - ACCOUNT_CAP])
-                _keep(a, [i for i in range(len(a.members)) if i not in gone])
-        return _account_counts(a, now)
-    return counts
-
-
-def _keep(a: _Account, kept: list[int]) -> None:
-    members, tags, stamps = a.members, a.tags, a.stamps
-    a.members = [members[i] for i in kept]
-    a.tags = bytearray(tags[i] for i in kept)
-    a.stamps = array("d", [stamps[i] for i in kept])
 
 
 class MemoryStore:
@@ -375,13 +306,15 @@ class MemoryStore:
         if a.last <= now - RECENT_TTL:
             del a.times[:]
             a.loc = None
-        stamp = a.newest = now if now > a.newest else a.newest
-        tag = 0
-        for member in op.members:
+        kinds = a.kinds
+        counts = []
+        for i, member in enumerate(op.members):
+            members = kinds[i]
             if member:
-                _see_kind(a, tag, member, stamp)
-            tag += 1
-        return self._account_result(a, op, now, _account_counts(a, now))
+                members = kinds[i] = _see(members, member, now, ACCOUNT_CAP)
+            for window in ACCOUNT_WINDOWS[i]:
+                counts.append(_since(members, now - window) if members else 0)
+        return self._account_result(a, op, now, counts)
 
     def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> tuple:
         times = _times(a.times, now)
@@ -413,9 +346,7 @@ class MemoryStore:
 
     def _mark(self, op: Mark, now: float) -> None:
         a = self._record(op.key, _Account, now)
-        a.newest = now if now > a.newest else a.newest
-        _see_kind(a, _BURST_TAG, op.target, a.newest)
-        _account_counts(a, now)  # applies the cap
+        a.kinds[_BURST] = _see(a.kinds[_BURST], op.target, now, ACCOUNT_CAP)
         if a.expires < now + RECENT_TTL:
             a.expires = now + RECENT_TTL
 

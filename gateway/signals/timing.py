@@ -54,11 +54,11 @@ def gap_features(ns: str, now: float, previous: list, out: dict) -> None:
 
 
 def actions_within(now: float, previous: list, window: float) -> int:
-    """Actions in ``(now - window, now]`` from newest-first timestamps, this one included."""
+    """Actions in ``(now - window, now]`` from newest-first timestamps (floats), this one included."""
     cut = now - window
     count = 1
     for t in previous:
-        if float(t) <= cut:
+        if t <= cut:
             break
         count += 1
     return count
