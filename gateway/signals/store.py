@@ -25,10 +25,8 @@ Recency sets
     they were last seen. Seeing a member stores ``max(now, newest time in the
     set)`` (so the order is also time order even when replicas' clocks
     disagree by a little) and moves it to the newest end. Past a set's cap the
-    least recently seen member is dropped (in a shared entity's set the one
-    at the oldest end; in an account, the kind's member with the oldest stamp,
-    on a tie the one that joined the account first): counts saturate at the
-    cap, a documented one-sided error. A count "over window w" is the number of
+    least recently seen member (the one at the oldest end) is dropped: counts
+    saturate at the cap, a documented one-sided error. A count "over window w" is the number of
     members last seen after ``now - w``, this request's included.
 
 ``Birth(key, record)``
@@ -75,8 +73,7 @@ Recency sets
     - ``loc`` and ``sticky`` as for a session (times and location cleared
       after ``RECENT_TTL`` without an Account op, as for a session).
 
-    Members last seen ``DAY`` or more before now are dropped (they are in no
-    window). Lives ``RECENT_TTL`` after its last touch.
+    Lives ``RECENT_TTL`` after its last touch.
 
 ``Target(key, record)``
     Result: the target's earlier action records, newest first (at most
@@ -108,15 +105,14 @@ Exact rules (where the text above leaves room; both backends follow them)
     - Windows: a member counts over window ``w`` when its stored time ``t``
       has ``t > now - w`` (the subtraction in doubles); there is no upper
       bound (a member clamped past ``now`` counts).
-    - Clamp: Shared's two sets clamp each on its own newest time. An account's
-      sets share one clamp: every Account and Mark op computes ``stamp =
-      max(now, the account's stamp)``, keeps it as the account's stamp, and
-      each member it sees gets ``stamp``.
+    - Clamp: every recency set clamps on its own newest time (Shared's two
+      sets, each of an account's kinds).
     - Members: in ``Account.members`` ``""`` sees nothing (the counts are
       still read); Shared and Mark see their members as given.
-    - Account order: see the members, drop members with ``t <= now - DAY``,
-      drop each kind's least recently seen past ``ACCOUNT_CAP``, then count.
-      Mark sees its target, then drops and caps the same way.
+    - Order: each member is seen (and its set trimmed to its cap) in order,
+      then the counts are read. Members outside every window may be kept or
+      dropped: they count nowhere, and as the least recent they are the first
+      dropped past the cap either way.
     - Times and location: ``last`` is the greatest ``now`` of the record's
       Session (for an account: Account) ops; such an op first clears times and
       location when ``last <= now - RECENT_TTL`` (a fresh record has none),
