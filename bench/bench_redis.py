@@ -14,8 +14,9 @@ Prints, in the terms of the targets:
    by the store and by the server (EVAL/EVALSHA calls in INFO commandstats,
    on a private redis-server when one is installed; on ``--url`` otherwise,
    where other clients' scripts would inflate the server count).
-3. The store alone: a ~28-op exchange (bench_store.py's batch) on Redis and
-   on memory, the server's own time per script call, and the ratio.
+3. The store alone: an 8-op exchange, one op per entity (bench_store.py's
+   batch), on Redis and on memory, the server's own time per script call
+   (on a private redis-server when one is installed), and the ratio.
 4. With Redis down (a loopback port with nothing listening; a listener that
    accepts connections but never answers): the latency each exchange adds
    over the memory backend doing the same ops, paired request by request,
@@ -218,6 +219,8 @@ def batches(n: int) -> list:
 
 
 async def store_cost(url: str, work: list) -> None:
+    private = start_private_redis()
+    url = private[1] if private else url
     prefix = f"gwbench-{uuid.uuid4().hex[:8]}"
     store = RedisStore(State(backend="redis", url=url, prefix=prefix, timeout_ms=1000.0))
     memory = MemoryStore()
@@ -239,10 +242,14 @@ async def store_cost(url: str, work: list) -> None:
         await client.delete(*keys[i:i + 500])
     await client.aclose()
     await store.close()
+    if private:
+        private[0].kill()
+        private[0].wait()
     rt, mem, red = statistics.median(trips), statistics.median(on_memory), statistics.median(on_redis)
     server = stats.get("cmdstat_evalsha", {}).get("usec_per_call")
+    whose = "this bench's scripts" if private else "all clients' scripts averaged"
     print(f"store alone, {len(work[0][0])}-op exchange: Redis median {red * 1e6:.0f} us "
-          f"(server time per script {server} us, all clients' scripts averaged), memory {mem * 1e6:.0f} us, "
+          f"(server time per script {server} us, {whose}), memory {mem * 1e6:.0f} us, "
           f"round trip {rt * 1e6:.0f} us; ratio {red / (rt + mem):.2f}")
 
 

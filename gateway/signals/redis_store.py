@@ -78,6 +78,7 @@ log = logging.getLogger("gateway.state")
 
 _REAL_EXPIRY_MARGIN_MS = 60_000  # Redis's own expiry: a bound, judged on its clock
 _REAL_EXPIRY_MAX_MS = 10 * 365 * 86_400_000  # a record pinned "forever" still leaves Redis after ten years
+_DIGEST_CHARS = 24  # a set member is kept as the first 96 bits of its SHA-1, in hex
 _N_KINDS = len(ACCOUNT_KINDS)
 _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 
@@ -90,8 +91,8 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 # Records (msgpack arrays; [1] is the kind tag, its digit the layout version):
 #   all:     [1] tag  [2] expiry  [3] sticky or false  [4] until
 #   session: [5] birth or false  [6] times  [7] loc or false  [8] last
-#   shared:  [5] accounts  [6] sessions
-#   account: [5] times  [6] loc or false  [7] last  [8] stamp  [9] one set per kind
+#   shared:  [5], [6] accounts (M, T)  [7], [8] sessions (M, T)
+#   account: [5] times  [6] loc or false  [7] last  [8] unused  [9] sets: M, T per kind
 #            [10] active slots per clock hour: {hour, slots, last slot, ...}  [11..13] hour, its count, previous
 #            [14..16] day, its count, previous
 #   target:  [5] records, newest first
@@ -101,15 +102,15 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 _SCRIPT_TEMPLATE = r"""
 local a = cjson.decode(ARGV[1])
 local now = a[1]
-local call, floor, tremove = redis.call, math.floor, table.remove
-local mp_pack, mp_unpack, spack, ssub = cmsgpack.pack, cmsgpack.unpack, struct.pack, string.sub
+local call, floor, find, sha1hex = redis.call, math.floor, string.find, redis.sha1hex
+local mp_pack, mp_unpack, spack, sunpack, ssub = cmsgpack.pack, cmsgpack.unpack, struct.pack, struct.unpack, string.sub
 
 local SESSION_TTL, RECENT_TTL, TARGET_TTL, DAY, HOUR = @SESSION_TTL@, @RECENT_TTL@, @TARGET_TTL@, @DAY@, @HOUR@
 local TIMES_MAX, TARGET_MAX, SHARED_CAP, ACCOUNT_CAP = @TIMES_MAX@, @TARGET_MAX@, @SHARED_CAP@, @ACCOUNT_CAP@
 local SLOT_S, HOURS, NKINDS, BURST = @SLOT_S@, @HOURS@, @NKINDS@, @BURST@
 local A10, A1H, A24, S1H = @SHARED_ACCOUNT_WINDOWS@, @SHARED_SESSION_WINDOW@
 local ACCOUNT_WINDOWS = @ACCOUNT_WINDOWS@
-local MARGIN_MS, MAX_MS = @MARGIN_MS@, @MAX_MS@
+local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
 
 -- every key's stored text, read up front (in chunks: unpack has a stack limit)
 local raw = {}
@@ -121,11 +122,11 @@ end
 
 local function fresh(tag)
   if tag == 'S1' then return {tag, 0, false, 0, false, '', false, 0} end
-  if tag == 'H1' then return {tag, 0, false, 0, {}, {}} end
-  if tag == 'A1' then
+  if tag == 'H2' then return {tag, 0, false, 0, '', '', '', ''} end
+  if tag == 'A2' then
     local sets = {}
-    for i = 1, NKINDS do sets[i] = {} end
-    return {tag, 0, false, 0, '', false, 0, 0, sets, {}, 0, 0, 0, 0, 0, 0}
+    for i = 1, 2 * NKINDS do sets[i] = '' end
+    return {tag, 0, false, 0, '', false, 0, false, sets, {}, 0, 0, 0, 0, 0, 0}
   end
   return {tag, 0, false, 0, {}}
 end
@@ -153,42 +154,52 @@ local function live_sticky(r)
   return false
 end
 
--- pairs of the flat set whose time is <= cut (times ascend)
-local function rank_le(set, cut)
-  local lo, hi = 0, #set / 2
+-- A recency set is two strings, least recently seen first: M, its members' digests (W
+-- chars each), and T, their times (little-endian doubles, ascending by the clamp). Every
+-- step is a C string operation: no Lua value per member.
+local function digest(member)
+  return ssub(sha1hex(member), 1, W)
+end
+
+-- entries whose time is <= cut
+local function rank_le(T, cut)
+  local lo, hi = 0, #T / 8
   while lo < hi do
     local mid = floor((lo + hi + 1) / 2)
-    if set[2 * mid] <= cut then lo = mid else hi = mid - 1 end
+    if sunpack('<d', T, 8 * mid - 7) <= cut then lo = mid else hi = mid - 1 end
   end
   return lo
 end
 
-local function count(set, w)
-  return #set / 2 - rank_le(set, now - w)
+local function count(T, w)
+  return #T / 8 - rank_le(T, now - w)
 end
 
--- see member at time t (the newest time in the set or later); drop the least recent past cap
-local function see(set, member, t, cap)
-  local n = #set
-  if n > 0 and set[n - 1] == member then
-    set[n] = t
-    return
+local function newest(T, t)
+  if #T > 0 then
+    local last = sunpack('<d', T, #T - 7)
+    if last > t then return last end
   end
-  for j = n - 3, 1, -2 do
-    if set[j] == member then
-      tremove(set, j); tremove(set, j)
-      n = n - 2
-      break
-    end
-  end
-  set[n + 1] = member; set[n + 2] = t
-  while #set > 2 * cap do tremove(set, 1); tremove(set, 1) end
+  return t
 end
 
-local function drop_older(set, cut)
-  local stale = rank_le(set, cut)
-  if stale == 0 then return set end
-  return {unpack(set, 2 * stale + 1)}
+-- see digest d at time t (no earlier than the set's newest): it moves to the newest end;
+-- past cap the least recently seen are dropped
+local function see(M, T, d, t, cap)
+  local n = #T / 8
+  if n > 0 and ssub(M, -W) == d then return M, ssub(T, 1, -9) .. spack('<d', t) end
+  local at = find(M, d, 1, true)
+  while at and (at - 1) % W ~= 0 do at = find(M, d, at + 1, true) end  -- only whole entries
+  if at then
+    local o = (at - 1) / W * 8
+    return ssub(M, 1, at - 1) .. ssub(M, at + W) .. d, ssub(T, 1, o) .. ssub(T, o + 9) .. spack('<d', t)
+  end
+  M, T = M .. d, T .. spack('<d', t)
+  if n >= cap then
+    local k = n + 1 - cap
+    M, T = ssub(M, W * k + 1), ssub(T, 8 * k + 1)
+  end
+  return M, T
 end
 
 local function touch(r, expiry)
@@ -200,20 +211,15 @@ local p = 2
 for i = 1, #KEYS do
   local k, code = KEYS[i], a[p]
   if code == 'H' then
-    local r = take(k, 'H1')
-    for s = 5, 6 do
-      local set = r[s]
-      local n = #set
-      local t = now
-      if n > 0 and set[n] > t then t = set[n] end
-      see(set, a[p + s - 4], t, SHARED_CAP)
-    end
+    local r = take(k, 'H2')
+    r[5], r[6] = see(r[5], r[6], digest(a[p + 1]), newest(r[6], now), SHARED_CAP)
+    r[7], r[8] = see(r[7], r[8], digest(a[p + 2]), newest(r[8], now), SHARED_CAP)
     touch(r, now + RECENT_TTL)
-    local accounts = r[5]
+    local accounts = r[6]
     out[#out + 1] = count(accounts, A10)
     out[#out + 1] = count(accounts, A1H)
     out[#out + 1] = count(accounts, A24)
-    out[#out + 1] = count(r[6], S1H)
+    out[#out + 1] = count(r[8], S1H)
     out[#out + 1] = live_sticky(r)
     p = p + 3
   elseif code == 'S' then
@@ -230,20 +236,18 @@ for i = 1, #KEYS do
     touch(r, now + SESSION_TTL)
     p = p + 3
   elseif code == 'A' then
-    local r = take(k, 'A1')
+    local r = take(k, 'A2')
     if r[7] <= now - RECENT_TTL then r[5] = ''; r[6] = false end
-    local stamp = r[8]
-    if now > stamp then stamp = now end
-    r[8] = stamp
-    local sets, cut = r[9], now - DAY
+    local sets = r[9]
     for kind = 1, NKINDS do
-      local set = sets[kind]
+      local M, T = sets[2 * kind - 1], sets[2 * kind]
       local member = a[p + kind]
-      if member ~= '' then see(set, member, stamp, ACCOUNT_CAP) end
-      set = drop_older(set, cut)
-      sets[kind] = set
+      if member ~= '' then
+        M, T = see(M, T, digest(member), newest(T, now), ACCOUNT_CAP)
+        sets[2 * kind - 1], sets[2 * kind] = M, T
+      end
       local windows = ACCOUNT_WINDOWS[kind]
-      for w = 1, #windows do out[#out + 1] = count(set, windows[w]) end
+      for w = 1, #windows do out[#out + 1] = count(T, windows[w]) end
     end
     -- active slots per clock hour: {hour, slots counted, last slot counted, ...}
     local hourly, hour, slot = r[10], floor(now / HOUR), floor(now / SLOT_S)
@@ -305,13 +309,9 @@ for i = 1, #KEYS do
     touch(r, now + SESSION_TTL)
     p = p + 2
   elseif code == 'M' then
-    local r = take(k, 'A1')
-    local stamp = r[8]
-    if now > stamp then stamp = now end
-    r[8] = stamp
-    local sets, cut = r[9], now - DAY
-    see(sets[BURST], a[p + 1], stamp, ACCOUNT_CAP)
-    for kind = 1, NKINDS do sets[kind] = drop_older(sets[kind], cut) end
+    local r = take(k, 'A2')
+    local sets, m, t = r[9], 2 * BURST - 1, 2 * BURST
+    sets[m], sets[t] = see(sets[m], sets[t], digest(a[p + 1]), newest(sets[t], now), ACCOUNT_CAP)
     touch(r, now + RECENT_TTL)
     p = p + 2
   elseif code == 'K' then
@@ -359,7 +359,7 @@ def _build_script() -> str:
         "HOURS": HOURS, "NKINDS": _N_KINDS, "BURST": ACCOUNT_KINDS.index("burst") + 1,
         "SHARED_ACCOUNT_WINDOWS": ", ".join(_lua(w) for w in contract.SHARED_ACCOUNT_WINDOWS),
         "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW, "ACCOUNT_WINDOWS": ACCOUNT_WINDOWS,
-        "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS,
+        "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_CHARS,
     }
     script = _SCRIPT_TEMPLATE
     for name, value in constants.items():
@@ -380,10 +380,10 @@ def _stick_tag(key: str) -> str:
     if key.startswith(SESSION_PREFIX):
         return "S1"
     if key.startswith(ACCOUNT_PREFIX):
-        return "A1"
+        return "A2"
     if key.startswith(TARGET_PREFIX):
         raise ValueError(f"Stick on {key!r}: a sticky decision names a session, account or shared entity, never a target")
-    return "H1"
+    return "H2"
 
 
 def encode(ops: list[Op], now: float, opening: str) -> tuple[list[str], str]:
