@@ -41,10 +41,12 @@ open no network call is made at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import struct
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -78,7 +80,7 @@ log = logging.getLogger("gateway.state")
 
 _REAL_EXPIRY_MARGIN_MS = 60_000  # Redis's own expiry: a bound, judged on its clock
 _REAL_EXPIRY_MAX_MS = 10 * 365 * 86_400_000  # a record pinned "forever" still leaves Redis after ten years
-_DIGEST_CHARS = 24  # a set member is kept as the first 96 bits of its SHA-1, in hex
+_DIGEST_BYTES = 12  # a set member is kept as the first 96 bits of its SHA-1
 _N_KINDS = len(ACCOUNT_KINDS)
 _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 
@@ -100,9 +102,9 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 # recently seen first: the clamp makes that time order too, so windows are
 # counted by bisection.
 _SCRIPT_TEMPLATE = r"""
-local a = cjson.decode(ARGV[1])
-local now = a[1]
-local call, floor, find, sha1hex = redis.call, math.floor, string.find, redis.sha1hex
+local a = ARGV
+local now = tonumber(a[1])
+local call, floor, find = redis.call, math.floor, string.find
 local mp_pack, mp_unpack, spack, sunpack, ssub = cmsgpack.pack, cmsgpack.unpack, struct.pack, struct.unpack, string.sub
 
 local SESSION_TTL, RECENT_TTL, TARGET_TTL, DAY, HOUR = @SESSION_TTL@, @RECENT_TTL@, @TARGET_TTL@, @DAY@, @HOUR@
@@ -120,15 +122,34 @@ for i = 1, #KEYS, 1000 do
   for x = i, j do raw[KEYS[x]] = got[x - i + 1] end
 end
 
+-- A shared record is one raw string, so a set at its cap is never a Lua value per member:
+-- 'H4', then SHARED_HEAD (expiry, until, has a sticky decision, its length, accounts,
+-- sessions), the sticky decision, then per set its digests and its times. In the
+-- script it is {tag, expiry, sticky, until, v = that string, off = where the sets start,
+-- na, ns, built = v's head is up to date}.
+local SHARED_HEAD = '<ddBHHH'
+
 local function fresh(tag)
   if tag == 'S1' then return {tag, 0, false, 0, false, '', false, 0} end
-  if tag == 'H2' then return {tag, 0, false, 0, '', '', '', ''} end
-  if tag == 'A2' then
+  if tag == 'H4' then return {tag, 0, false, 0, v = '', off = 1, na = 0, ns = 0, built = false} end
+  if tag == 'A3' then
     local sets = {}
     for i = 1, 2 * NKINDS do sets[i] = '' end
     return {tag, 0, false, 0, '', false, 0, false, sets, {}, 0, 0, 0, 0, 0, 0}
   end
   return {tag, 0, false, 0, {}}
+end
+
+local function parse(v)
+  if ssub(v, 1, 2) == 'H4' then
+    local expiry, until_, has, length, na, ns, at = sunpack(SHARED_HEAD, v, 3)
+    local sticky = false
+    if has == 1 then sticky = ssub(v, at, at + length - 1) end
+    return {'H4', expiry, sticky, until_, v = v, off = at + length, na = na, ns = ns, built = true}
+  end
+  local ok, t = pcall(mp_unpack, v)
+  if ok and type(t) == 'table' then return t end
+  return false
 end
 
 -- the live record of this kind under k, else a fresh one; every record taken is written back
@@ -138,15 +159,18 @@ local function take(k, tag)
   if r == nil then
     r = false
     local v = raw[k]
-    if v then
-      local ok, t = pcall(mp_unpack, v)
-      if ok and type(t) == 'table' then r = t end
-    end
+    if v then r = parse(v) end
     order[#order + 1] = k
   end
   if not (r and r[1] == tag and r[2] > now) then r = fresh(tag) end
   recs[k] = r
   return r
+end
+
+-- a shared record's head: tag, fields, sticky decision
+local function shared_head(r)
+  local sticky = r[3] or ''
+  return 'H4' .. spack(SHARED_HEAD, r[2], r[4], r[3] and 1 or 0, #sticky, r.na, r.ns) .. sticky
 end
 
 local function live_sticky(r)
@@ -155,24 +179,28 @@ local function live_sticky(r)
 end
 
 -- A recency set is two strings, least recently seen first: M, its members' digests (W
--- chars each), and T, their times (little-endian doubles, ascending by the clamp). Every
--- step is a C string operation: no Lua value per member.
-local function digest(member)
-  return ssub(sha1hex(member), 1, W)
-end
+-- bytes each, made by the caller), and T, their times (little-endian doubles, ascending by
+-- the clamp). Every step is a C string operation: no Lua value per member.
 
--- entries whose time is <= cut
-local function rank_le(T, cut)
-  local lo, hi = 0, #T / 8
+-- entries among the n times at t0 of v whose time is > now - w; most windows hold all of a
+-- set or its last few entries, else bisect (times ascend)
+local function count_at(v, t0, n, w)
+  if n == 0 then return 0 end
+  local cut = now - w
+  if sunpack('<d', v, t0) > cut then return n end
+  for i = n - 1, n - 4, -1 do
+    if sunpack('<d', v, t0 + 8 * i) <= cut then return n - 1 - i end
+  end
+  local lo, hi = 0, n  -- entries with time <= cut
   while lo < hi do
     local mid = floor((lo + hi + 1) / 2)
-    if sunpack('<d', T, 8 * mid - 7) <= cut then lo = mid else hi = mid - 1 end
+    if sunpack('<d', v, t0 + 8 * mid - 8) <= cut then lo = mid else hi = mid - 1 end
   end
-  return lo
+  return n - lo
 end
 
 local function count(T, w)
-  return #T / 8 - rank_le(T, now - w)
+  return count_at(T, 1, #T / 8, w)
 end
 
 local function newest(T, t)
@@ -202,6 +230,42 @@ local function see(M, T, d, t, cap)
   return M, T
 end
 
+-- the entry (from 0) of digest d among the n digests at m of v, or -1
+local function index_of(v, m, n, d)
+  local stop = m + W * n
+  local at = find(v, d, m, true)
+  while at and at < stop do
+    if (at - m) % W == 0 then return (at - m) / W end
+    at = find(v, d, at + 1, true)
+  end
+  return -1
+end
+
+-- the set of n entries at m of v with d seen at time t, as pieces added to parts (its
+-- digests, then its times); returns its new size
+local function see_into(parts, v, m, n, d, t, cap)
+  local tm, i, drop = m + W * n, index_of(v, m, n, d), 0
+  local te, j = tm + 8 * n, #parts
+  if i >= 0 then
+    parts[j + 1] = ssub(v, m, m + W * i - 1); parts[j + 2] = ssub(v, m + W * (i + 1), tm - 1); parts[j + 3] = d
+    parts[j + 4] = ssub(v, tm, tm + 8 * i - 1); parts[j + 5] = ssub(v, tm + 8 * (i + 1), te - 1)
+    parts[j + 6] = spack('<d', t)
+    return n
+  end
+  if n >= cap then drop = n + 1 - cap end
+  parts[j + 1] = ssub(v, m + W * drop, tm - 1); parts[j + 2] = d
+  parts[j + 3] = ssub(v, tm + 8 * drop, te - 1); parts[j + 4] = spack('<d', t)
+  return n + 1 - drop
+end
+
+local function newest_at(v, t0, n, t)
+  if n > 0 then
+    local last = sunpack('<d', v, t0 + 8 * n - 8)
+    if last > t then return last end
+  end
+  return t
+end
+
 local function touch(r, expiry)
   if r[2] < expiry then r[2] = expiry end
 end
@@ -211,15 +275,23 @@ local p = 2
 for i = 1, #KEYS do
   local k, code = KEYS[i], a[p]
   if code == 'H' then
-    local r = take(k, 'H2')
-    r[5], r[6] = see(r[5], r[6], digest(a[p + 1]), newest(r[6], now), SHARED_CAP)
-    r[7], r[8] = see(r[7], r[8], digest(a[p + 2]), newest(r[8], now), SHARED_CAP)
+    local r = take(k, 'H4')
     touch(r, now + RECENT_TTL)
-    local accounts = r[6]
-    out[#out + 1] = count(accounts, A10)
-    out[#out + 1] = count(accounts, A1H)
-    out[#out + 1] = count(accounts, A24)
-    out[#out + 1] = count(r[8], S1H)
+    local v, off, na, ns = r.v, r.off, r.na, r.ns
+    local sm = off + (W + 8) * na
+    local parts = {'', ''}
+    local na2 = see_into(parts, v, off, na, a[p + 1], newest_at(v, off + W * na, na, now), SHARED_CAP)
+    local ns2 = see_into(parts, v, sm, ns, a[p + 2], newest_at(v, sm + W * ns, ns, now), SHARED_CAP)
+    r.na, r.ns = na2, ns2
+    local head = shared_head(r)
+    parts[1] = head
+    v = table.concat(parts)
+    r.v, r.off, r.built = v, #head + 1, true
+    local at = #head + 1 + W * na2
+    out[#out + 1] = count_at(v, at, na2, A10)
+    out[#out + 1] = count_at(v, at, na2, A1H)
+    out[#out + 1] = count_at(v, at, na2, A24)
+    out[#out + 1] = count_at(v, at + 8 * na2 + W * ns2, ns2, S1H)
     out[#out + 1] = live_sticky(r)
     p = p + 3
   elseif code == 'S' then
@@ -236,14 +308,14 @@ for i = 1, #KEYS do
     touch(r, now + SESSION_TTL)
     p = p + 3
   elseif code == 'A' then
-    local r = take(k, 'A2')
+    local r = take(k, 'A3')
     if r[7] <= now - RECENT_TTL then r[5] = ''; r[6] = false end
     local sets = r[9]
     for kind = 1, NKINDS do
       local M, T = sets[2 * kind - 1], sets[2 * kind]
       local member = a[p + kind]
       if member ~= '' then
-        M, T = see(M, T, digest(member), newest(T, now), ACCOUNT_CAP)
+        M, T = see(M, T, member, newest(T, now), ACCOUNT_CAP)
         sets[2 * kind - 1], sets[2 * kind] = M, T
       end
       local windows = ACCOUNT_WINDOWS[kind]
@@ -309,15 +381,17 @@ for i = 1, #KEYS do
     touch(r, now + SESSION_TTL)
     p = p + 2
   elseif code == 'M' then
-    local r = take(k, 'A2')
+    local r = take(k, 'A3')
     local sets, m, t = r[9], 2 * BURST - 1, 2 * BURST
-    sets[m], sets[t] = see(sets[m], sets[t], digest(a[p + 1]), newest(sets[t], now), ACCOUNT_CAP)
+    sets[m], sets[t] = see(sets[m], sets[t], a[p + 1], newest(sets[t], now), ACCOUNT_CAP)
     touch(r, now + RECENT_TTL)
     p = p + 2
   elseif code == 'K' then
     local r = take(k, a[p + 1])
-    r[3] = a[p + 2]; r[4] = a[p + 3]
-    touch(r, a[p + 3])
+    local until_ = tonumber(a[p + 3])
+    r[3] = a[p + 2]; r[4] = until_
+    touch(r, until_)
+    r.built = false
     p = p + 4
   else
     return redis.error_reply('unknown op code ' .. tostring(code))
@@ -330,7 +404,15 @@ for _, k in ipairs(order) do
   if left > 0 then
     local ms = math.ceil(left * 1000) + MARGIN_MS
     if not (ms < MAX_MS) then ms = MAX_MS end
-    call('SET', k, mp_pack(r), 'PX', ms)
+    local value
+    if r[1] ~= 'H4' then
+      value = mp_pack(r)
+    elseif r.built then
+      value = r.v
+    else
+      value = shared_head(r) .. ssub(r.v, r.off)
+    end
+    call('SET', k, value, 'PX', ms)
   else
     call('DEL', k)
   end
@@ -359,7 +441,7 @@ def _build_script() -> str:
         "HOURS": HOURS, "NKINDS": _N_KINDS, "BURST": ACCOUNT_KINDS.index("burst") + 1,
         "SHARED_ACCOUNT_WINDOWS": ", ".join(_lua(w) for w in contract.SHARED_ACCOUNT_WINDOWS),
         "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW, "ACCOUNT_WINDOWS": ACCOUNT_WINDOWS,
-        "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_CHARS,
+        "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
     }
     script = _SCRIPT_TEMPLATE
     for name, value in constants.items():
@@ -371,51 +453,79 @@ def _build_script() -> str:
 
 _SCRIPT = _build_script()
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
-_to_json = json.JSONEncoder(separators=(",", ":")).encode
 _UNPACK_TIMES = [struct.Struct(f"<{n}d").unpack for n in range(TIMES_MAX + 1)]
 
 
-def _stick_tag(key: str) -> str:
+def _bulk(data: bytes) -> bytes:
+    """One argument in the Redis protocol."""
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _text(text: str) -> bytes:
+    return _bulk(_utf8(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _member(member: str) -> bytes:
+    """A set member as the script takes it: the first 96 bits of its SHA-1 (ids repeat: cached)."""
+    return _bulk(hashlib.sha1(_utf8(member)).digest()[:_DIGEST_BYTES])
+
+
+_NONE = _bulk(b"")
+_CODES = {kind: _bulk(code) for kind, code in (
+    (Shared, b"H"), (Account, b"A"), (Session, b"S"), (Target, b"T"), (Birth, b"B"), (Mark, b"M"), (Stick, b"K"))}
+_EVALSHA = (_bulk(b"EVALSHA"), _bulk(_SCRIPT_SHA.encode()))
+_EVAL = (_bulk(b"EVAL"), _bulk(_SCRIPT.encode()))
+
+
+def _stick_tag(key: str) -> bytes:
     """The record a Stick creates for an absent entity, by the key's prefix (store, "Keys")."""
     if key.startswith(SESSION_PREFIX):
-        return "S1"
+        return _bulk(b"S1")
     if key.startswith(ACCOUNT_PREFIX):
-        return "A2"
+        return _bulk(b"A3")
     if key.startswith(TARGET_PREFIX):
         raise ValueError(f"Stick on {key!r}: a sticky decision names a session, account or shared entity, never a target")
-    return "H2"
+    return _bulk(b"H4")
 
 
-def encode(ops: list[Op], now: float, opening: str) -> tuple[list[str], str]:
-    """The script's KEYS and its one JSON argument for ``ops`` (see the script's header)."""
-    keys: list[str] = []
-    args: list = [now]
-    add, extend = keys.append, args.extend
+def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list[bytes], list[bytes]]:
+    """The script's KEYS and ARGV for ``ops``, each already in the Redis protocol (see the script's header).
+
+    redis-py packs an argument in about a microsecond; here keys and set
+    members (which repeat from request to request) come from caches.
+    """
+    keys: list[bytes] = []
+    args: list[bytes] = [_bulk(repr(now).encode())]
+    add, extend, member = keys.append, args.extend, _member
     for op in ops:
-        add(opening + op.key + "}")
+        add(key(op.key))
         kind = type(op)
+        code = _CODES.get(kind)
+        if code is None:
+            raise TypeError(f"not a state-store op: {op!r}")
+        args.append(code)
         if kind is Shared:
-            extend(("H", op.account, op.session))
+            extend((member(op.account), member(op.session)))
         elif kind is Account:
             members = op.members
             if len(members) != _N_KINDS:
                 raise ValueError(f"Account op with {len(members)} members; one per ACCOUNT_KINDS item ({_N_KINDS})")
-            args.append("A")
-            extend(members)
-            args.append(op.loc)
+            extend([member(m) if m else _NONE for m in members])
+            args.append(_text(op.loc))
         elif kind is Session:
-            extend(("S", op.birth, op.loc))
-        elif kind is Target:
-            extend(("T", op.record))
-        elif kind is Birth:
-            extend(("B", op.record))
+            extend((_text(op.birth), _text(op.loc)))
+        elif kind is Target or kind is Birth:
+            args.append(_text(op.record))
         elif kind is Mark:
-            extend(("M", op.target))
-        elif kind is Stick:
-            extend(("K", _stick_tag(op.key), op.decision, float(op.until)))
+            args.append(member(op.target))
         else:
-            raise TypeError(f"not a state-store op: {op!r}")
-    return keys, _to_json(args)
+            extend((_stick_tag(op.key), _text(op.decision), _bulk(repr(float(op.until)).encode())))
+    return keys, args
 
 
 def decode(ops: list[Op], reply: list) -> list:
@@ -480,9 +590,12 @@ class RedisStore:
         self.breaker = CircuitBreaker(state.breaker_failures, state.breaker_reset_s)
         self.round_trips = 0  # network round trips made (one per exchange once the script is cached)
         self.degraded_exchanges = 0
+        # The exchange as a whole is bounded by asyncio.timeout (below), so the
+        # connections need no read or write timeout of their own (redis-py
+        # would start a task per write to enforce one).
         self._client = aioredis.Redis.from_url(
             state.url,
-            socket_timeout=self.timeout_s,
+            socket_timeout=None,
             socket_connect_timeout=self.timeout_s,
             retry=Retry(NoBackoff(), 0),
             retry_on_error=[],
@@ -490,8 +603,10 @@ class RedisStore:
             health_check_interval=0,
             decode_responses=False,
         )
-        self._sha: str | None = None
+        self._idle: list = []  # connections not in use; one per concurrent exchange at most
+        self._sha_loaded = False
         self._open = f"{self.prefix}:{{"
+        self._key = functools.lru_cache(maxsize=1 << 16)(self._key_bulk)
 
     @property
     def degraded(self) -> bool:
@@ -502,19 +617,22 @@ class RedisStore:
         """``"<entity key>"`` -> ``"<prefix>:{<entity key>}"``."""
         return self._open + key + "}"
 
+    def _key_bulk(self, key: str) -> bytes:
+        return _text(self._open + key + "}")
+
     async def exchange(self, ops: list[Op], now: float) -> BatchResult:
         if not ops:
             return BatchResult([])
         if not self.breaker.allow():
             return self._degrade(ops, now)
         try:
-            keys, arg = encode(ops, now, self._open)  # a malformed op is the caller's error, not an outage
+            keys, args = encode(ops, now, self._key)  # a malformed op is the caller's error, not an outage
         except BaseException:
             self.breaker.release()
             raise
         try:
             async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
-                reply = await self._run(keys, arg)
+                reply = await self._run(keys, args)
             values = decode(ops, reply)
         except asyncio.CancelledError:
             self.breaker.release()
@@ -532,6 +650,9 @@ class RedisStore:
         return BatchResult(values)
 
     async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.disconnect()
         await self._client.aclose()
         await self.fallback.close()
 
@@ -541,14 +662,30 @@ class RedisStore:
         result.degraded = True
         return result
 
-    async def _run(self, keys: list[str], arg: str) -> list:
-        if self._sha is not None:
+    async def _run(self, keys: list[bytes], args: list[bytes]) -> list:
+        tail = [_bulk(b"%d" % len(keys)), *keys, *args]
+        head = b"*%d\r\n" % (len(tail) + 2)
+        if self._sha_loaded:
             self.round_trips += 1
             try:
-                return await self._client.evalsha(self._sha, len(keys), *keys, arg)
+                return await self._call([head, *_EVALSHA, *tail])
             except NoScriptError:
-                self._sha = None  # the server restarted or flushed its scripts: resend once
+                self._sha_loaded = False  # the server restarted or flushed its scripts: resend once
         self.round_trips += 1
-        reply = await self._client.eval(_SCRIPT, len(keys), *keys, arg)
-        self._sha = _SCRIPT_SHA
+        reply = await self._call([head, *_EVAL, *tail])
+        self._sha_loaded = True
         return reply
+
+    async def _call(self, command: list[bytes]) -> object:
+        """Send one packed command on an idle connection and read its reply.
+
+        redis-py drops a connection that failed mid-command (it reconnects on
+        its next use), so every connection goes back to the idle list.
+        """
+        idle = self._idle
+        conn = idle.pop() if idle else self._client.connection_pool.make_connection()
+        try:
+            await conn.send_packed_command(command, check_health=False)
+            return await conn.read_response()
+        finally:
+            idle.append(conn)
