@@ -6,11 +6,16 @@ counts them; after a server restart or ``SCRIPT FLUSH`` the first call also
 sends the script once, counted too).
 
 Layout: each entity is ONE string key ``<prefix>:{<entity key>}`` (the hash
-tag is the whole entity key) holding its record packed with ``cmsgpack``
-(doubles stay exact), with a real ``PX`` of the record's remaining life on
-the op clock plus a minute, so Redis drops it by itself. Inside the script
-one ``MGET`` reads every key of the exchange, the ops run in order on the
-unpacked records, and each touched key costs one ``SET`` at the end.
+tag is the whole entity key) holding one compact record, with a real ``PX``
+of the record's remaining life on the op clock plus a minute, so Redis drops
+it by itself. Sessions, accounts and targets are ``cmsgpack`` arrays (doubles
+stay exact); a shared entity, whose two sets sit at their caps on a busy
+carrier address, prefix or app version, is one raw string read in place.
+Inside the script one ``MGET`` reads every key of the exchange, the ops run
+in order, and each touched key costs one ``SET`` at the end. The script is
+built for Redis 7's Lua, where every string made costs about a nanosecond per
+byte: a recency set is two strings (fixed-width member digests, packed times)
+worked on with C string functions, never one Lua value per member.
 
 Semantics are those of ``gateway.signals.store`` exactly, and identical to
 ``gateway.signals.memory`` (the conformance tests drive both): expiries and
@@ -19,6 +24,9 @@ clock, with the same double arithmetic (``now`` crosses the wire as Python's
 exact shortest ``repr``; the script's constants are formatted from
 ``gateway.signals.store``). Action times come back as packed little-endian
 doubles, so they round-trip bit for bit; every other answer is one JSON text.
+One documented difference: a recency set keeps its members as the first 96
+bits of their SHA-1, so two distinct members of one set would count once if
+their digests collided (odds about 1e-25 for a full set of 128).
 
 A record whose kind tag is not the op's (another kind, an older layout, a
 value this module did not write) reads as absent and is replaced, as in the
@@ -29,13 +37,14 @@ parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
 ``unix://``; options such as ``db``, ``username`` and ``password`` as
 redis-py's ``from_url`` reads them.
 
-Failure is first-class: no retries, connect and read timeouts of
+Failure is first-class: no retries, a connect timeout of
 ``state.timeout_ms``, the whole exchange bounded by the same timeout, and a
 circuit breaker (``state.breaker_failures`` consecutive failures open it for
 ``state.breaker_reset_s``, then one request probes). While Redis fails or the
 breaker is open, the local fallback ``MemoryStore`` answers and the result is
 marked ``degraded``; nothing is raised to the caller, and with the breaker
-open no network call is made at all.
+open no network call is made at all. A connection that failed or was
+cancelled mid-command is dropped and reopened on its next use.
 """
 
 from __future__ import annotations
@@ -84,23 +93,23 @@ _DIGEST_BYTES = 12  # a set member is kept as the first 96 bits of its SHA-1
 _N_KINDS = len(ACCOUNT_KINDS)
 _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 
-# ARGV[1] is a JSON array: now, then per op (KEYS[i] is op i's key) its code
-# and fields: B record | S birth loc | H account session | A <10 members> loc |
-# T record | M target | K kind decision until. The reply is a table: a JSON
-# array of every answer but action times, then one string of packed
+# KEYS[i] is op i's key. ARGV: now, then per op its code and fields:
+# B record | S birth loc | H account session | A <one member per kind> loc |
+# T record | M target | K record tag, decision, until. Set members arrive as
+# their digests ("" in an Account op: nothing seen). The reply is a table: a
+# JSON array of every answer but action times, then one string of packed
 # little-endian doubles per Session and Account op (its times, newest first).
 #
-# Records (msgpack arrays; [1] is the kind tag, its digit the layout version):
-#   all:     [1] tag  [2] expiry  [3] sticky or false  [4] until
-#   session: [5] birth or false  [6] times  [7] loc or false  [8] last
-#   shared:  [5], [6] accounts (M, T)  [7], [8] sessions (M, T)
-#   account: [5] times  [6] loc or false  [7] last  [8] unused  [9] sets: M, T per kind
-#            [10] active slots per clock hour: {hour, slots, last slot, ...}  [11..13] hour, its count, previous
-#            [14..16] day, its count, previous
-#   target:  [5] records, newest first
-# A recency set is a flat list {member, time, member, time, ...}, least
-# recently seen first: the clamp makes that time order too, so windows are
-# counted by bisection.
+# Records ([1] is the kind tag, its digit the layout version):
+#   all (msgpack): [1] tag  [2] expiry  [3] sticky or false  [4] until
+#   session:       [5] birth or false  [6] times  [7] loc or false  [8] last
+#   account:       [5] times  [6] loc or false  [7] last  [8] sets: digests, times per kind
+#                  [9] active slots per clock hour: {hour, slots, last slot, ...}
+#                  [10..12] hour, its count, previous  [13..15] day, its count, previous
+#   target:        [5] records, newest first
+#   shared (raw):  see SHARED_HEAD in the script
+# A recency set is least recently seen first: the clamp makes that time order
+# too, so windows are counted from the newest end or by bisection.
 _SCRIPT_TEMPLATE = r"""
 local a = ARGV
 local now = tonumber(a[1])
@@ -132,10 +141,10 @@ local SHARED_HEAD = '<ddBHHH'
 local function fresh(tag)
   if tag == 'S1' then return {tag, 0, false, 0, false, '', false, 0} end
   if tag == 'H4' then return {tag, 0, false, 0, v = '', off = 1, na = 0, ns = 0, built = false} end
-  if tag == 'A3' then
+  if tag == 'A4' then
     local sets = {}
     for i = 1, 2 * NKINDS do sets[i] = '' end
-    return {tag, 0, false, 0, '', false, 0, false, sets, {}, 0, 0, 0, 0, 0, 0}
+    return {tag, 0, false, 0, '', false, 0, sets, {}, 0, 0, 0, 0, 0, 0}
   end
   return {tag, 0, false, 0, {}}
 end
@@ -308,9 +317,9 @@ for i = 1, #KEYS do
     touch(r, now + SESSION_TTL)
     p = p + 3
   elseif code == 'A' then
-    local r = take(k, 'A3')
+    local r = take(k, 'A4')
     if r[7] <= now - RECENT_TTL then r[5] = ''; r[6] = false end
-    local sets = r[9]
+    local sets = r[8]
     for kind = 1, NKINDS do
       local M, T = sets[2 * kind - 1], sets[2 * kind]
       local member = a[p + kind]
@@ -322,7 +331,7 @@ for i = 1, #KEYS do
       for w = 1, #windows do out[#out + 1] = count(T, windows[w]) end
     end
     -- active slots per clock hour: {hour, slots counted, last slot counted, ...}
-    local hourly, hour, slot = r[10], floor(now / HOUR), floor(now / SLOT_S)
+    local hourly, hour, slot = r[9], floor(now / HOUR), floor(now / SLOT_S)
     local n = #hourly
     if n > 0 and hourly[n - 2] == hour then
       if slot > hourly[n] then hourly[n - 1] = hourly[n - 1] + 1; hourly[n] = slot end
@@ -336,25 +345,25 @@ for i = 1, #KEYS do
           end
         end
         hourly = kept
-        r[10] = kept
+        r[9] = kept
       end
     end
     out[#out + 1] = #hourly / 3
     for j = 2, #hourly, 3 do out[#out + 1] = hourly[j] end
     local day = floor(now / DAY)
-    if hour == r[11] then
-      r[12] = r[12] + 1
+    if hour == r[10] then
+      r[11] = r[11] + 1
     else
-      if hour == r[11] + 1 then r[13] = r[12] else r[13] = 0 end
-      r[11] = hour; r[12] = 1
+      if hour == r[10] + 1 then r[12] = r[11] else r[12] = 0 end
+      r[10] = hour; r[11] = 1
     end
-    if day == r[14] then
-      r[15] = r[15] + 1
+    if day == r[13] then
+      r[14] = r[14] + 1
     else
-      if day == r[14] + 1 then r[16] = r[15] else r[16] = 0 end
-      r[14] = day; r[15] = 1
+      if day == r[13] + 1 then r[15] = r[14] else r[15] = 0 end
+      r[13] = day; r[14] = 1
     end
-    out[#out + 1] = r[12]; out[#out + 1] = r[13]; out[#out + 1] = r[15]; out[#out + 1] = r[16]
+    out[#out + 1] = r[11]; out[#out + 1] = r[12]; out[#out + 1] = r[14]; out[#out + 1] = r[15]
     times_out[#times_out + 1] = r[5]
     out[#out + 1] = r[6]
     out[#out + 1] = live_sticky(r)
@@ -381,8 +390,8 @@ for i = 1, #KEYS do
     touch(r, now + SESSION_TTL)
     p = p + 2
   elseif code == 'M' then
-    local r = take(k, 'A3')
-    local sets, m, t = r[9], 2 * BURST - 1, 2 * BURST
+    local r = take(k, 'A4')
+    local sets, m, t = r[8], 2 * BURST - 1, 2 * BURST
     sets[m], sets[t] = see(sets[m], sets[t], a[p + 1], newest(sets[t], now), ACCOUNT_CAP)
     touch(r, now + RECENT_TTL)
     p = p + 2
@@ -487,7 +496,7 @@ def _stick_tag(key: str) -> bytes:
     if key.startswith(SESSION_PREFIX):
         return _bulk(b"S1")
     if key.startswith(ACCOUNT_PREFIX):
-        return _bulk(b"A3")
+        return _bulk(b"A4")
     if key.startswith(TARGET_PREFIX):
         raise ValueError(f"Stick on {key!r}: a sticky decision names a session, account or shared entity, never a target")
     return _bulk(b"H4")
