@@ -10,9 +10,9 @@ the cost stays amortised O(1). A record is a slotted object. A shared
 entity's recency set is a flat ``[member, stamp, ...]`` list in time order
 while small (its windows are counted walking from the newest end), and past
 ``_BIG_FROM`` members a dict plus a sorted ``array('d')`` of the stamps (its
-windows are counted by bisection). An account's ten kinds share one list of
-members, with their kinds in a ``bytearray`` and stamps in an ``array('d')``:
-a handful of members, found with ``list.index`` and counted whole. Action
+windows are counted by bisection). An account keeps one such set per kind.
+A set of one member (an account's one device, a device's one account: most
+sets) is the member alone, its stamp kept in a float slot beside it. Action
 times are ``array('d')``, oldest first. Members are interned: one account id
 in many sets is stored once.
 """
@@ -77,23 +77,26 @@ class _Session:
 
 
 class _Shared:
-    __slots__ = ("expires", "accounts", "sessions", "sticky", "until")
+    __slots__ = ("expires", "accounts", "accounts_at", "sessions", "sessions_at", "sticky", "until")
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.accounts: list | _Big = _EMPTY
-        self.sessions: list | _Big = _EMPTY
+        self.accounts: str | list | _Big = _EMPTY  # a recency set (a lone member's stamp in accounts_at)
+        self.accounts_at = 0.0
+        self.sessions: str | list | _Big = _EMPTY
+        self.sessions_at = 0.0
         self.sticky: str | None = None
         self.until = 0.0
 
 
 class _Account:
-    __slots__ = ("expires", "kinds", "times", "hourly", "hour", "hour_n", "hour_prev", "day", "day_n",
+    __slots__ = ("expires", "kinds", "stamps", "times", "hourly", "hour", "hour_n", "hour_prev", "day", "day_n",
                  "day_prev", "loc", "last", "sticky", "until")
 
     def __init__(self) -> None:
         self.expires = 0.0
         self.kinds: list = [_EMPTY] * len(ACCOUNT_KINDS)  # a recency set per kind
+        self.stamps = array("d", bytes(8 * len(ACCOUNT_KINDS)))  # a lone member's stamp, per kind
         self.times = array("d")
         self.hourly = array("q")  # [clock hour, active slots, last slot, ...] for the last HOURS hours
         self.hour = self.hour_n = self.hour_prev = 0
@@ -174,6 +177,29 @@ def _since(members: list | _Big, cut: float) -> int:
         return n
     stamps = members.stamps
     return len(stamps) - bisect_right(stamps, cut)
+
+
+def _see_slot(members: str | list | _Big, stamp: float, member: str, now: float, cap: int) -> tuple:
+    """``_see`` for a set that may be a lone member (a str whose stamp is kept apart, the common case:
+    an account's one device, a device's one account), which saves a list per set.
+
+    Returns the set and, for a lone member, its stamp.
+    """
+    if type(members) is str:
+        if stamp > now:
+            now = stamp
+        if members == member:
+            return members, now
+        return _see([members, stamp], member, now, cap), 0.0
+    if not members:
+        return intern(member), now
+    return _see(members, member, now, cap), 0.0
+
+
+def _since_slot(members: str | list | _Big, stamp: float, cut: float) -> int:
+    if type(members) is str:
+        return 1 if stamp > cut else 0
+    return _since(members, cut) if members else 0
 
 
 def _times(times: array, now: float) -> list[float]:
@@ -294,26 +320,27 @@ class MemoryStore:
 
     def _shared(self, op: Shared, now: float) -> tuple:
         e = self._record(op.key, _Shared, now)
-        accounts = e.accounts = _see(e.accounts, op.account, now, SHARED_CAP)
-        sessions = e.sessions = _see(e.sessions, op.session, now, SHARED_CAP)
+        accounts, at = e.accounts, e.accounts_at = _see_slot(e.accounts, e.accounts_at, op.account, now, SHARED_CAP)
+        sessions, st = e.sessions, e.sessions_at = _see_slot(e.sessions, e.sessions_at, op.session, now, SHARED_CAP)
         if e.expires < now + RECENT_TTL:
             e.expires = now + RECENT_TTL
-        return (_since(accounts, now - _A10), _since(accounts, now - _A1H), _since(accounts, now - _A24),
-                _since(sessions, now - SHARED_SESSION_WINDOW), _sticky(e, now))
+        return (_since_slot(accounts, at, now - _A10), _since_slot(accounts, at, now - _A1H),
+                _since_slot(accounts, at, now - _A24), _since_slot(sessions, st, now - SHARED_SESSION_WINDOW),
+                _sticky(e, now))
 
     def _account(self, op: Account, now: float) -> tuple:
         a = self._record(op.key, _Account, now)
         if a.last <= now - RECENT_TTL:
             del a.times[:]
             a.loc = None
-        kinds = a.kinds
+        kinds, stamps = a.kinds, a.stamps
         counts = []
         for i, member in enumerate(op.members):
-            members = kinds[i]
+            members, stamp = kinds[i], stamps[i]
             if member:
-                members = kinds[i] = _see(members, member, now, ACCOUNT_CAP)
+                members, stamp = kinds[i], stamps[i] = _see_slot(members, stamp, member, now, ACCOUNT_CAP)
             for window in ACCOUNT_WINDOWS[i]:
-                counts.append(_since(members, now - window) if members else 0)
+                counts.append(_since_slot(members, stamp, now - window))
         return self._account_result(a, op, now, counts)
 
     def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> tuple:
@@ -346,7 +373,7 @@ class MemoryStore:
 
     def _mark(self, op: Mark, now: float) -> None:
         a = self._record(op.key, _Account, now)
-        a.kinds[_BURST] = _see(a.kinds[_BURST], op.target, now, ACCOUNT_CAP)
+        a.kinds[_BURST], a.stamps[_BURST] = _see_slot(a.kinds[_BURST], a.stamps[_BURST], op.target, now, ACCOUNT_CAP)
         if a.expires < now + RECENT_TTL:
             a.expires = now + RECENT_TTL
 
