@@ -127,6 +127,7 @@ class State:
     prefix: str = "gw"
     max_keys: int = 500_000  # memory backend: entries kept at most, LRU-evicted
     timeout_ms: float = 50.0  # redis: one round trip may take this long
+    cluster: bool = False  # redis: url names one node of a Redis Cluster (7.0 or later); the rest are found
     breaker_failures: int = 3  # consecutive failures that open the breaker
     breaker_reset_s: float = 5.0  # how long the breaker stays open before a probe
     fail_closed: bool = False  # on outage: False serves on local state, True challenges

@@ -472,8 +472,10 @@ class Lives:
         return True
 
 
-def random_batch(rng: random.Random, now: float, lives: Lives) -> list:
-    keys = ["s:1", "s:2", "a:1", "a:2", "ip:1", "pfx:1", "t:1", "t:2"]
+KEYS = ("s:1", "s:2", "a:1", "a:2", "ip:1", "pfx:1", "t:1", "t:2")
+
+
+def random_batch(rng: random.Random, now: float, lives: Lives, keys: tuple[str, ...] = KEYS) -> list:
     batch = []
     for _ in range(rng.randint(1, 8)):
         key = rng.choice(keys)

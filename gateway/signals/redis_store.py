@@ -37,6 +37,19 @@ parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
 ``unix://``; options such as ``db``, ``username`` and ``password`` as
 redis-py's ``from_url`` reads them.
 
+Redis Cluster (``state.cluster``, Redis 7.0 or later; ``state.url`` names any
+one node, with the same TLS and credentials for all): the first exchange
+reads the slot map (``CLUSTER SLOTS``), then each exchange groups its ops by
+the node serving their entity's slot and runs the script once per node, all
+at once, so a request costs one round trip per node it touches, in parallel
+(results are unchanged: ops on different entities never interact). A command
+may declare keys of one slot only, so the cluster variant of the script
+declares the first key, reads every key from ``ARGV`` one ``GET`` each, and
+runs with ``allow-cross-slot-keys``. A ``MOVED``/``ASK``/``TRYAGAIN``/
+``CLUSTERDOWN`` answer, a key its node no longer serves, or a node that stops
+answering fails that exchange (degraded, as any failure) and re-reads the slot
+map in the background: requests never wait for it.
+
 Failure is first-class: no retries, a connect timeout of
 ``state.timeout_ms``, the whole exchange bounded by the same timeout, and a
 circuit breaker (``state.breaker_failures`` consecutive failures open it for
@@ -60,7 +73,9 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError
+from redis.crc import key_slot
+from redis.exceptions import AskError, ClusterDownError, NoScriptError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.settings import State
 from gateway.signals import store as contract
@@ -110,9 +125,8 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 #   shared (raw):  see SHARED_HEAD in the script
 # A recency set is least recently seen first: the clamp makes that time order
 # too, so windows are counted from the newest end or by bisection.
-_SCRIPT_TEMPLATE = r"""
-local a = ARGV
-local now = tonumber(a[1])
+_SCRIPT_TEMPLATE = r"""@READ@
+local now = tonumber(a[base + 1])
 local call, floor, find = redis.call, math.floor, string.find
 local mp_pack, mp_unpack, spack, sunpack, ssub = cmsgpack.pack, cmsgpack.unpack, struct.pack, struct.unpack, string.sub
 
@@ -122,14 +136,6 @@ local SLOT_S, HOURS, NKINDS, BURST = @SLOT_S@, @HOURS@, @NKINDS@, @BURST@
 local A10, A1H, A24, S1H = @SHARED_ACCOUNT_WINDOWS@, @SHARED_SESSION_WINDOW@
 local ACCOUNT_WINDOWS = @ACCOUNT_WINDOWS@
 local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
-
--- every key's stored text, read up front (in chunks: unpack has a stack limit)
-local raw = {}
-for i = 1, #KEYS, 1000 do
-  local j = math.min(i + 999, #KEYS)
-  local got = call('MGET', unpack(KEYS, i, j))
-  for x = i, j do raw[KEYS[x]] = got[x - i + 1] end
-end
 
 -- A shared record is one raw string, so a set at its cap is never a Lua value per member:
 -- 'H4', then SHARED_HEAD (expiry, until, has a sticky decision, its length, accounts,
@@ -280,7 +286,7 @@ local function touch(r, expiry)
 end
 
 local out, times_out = {}, {}
-local p = 2
+local p = base + 2
 for i = 1, #KEYS do
   local k, code = KEYS[i], a[p]
   if code == 'H' then
@@ -433,6 +439,28 @@ return reply
 """
 
 
+_READ_PLAIN = r"""
+local a, base = ARGV, 0
+-- every key's stored text, read up front (in chunks: unpack has a stack limit)
+local raw = {}
+for i = 1, #KEYS, 1000 do
+  local j = math.min(i + 999, #KEYS)
+  local got = redis.call('MGET', unpack(KEYS, i, j))
+  for x = i, j do raw[KEYS[x]] = got[x - i + 1] end
+end"""
+_READ_CLUSTER = r"""#!lua flags=allow-cross-slot-keys
+-- Redis Cluster: only the first key is declared (a command's keys must share a slot); ARGV
+-- starts with the count of keys and all of them. Every command below touches one key.
+local a, base = ARGV, tonumber(ARGV[1]) + 1
+local KEYS, raw = {}, {}
+for i = 1, base - 1 do
+  local k = a[i + 1]
+  KEYS[i] = k
+  local v = redis.pcall('GET', k)  -- another type answers an error: absent
+  if type(v) == 'string' then raw[k] = v end
+end"""
+
+
 def _lua(value: object) -> str:
     """A Python constant as Lua source: floats by their exact repr."""
     if isinstance(value, tuple):
@@ -442,7 +470,7 @@ def _lua(value: object) -> str:
     return str(int(value))  # type: ignore[call-overload]
 
 
-def _build_script() -> str:
+def _build_script(cluster: bool) -> str:
     constants = {
         "SESSION_TTL": contract.SESSION_TTL, "RECENT_TTL": contract.RECENT_TTL, "TARGET_TTL": contract.TARGET_TTL,
         "DAY": contract.DAY, "HOUR": contract.HOUR, "TIMES_MAX": TIMES_MAX, "TARGET_MAX": contract.TARGET_MAX,
@@ -452,16 +480,17 @@ def _build_script() -> str:
         "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW, "ACCOUNT_WINDOWS": ACCOUNT_WINDOWS,
         "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
     }
-    script = _SCRIPT_TEMPLATE
+    script = _SCRIPT_TEMPLATE.replace("@READ@", _READ_CLUSTER if cluster else _READ_PLAIN, 1)
     for name, value in constants.items():
         script = script.replace(f"@{name}@", value if isinstance(value, str) else _lua(value))
-    if "@" in script:
+    if "@" in script.replace("#!lua", ""):
         raise RuntimeError(f"state script: constant left unformatted near {script[script.index('@'):][:40]!r}")
     return script
 
 
-_SCRIPT = _build_script()
+_SCRIPT = _build_script(cluster=False)
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
+_CLUSTER_SCRIPT = _build_script(cluster=True)
 _UNPACK_TIMES = [struct.Struct(f"<{n}d").unpack for n in range(TIMES_MAX + 1)]
 
 
@@ -489,6 +518,14 @@ _CODES = {kind: _bulk(code) for kind, code in (
     (Shared, b"H"), (Account, b"A"), (Session, b"S"), (Target, b"T"), (Birth, b"B"), (Mark, b"M"), (Stick, b"K"))}
 _EVALSHA = (_bulk(b"EVALSHA"), _bulk(_SCRIPT_SHA.encode()))
 _EVAL = (_bulk(b"EVAL"), _bulk(_SCRIPT.encode()))
+_CLUSTER_EVALSHA = (_bulk(b"EVALSHA"), _bulk(hashlib.sha1(_CLUSTER_SCRIPT.encode()).hexdigest().encode()))
+_CLUSTER_EVAL = (_bulk(b"EVAL"), _bulk(_CLUSTER_SCRIPT.encode()))
+_CLUSTER_SLOTS = [b"*2\r\n", _bulk(b"CLUSTER"), _bulk(b"SLOTS")]
+_SLOTS = 16384
+# Answers that mean the slot map changed (or the cluster is reconfiguring): refresh it. A
+# script that reaches a key its node no longer serves fails with "... non local key ...".
+# A node that stopped answering may have been replaced by its replica: look again too.
+_TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionError)  # MovedError is an AskError
 
 
 def _stick_tag(key: str) -> bytes:
@@ -582,28 +619,74 @@ def decode(ops: list[Op], reply: list) -> list:
     return values
 
 
+class _Node:
+    """One Redis server: a client (for its connection settings), idle connections, whether it has the script."""
+
+    __slots__ = ("client", "idle", "loaded")
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self.idle: list = []  # connections not in use; one per concurrent exchange at most
+        self.loaded = False
+
+    async def call(self, command: list[bytes]) -> object:
+        """Send one packed command on an idle connection and read its reply.
+
+        redis-py drops a connection that failed mid-command (it reconnects on
+        its next use), so every connection goes back to the idle list.
+        """
+        idle = self.idle
+        conn = idle.pop() if idle else self.client.connection_pool.make_connection()
+        try:
+            await conn.send_packed_command(command, check_health=False)
+            return await conn.read_response()
+        finally:
+            idle.append(conn)
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            await conn.disconnect()
+        await self.client.aclose()
+
+
 class RedisStore:
-    """``StateStore`` on Redis with a local fallback; see the module docstring."""
+    """``StateStore`` on Redis (one server, or a Redis Cluster) with a local fallback; see the module docstring."""
 
     def __init__(self, state: State, fallback: MemoryStore | None = None) -> None:
-        if not state.url.startswith(("redis://", "rediss://", "unix://")):
+        schemes = ("redis://", "rediss://") if state.cluster else ("redis://", "rediss://", "unix://")
+        if not state.url.startswith(schemes):
             raise ValueError(
+                f"state.url {state.url!r} is not a Redis Cluster node's URL: use redis://host:port, "
+                "or rediss://host:port for TLS" if state.cluster else
                 f"state.url {state.url!r} is not a Redis URL: use redis://host:port/db, "
                 "rediss://host:port/db for TLS, or unix:///path/to/redis.sock"
             )
         if state.timeout_ms <= 0:
             raise ValueError(f"state.timeout_ms must be positive, got {state.timeout_ms}")
         self.prefix = state.prefix
+        self.url = state.url
+        self.cluster = state.cluster
         self.timeout_s = state.timeout_ms / 1000.0
         self.fallback = fallback if fallback is not None else MemoryStore(state.max_keys)
         self.breaker = CircuitBreaker(state.breaker_failures, state.breaker_reset_s)
-        self.round_trips = 0  # network round trips made (one per exchange once the script is cached)
+        self.round_trips = 0  # network round trips made (one per node an exchange touches, once the script is cached)
         self.degraded_exchanges = 0
+        self._client = self._connect()
+        self._seed = _Node(self._client)
+        self._nodes: dict[tuple[str, int], _Node] = {}  # Redis Cluster: every node met, by address
+        self._slots: list[_Node] | None = None  # Redis Cluster: the node serving each slot, once known
+        self._refresh: asyncio.Task | None = None
+        self._open = f"{self.prefix}:{{"
+        self._key = functools.lru_cache(maxsize=1 << 16)(self._key_bulk)
+        self._slot = functools.lru_cache(maxsize=1 << 16)(self._key_slot)
+
+    def _connect(self, host: str | None = None, port: int | None = None) -> aioredis.Redis:
         # The exchange as a whole is bounded by asyncio.timeout (below), so the
         # connections need no read or write timeout of their own (redis-py
         # would start a task per write to enforce one).
-        self._client = aioredis.Redis.from_url(
-            state.url,
+        client = aioredis.Redis.from_url(
+            self.url,
             socket_timeout=None,
             socket_connect_timeout=self.timeout_s,
             retry=Retry(NoBackoff(), 0),
@@ -612,10 +695,9 @@ class RedisStore:
             health_check_interval=0,
             decode_responses=False,
         )
-        self._idle: list = []  # connections not in use; one per concurrent exchange at most
-        self._sha_loaded = False
-        self._open = f"{self.prefix}:{{"
-        self._key = functools.lru_cache(maxsize=1 << 16)(self._key_bulk)
+        if host is not None:  # another node of the cluster: same TLS, credentials and options
+            client.connection_pool.connection_kwargs.update(host=host, port=port)
+        return client
 
     @property
     def degraded(self) -> bool:
@@ -629,41 +711,63 @@ class RedisStore:
     def _key_bulk(self, key: str) -> bytes:
         return _text(self._open + key + "}")
 
+    def _key_slot(self, key: str) -> int:
+        return key_slot(_utf8(self._open + key + "}"))
+
     async def exchange(self, ops: list[Op], now: float) -> BatchResult:
         if not ops:
             return BatchResult([])
         if not self.breaker.allow():
             return self._degrade(ops, now)
-        try:
-            keys, args = encode(ops, now, self._key)  # a malformed op is the caller's error, not an outage
+        if self.cluster and self._slots is None:
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await self._discover()
+            except asyncio.CancelledError:
+                self.breaker.release()
+                raise
+            except Exception as error:  # noqa: BLE001 - a cluster that cannot be mapped is an outage
+                return self._failed(error, ops, now)
+        try:  # a malformed op is the caller's error, not an outage
+            groups = self._group(ops, now)
         except BaseException:
             self.breaker.release()
             raise
         try:
             async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
-                reply = await self._run(keys, args)
-            values = decode(ops, reply)
+                if len(groups) == 1:
+                    node, _, keys, args = groups[0]
+                    replies = [await self._run(node, keys, args)]
+                else:  # one script per node, all at once: the exchange costs the slowest round trip
+                    replies = await asyncio.gather(*[self._run(node, keys, args) for node, _, keys, args in groups])
+            values = self._assemble(ops, groups, replies)
         except asyncio.CancelledError:
             self.breaker.release()
             raise
         except Exception as error:  # noqa: BLE001 - any failure of the shared store degrades, never fails the request
-            was = self.breaker.state
-            self.breaker.record_failure()
-            if self.breaker.state != was:
-                log.warning("state store: Redis failed (%s: %s); breaker %s, serving on local state",
-                            type(error).__name__, error, self.breaker.state)
-            return self._degrade(ops, now)
+            return self._failed(error, ops, now)
         if self.breaker.state != CLOSED:
             log.warning("state store: Redis answers again; breaker closed")
         self.breaker.record_success()
         return BatchResult(values)
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.disconnect()
-        await self._client.aclose()
+        if self._refresh is not None:
+            self._refresh.cancel()
+        await self._seed.close()
+        for node in self._nodes.values():
+            await node.close()
         await self.fallback.close()
+
+    def _failed(self, error: Exception, ops: list[Op], now: float) -> BatchResult:
+        was = self.breaker.state
+        self.breaker.record_failure()
+        if self.breaker.state != was:
+            log.warning("state store: Redis failed (%s: %s); breaker %s, serving on local state",
+                        type(error).__name__, error, self.breaker.state)
+        if self.cluster and (isinstance(error, _TOPOLOGY_ERRORS) or "non local key" in str(error)):
+            self._refresh_slots()
+        return self._degrade(ops, now)
 
     def _degrade(self, ops: list[Op], now: float) -> BatchResult:
         self.degraded_exchanges += 1
@@ -671,30 +775,93 @@ class RedisStore:
         result.degraded = True
         return result
 
-    async def _run(self, keys: list[bytes], args: list[bytes]) -> list:
-        tail = [_bulk(b"%d" % len(keys)), *keys, *args]
+    # -- one server, or one script per cluster node ------------------------------------
+
+    def _group(self, ops: list[Op], now: float) -> list[tuple[_Node, list[int] | None, list[bytes], list[bytes]]]:
+        """(node, which ops, KEYS, ARGV) per node the exchange touches, ops in their order."""
+        if not self.cluster:
+            return [(self._seed, None, *encode(ops, now, self._key))]
+        slots, slot = self._slots, self._slot
+        assert slots is not None
+        by_node: dict[_Node, list[int]] = {}
+        for i, op in enumerate(ops):
+            by_node.setdefault(slots[slot(op.key)], []).append(i)
+        if len(by_node) == 1:
+            [node] = by_node
+            return [(node, None, *encode(ops, now, self._key))]
+        # Ops on different entities never interact, so each node's share runs on its own.
+        return [(node, idx, *encode([ops[i] for i in idx], now, self._key)) for node, idx in by_node.items()]
+
+    @staticmethod
+    def _assemble(ops: list[Op], groups: list, replies: list) -> list:
+        if len(groups) == 1:
+            return decode(ops, replies[0])
+        values: list = [None] * len(ops)
+        for (_, idx, _, _), reply in zip(groups, replies, strict=True):
+            for i, value in zip(idx, decode([ops[i] for i in idx], reply), strict=True):
+                values[i] = value
+        return values
+
+    async def _run(self, node: _Node, keys: list[bytes], args: list[bytes]) -> list:
+        if self.cluster:  # only the first key is declared; the script finds them all in ARGV
+            tail = [_bulk(b"1"), keys[0], _bulk(b"%d" % len(keys)), *keys, *args]
+            by_sha, by_text = _CLUSTER_EVALSHA, _CLUSTER_EVAL
+        else:
+            tail = [_bulk(b"%d" % len(keys)), *keys, *args]
+            by_sha, by_text = _EVALSHA, _EVAL
         head = b"*%d\r\n" % (len(tail) + 2)
-        if self._sha_loaded:
+        if node.loaded:
             self.round_trips += 1
             try:
-                return await self._call([head, *_EVALSHA, *tail])
+                return await node.call([head, *by_sha, *tail])
             except NoScriptError:
-                self._sha_loaded = False  # the server restarted or flushed its scripts: resend once
+                node.loaded = False  # the server restarted or flushed its scripts: resend once
         self.round_trips += 1
-        reply = await self._call([head, *_EVAL, *tail])
-        self._sha_loaded = True
+        reply = await node.call([head, *by_text, *tail])
+        node.loaded = True
         return reply
 
-    async def _call(self, command: list[bytes]) -> object:
-        """Send one packed command on an idle connection and read its reply.
+    # -- Redis Cluster: the slot map ------------------------------------------------------
 
-        redis-py drops a connection that failed mid-command (it reconnects on
-        its next use), so every connection goes back to the idle list.
-        """
-        idle = self._idle
-        conn = idle.pop() if idle else self._client.connection_pool.make_connection()
-        try:
-            await conn.send_packed_command(command, check_health=False)
-            return await conn.read_response()
-        finally:
-            idle.append(conn)
+    async def _discover(self) -> None:
+        """Read the slot map from the first node that answers (the seed, then every node met)."""
+        error: Exception | None = None
+        for node in [self._seed, *self._nodes.values()]:
+            self.round_trips += 1
+            try:
+                answer = await node.call(_CLUSTER_SLOTS)
+            except Exception as failure:  # noqa: BLE001 - try the next node
+                error = failure
+                continue
+            self._slots = self._map(node, answer)
+            return
+        raise error if error is not None else RuntimeError("no Redis Cluster node to ask")
+
+    def _map(self, asked: _Node, answer: object) -> list[_Node]:
+        kwargs = asked.client.connection_pool.connection_kwargs
+        slots: list[_Node | None] = [None] * _SLOTS
+        for start, end, primary, *_ in answer:  # type: ignore[union-attr]
+            host = primary[0].decode() or kwargs.get("host", "127.0.0.1")  # "" names the node asked
+            address = (host, int(primary[1]))
+            node = self._nodes.get(address)
+            if node is None:
+                node = self._nodes[address] = _Node(self._connect(*address))
+            slots[start:end + 1] = [node] * (end + 1 - start)
+        missing = slots.count(None)
+        if missing:
+            raise RuntimeError(f"Redis Cluster serves {_SLOTS - missing} of {_SLOTS} slots; state needs all")
+        return slots  # type: ignore[return-value]
+
+    def _refresh_slots(self) -> None:
+        """Re-read the slot map in the background; requests go on with the old one meanwhile."""
+        if self._refresh is not None and not self._refresh.done():
+            return
+
+        async def refresh() -> None:
+            try:
+                async with asyncio.timeout(max(self.timeout_s, 1.0)):
+                    await self._discover()
+            except Exception as error:  # noqa: BLE001 - the next topology error tries again
+                log.warning("state store: Redis Cluster slot map refresh failed (%s: %s)", type(error).__name__, error)
+
+        self._refresh = asyncio.get_running_loop().create_task(refresh())
