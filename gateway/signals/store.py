@@ -64,9 +64,11 @@ Recency sets
       for each clock hour ``floor(t / 3600)`` in ``(H - HOURS, H]`` with
       actions (``H`` = this request's), the number of distinct ``SLOT_S``
       slots ``floor(t / SLOT_S)`` it had actions in, oldest hour first, this
-      request included. Slots of an hour are counted as they arrive: a slot
-      is new when it is after the hour's last counted slot (an action arriving
-      out of order in an earlier slot of the hour is not counted again);
+      request included. Slots are counted as they arrive: an action in the
+      same clock hour as the newest entry counts its slot when it is after
+      that entry's last counted slot; an action in any other clock hour (one
+      arriving out of order, too) starts a new entry. Entries of hours at or
+      before ``H - HOURS`` are dropped;
     - ``hour_n``/``day_n``: actions in the current clock hour / day (buckets
       ``floor(now / 3600)`` / ``floor(now / 86400)``, this one included);
       ``hour_prev``/``day_prev``: in the bucket just before (0 if idle then);
