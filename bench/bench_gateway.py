@@ -12,7 +12,9 @@
    protected app, on an unprotected route and on a protected route with the
    same handler. Both servers run at once and wrk visits them in turn, round
    after round, so a neighbour's load lands on both alike; the figures are the
-   medians over the rounds, the ratio the median of the rounds' ratios.
+   medians over the rounds, the ratio the median of the rounds' ratios. The
+   server's own CPU time per request (Linux) is printed too: on a shared
+   machine it moves far less with the neighbours' load than requests/s do.
 
 The protected app runs in shadow mode so that every request reaches the same
 handler as in the bare app (a block would skip the handler and flatter the
@@ -182,14 +184,36 @@ wrk.headers["X-Device-Id"] = "dev-bench"
 """
 
 
-def wrk(url: str, seconds: int, method: str, token: str) -> float:
+def wrk(url: str, seconds: int, method: str, token: str) -> tuple[float, int]:
+    """(requests/s, requests) of one wrk run."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT.format(method=method, token=token, ua=UA))
     out = subprocess.run(
         ["wrk", "-t1", "-c32", f"-d{seconds}s", "-s", f.name, url], capture_output=True, text=True, check=True
     ).stdout
     os.unlink(f.name)
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), int(re.search(r"(\d+) requests in", out).group(1))
+
+
+def cpu_ns(pid: int) -> int | None:
+    """Nanoseconds a process's threads have spent on a CPU (Linux schedstat), or None where unknown.
+
+    Throughput on a shared machine moves with the neighbours' load; the server's
+    own CPU time per request barely does, and one uvicorn process serves about
+    1 / (CPU per request) requests/s when it has a core to itself.
+    """
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    total = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def server_stack() -> str:
@@ -205,13 +229,14 @@ def server_stack() -> str:
 
 
 def through_uvicorn(seconds: int, rounds: int, log_path: str) -> dict[str, dict[str, float]]:
-    """Requests/s per (app, route): the median over ``rounds`` turns, and the median of the turns' ratios."""
+    """Per route: requests/s and server CPU microseconds per request of each app, medians over ``rounds`` turns,
+    and the medians of the turns' ratios (gateway / bare for throughput, bare / gateway for CPU)."""
     token = issue_token("alice", client_id="engage-android", device_id="dev-bench", now=time.time())
     routes = {"unprotected": ("GET", "/v1/feed"), "protected": ("POST", "/v1/media/m1/like")}
     kinds = ("bare", "protected")
     ports = {kind: free_port() for kind in kinds}
-    procs = [subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT), kind=kind, port=ports[kind], log=log_path)])
-             for kind in kinds]
+    procs = {kind: subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT), kind=kind, port=ports[kind], log=log_path)])
+             for kind in kinds}
     try:
         for port in ports.values():
             for _ in range(100):
@@ -224,22 +249,33 @@ def through_uvicorn(seconds: int, rounds: int, log_path: str) -> dict[str, dict[
                 for kind in kinds for route, (method, path) in routes.items()}
         for url, method in urls.values():  # warm up: connections, caches, token verification
             wrk(url, 1, method, token)
-        seen: dict[tuple[str, str], list[float]] = {key: [] for key in urls}
+        rates: dict[tuple[str, str], list[float]] = {key: [] for key in urls}
+        cpus: dict[tuple[str, str], list[float]] = {key: [] for key in urls}
         for _ in range(rounds):
             for key, (url, method) in urls.items():
-                seen[key].append(wrk(url, seconds, method, token))
+                before = cpu_ns(procs[key[0]].pid)
+                rate, count = wrk(url, seconds, method, token)
+                after = cpu_ns(procs[key[0]].pid)
+                rates[key].append(rate)
+                if before is not None and after is not None and count:
+                    cpus[key].append((after - before) / count / 1000)
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.terminate()
-        for proc in procs:
+        for proc in procs.values():
             proc.wait(timeout=10)
     results = {}
     for route in routes:
-        bare, gated = seen[("bare", route)], seen[("protected", route)]
+        bare, gated = rates[("bare", route)], rates[("protected", route)]
+        ratios = [g / b for g, b in zip(gated, bare, strict=True)]
         results[route] = {"bare": statistics.median(bare), "protected": statistics.median(gated),
-                          "ratio": statistics.median(g / b for g, b in zip(gated, bare, strict=True)),
-                          "ratio_min": min(g / b for g, b in zip(gated, bare, strict=True)),
-                          "ratio_max": max(g / b for g, b in zip(gated, bare, strict=True))}
+                          "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+        bare_cpu, gated_cpu = cpus[("bare", route)], cpus[("protected", route)]
+        if bare_cpu and len(bare_cpu) == len(gated_cpu):
+            cpu_ratios = [b / g for b, g in zip(bare_cpu, gated_cpu, strict=True)]
+            results[route].update(bare_cpu=statistics.median(bare_cpu), protected_cpu=statistics.median(gated_cpu),
+                                  cpu_ratio=statistics.median(cpu_ratios), cpu_ratio_min=min(cpu_ratios),
+                                  cpu_ratio_max=max(cpu_ratios))
     return results
 
 
@@ -278,6 +314,10 @@ def main() -> None:
             x = r[route]
             print(f"  {route + ' route:':18s} bare {x['bare']:.0f} req/s, behind gateway {x['protected']:.0f} req/s, "
                   f"ratio {x['ratio']:.3f} (rounds {x['ratio_min']:.3f}..{x['ratio_max']:.3f})  (target >= {target})")
+            if "cpu_ratio" in x:
+                print(f"  {'':18s} server CPU per request: bare {x['bare_cpu']:.1f} us, behind gateway "
+                      f"{x['protected_cpu']:.1f} us, ratio bare / gateway {x['cpu_ratio']:.3f} "
+                      f"(rounds {x['cpu_ratio_min']:.3f}..{x['cpu_ratio_max']:.3f})")
 
 
 if __name__ == "__main__":
