@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import io
 import json
 
@@ -11,7 +12,14 @@ import pytest
 from gateway.responses import status_of
 from gateway.settings import Route, load_settings
 from gateway.sim import records
-from gateway.sim.decisions import TOKEN_BIRTH, UNPROTECTED, DecisionLines, decision_dict, to_json
+from gateway.sim.decisions import (
+    TOKEN_BIRTH,
+    UNPROTECTED,
+    DecisionLines,
+    decision_dict,
+    flat_to_json,
+    to_json,
+)
 from gateway.sim.personas import Persona
 from gateway.sim.records import Record, RecordError, parse_record, record_from_dict
 from gateway.sim.replay import (
@@ -163,3 +171,27 @@ def test_blank_lines_are_skipped_and_counted_in_line_numbers() -> None:
     problems: list = []
     assert [(r.id, r.line) for r in read_records(lines, strict=False, problems=problems)] == [("r1", 2), ("r2", 6)]
     assert [p.line for p in problems] == [5]
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Text(str):
+    pass
+
+
+PLAIN = {"ip.accounts_1h": 12, "net.class": "residential", "client_id": "engage-android", "session.known": True,
+         "session.age_s": 580.8949999809265, "model.score": 0.6179580181797549, "travel_km": 0.0, "neg": -0.0,
+         "big": 2**63, "large": 1.2345678901234568e+17, "huge": 1e22, "edge": 0.0001, "tiny_text": "x9e-1 0.0000 null"}
+
+
+@pytest.mark.parametrize("extra", [
+    {}, {"s": 1e-05}, {"s": -1.5e-05}, {"s": 5e-06}, {"s": 9.999999999999999e-05}, {"s": 3.778e-05}, {"s": 1e-300},
+    {"s": 5e-324}, {"s": float("nan")}, {"s": float("inf")}, {"s": float("-inf")}, {"s": "é"}, {"s": "\x7f"},
+    {"s": "\u2028"}, {"s": "\x00\x1f\n\t\"\\"}, {"s": 2**64}, {"s": -(2**63) - 1}, {"s": None}, {"s": [1e-05]},
+    {"s": {"t": 5e-06}}, {"s": Color.RED}, {"s": Text("x")}, {1: "int key"}, {Text("k"): 1},
+])
+def test_flat_dicts_through_orjson_read_as_json_writes_them(extra: dict) -> None:
+    for value in ({**PLAIN, **extra}, {**extra, **PLAIN}, extra):
+        assert flat_to_json(value) == reference(value)
