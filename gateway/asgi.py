@@ -5,6 +5,13 @@ from __future__ import annotations
 import json
 
 Headers = list[tuple[str, str]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+_EMPTY_LENGTH = (b"content-length", b"0")
+# Raw header name -> lower-case name. Clients use few distinct names, so decoding
+# each once saves work on every request; the bound keeps invented names from growing it.
+_NAMES: dict[bytes, str] = {}
+_MAX_NAMES = 1024
 
 
 class BodyTooLarge(Exception):
@@ -23,9 +30,19 @@ def problem(status: int, title: str, detail: str) -> bytes:
 async def send_response(send, status: int, headers: Headers, body: bytes = b"") -> None:
     """One complete response; adds content-length."""
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    raw.append((b"content-length", str(len(body)).encode()))
+    raw.append(_content_length(body))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_raw_response(send, status: int, headers: RawHeaders, body: bytes = b"") -> None:
+    """One complete response from headers already encoded; adds content-length (``headers`` is left as it was)."""
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, _content_length(body)]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(body: bytes) -> tuple[bytes, bytes]:
+    return (b"content-length", str(len(body)).encode()) if body else _EMPTY_LENGTH
 
 
 async def send_problem(send, status: int, title: str, detail: str, headers: Headers | None = None) -> None:
@@ -53,8 +70,19 @@ async def read_body(receive, limit: int) -> bytes:
 def header_map(scope) -> dict[str, str]:
     """Lower-case header names; repeated headers joined with ", " (RFC 9110 section 5.3), as RequestFacts wants."""
     headers: dict[str, str] = {}
+    names = _NAMES
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
+        name = names.get(raw_name) or _header_name(raw_name)
         value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        if name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
     return headers
+
+
+def _header_name(raw_name: bytes) -> str:
+    name = raw_name.decode("latin-1").lower()
+    if len(_NAMES) < _MAX_NAMES:
+        _NAMES[bytes(raw_name)] = name
+    return name

@@ -39,46 +39,39 @@ class GatewayMiddleware:
         self._dpop_algs = dpop.algorithms if dpop.enabled else ()
 
     async def __call__(self, scope, receive, send) -> None:
-        kind = scope["type"]
-        if kind != "http":
-            if kind == "lifespan":
-                return await self.app(scope, self._lifespan_receive(receive), send)
+        # The common case first, with as little work as possible: an HTTP request
+        # on a route the gateway does not protect goes straight to the app.
+        if scope["type"] == "http":
+            method = scope["method"]
+            match = self._match(method, scope["path"])
+            if match is None:
+                return await self.app(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            return await self.app(scope, self._lifespan_receive(receive), send)
+        else:
             return await self.app(scope, receive, send)
-        method = scope["method"]
-        match = self._match(method, scope["path"])
-        if match is None:
-            return await self.app(scope, receive, send)
-        if not self.engine.started:
+        engine = self.engine
+        if not engine.started:
             try:
-                await self.engine.start()
+                await engine.start()
             except Exception:  # e.g. the JWKS cannot be read: say so, never a 500
                 logger.exception("gateway could not start; answering 503 on protected routes")
                 return await send_problem(send, 503, "Service Unavailable", "The gateway is not ready; try again shortly.",
                                           [("retry-after", "5")])
-        facts = self._facts(scope, method, match.action, match.target)
-        if match.action == TOKEN_ACTION:
+        client = scope.get("client")
+        action = None if match.action == TOKEN_ACTION else match.action
+        facts = RequestFacts(self._clock(), method, scope["path"], client[0] if client else "", header_map(scope),
+                             action, match.target, scope.get("query_string", b"").decode("latin-1"),
+                             extra={"scheme": scope.get("scheme", "http")})
+        if action is None:
             return await self._token_endpoint(scope, receive, send, facts)
-        verdict = await self.engine.decide(facts)
+        verdict = await engine.decide(facts)
         if verdict.passes:
             return await self.app(scope, receive, send)
         rendered = render(verdict, match.route, self._dpop_algs)
         if rendered is None:  # pragma: no cover - passes covers it
             return await self.app(scope, receive, send)
         await send_response(send, *rendered)
-
-    def _facts(self, scope, method: str, action: str, target: str | None) -> RequestFacts:
-        client = scope.get("client")
-        return RequestFacts(
-            ts=self._clock(),
-            method=method,
-            path=scope["path"],
-            peer=client[0] if client else "",
-            headers=header_map(scope),
-            action=None if action == TOKEN_ACTION else action,
-            target=target,
-            query=scope.get("query_string", b"").decode("latin-1"),
-            extra={"scheme": scope.get("scheme", "http")},
-        )
 
     async def _token_endpoint(self, scope, receive, send, facts: RequestFacts) -> None:
         """Pass the token request to the app; read its answer to record the session's birth.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.settings import Route, Settings
 
@@ -20,60 +20,66 @@ class Match:
     target: str | None
 
 
+@dataclass(slots=True)
+class _MethodTable:
+    """The routes of one method: exact paths, then templates in declaration order."""
+
+    exact: dict[str, Match] = field(default_factory=dict)
+    templates: list[tuple[str, re.Pattern[str], Route]] = field(default_factory=list)  # (literal prefix, regex, route)
+    prefixes: tuple[str, ...] = ()  # every template's literal prefix: one startswith() rules most paths out
+
+
 class RouteTable:
     """Matches (method, path) to a protected route or the token endpoint, fast.
 
     Templates are Starlette-style (``/v1/media/{media_id}/like``); a parameter
-    matches one path segment. Exact paths are a dict lookup; templates are
-    tried by regex only when the path's first segment can match one.
+    matches one path segment. Routes are grouped by method, so a method no
+    route declares (most GETs) is one dict lookup; exact paths are a dict
+    lookup; a template's regex runs only on a path that starts with the
+    template's literal text (``/v1/media/``).
     """
 
     def __init__(self, settings: Settings) -> None:
-        self._exact: dict[tuple[str, str], Match] = {}
-        self._templates: list[tuple[str, re.Pattern[str], Route]] = []
-        heads: set[str] = set()
+        tables: dict[str, _MethodTable] = {}
         for route in settings.routes:
             methods = [m.upper() for m in route.methods]
             if "{" not in route.path:
                 for m in methods:
-                    self._exact[(m, route.path)] = Match(route, route.action, None)
+                    tables.setdefault(m, _MethodTable()).exact[route.path] = Match(route, route.action, None)
                 continue
             regex = re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", re.escape(route.path).replace(r"\{", "{").replace(r"\}", "}")) + "$")
+            prefix = route.path[:route.path.index("{")]
             for m in methods:
-                self._templates.append((m, regex, route))
-            heads.add(_head(route.path))
+                table = tables.setdefault(m, _MethodTable())
+                table.templates.append((prefix, regex, route))
+                table.prefixes += (prefix,)
         if settings.token_endpoint is not None:
             for m in settings.token_endpoint.methods:
-                self._exact[(m.upper(), settings.token_endpoint.path)] = Match(None, TOKEN_ACTION, None)
-        self._heads = frozenset(heads)
-        self._any_template_at_root = "" in heads or any("{" in h for h in heads)
+                tables.setdefault(m.upper(), _MethodTable()).exact[settings.token_endpoint.path] = Match(None, TOKEN_ACTION, None)
+        self._tables = tables
 
     def match(self, method: str, path: str) -> Match | None:
-        found = self._match(method, path)
+        table = self._tables.get(method)
+        if table is None:
+            return None
+        found = _match(table, path)
         if found is None and ("//" in path or (path.endswith("/") and len(path) > 1)):
             # Many servers and proxies treat /a//b/ as /a/b: so must the check, or it can be walked around.
             normal = _SLASHES.sub("/", path).rstrip("/") or "/"
             if normal != path:
-                return self._match(method, normal)
+                return _match(table, normal)
         return found
 
-    def _match(self, method: str, path: str) -> Match | None:
-        hit = self._exact.get((method, path))
-        if hit is not None:
-            return hit
-        if not self._templates or (not self._any_template_at_root and _head(path) not in self._heads):
-            return None
-        for m, regex, route in self._templates:
-            if m != method:
-                continue
-            found = regex.match(path)
-            if found:
-                target = found.group(route.target) if route.target else None
-                return Match(route, route.action, target)
+
+def _match(table: _MethodTable, path: str) -> Match | None:
+    hit = table.exact.get(path)
+    if hit is not None:
+        return hit
+    if not path.startswith(table.prefixes):
         return None
+    for prefix, regex, route in table.templates:
+        found = path.startswith(prefix) and regex.match(path)
+        if found:
+            return Match(route, route.action, found.group(route.target) if route.target else None)
+    return None
 
-
-def _head(path: str) -> str:
-    """The first path segment: a cheap pre-filter before any regex runs."""
-    end = path.find("/", 1)
-    return path[1:end] if end > 0 else path[1:]

@@ -278,3 +278,14 @@ def test_proxy_command_names_a_bad_upstream(tmp_path, capsys):
     config.write_text("log: {sink: null}\n")
     assert proxy_main(["--config", str(config), "--upstream", "127.0.0.1:8080"]) == 2
     assert "http://127.0.0.1:8080" in capsys.readouterr().err
+
+
+def test_authz_is_served_by_httptools_a_dependency(tmp_path):
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from gateway.frontdoors.serving import uvicorn_config
+
+    config = uvicorn_config(build_authz_app(make_engine(tmp_path, pack("block"))))
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol  # a third of h11's cost per check
+    assert (config.loop, config.proxy_headers, config.server_header, config.date_header) == ("auto", False, False, False)

@@ -72,6 +72,7 @@ def test_a_malformed_line_is_skipped_or_fatal(traffic: Path, tmp_path: Path, cap
     assert len(out.read_text().splitlines()) == 30
     code, err = run(["--input", str(bad), "--output", str(out), "--strict"], capsys)
     assert code == 1 and "line 6: ts:" in err and "Traceback" not in err
+    assert len(out.read_text().splitlines()) == 5, "the decisions before the bad line are kept"
 
 
 def test_missing_input_and_bad_config_are_clear(tmp_path: Path, capsys) -> None:

@@ -218,3 +218,13 @@ def test_client_disconnect_closes_the_upstream_stream(proxied):
 def test_bad_upstream_urls_are_refused_with_an_example(bad):
     with pytest.raises(ValueError, match="http"):
         check_upstream(bad)
+
+
+def test_the_proxy_is_served_by_h11_which_hands_over_the_whole_request_target(tmp_path):
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from gateway.frontdoors.serving import uvicorn_config
+
+    config = uvicorn_config(build_proxy_app(make_engine(tmp_path), "http://127.0.0.1:9"))
+    config.load()
+    assert config.http_protocol_class is H11Protocol

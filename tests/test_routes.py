@@ -40,3 +40,28 @@ def test_repeated_and_trailing_slashes_cannot_walk_around_a_route():
         assert m is not None, path
     assert t.match("POST", "/v1/media/abc/like/").target == "abc"
     assert t.match("POST", "/healthz/") is None
+
+
+def test_each_method_matches_only_its_own_routes():
+    t = RouteTable(settings_from_dict({
+        "routes": [
+            {"path": "/v1/users/{user_id}/follow", "methods": ["PUT"], "action": "follow", "target": "user_id"},
+            {"path": "/v1/users/{user_id}/follow", "methods": ["DELETE"], "action": "unfollow", "target": "user_id"},
+            {"path": "/{media_id}/comments", "methods": ["PATCH"], "action": "comment", "target": "media_id"},
+        ]
+    }))
+    assert t.match("PUT", "/v1/users/u1/follow").action == "follow"
+    assert t.match("DELETE", "/v1/users/u1/follow").action == "unfollow"
+    assert t.match("PATCH", "/v1/users/u1/follow") is None
+    assert t.match("put", "/v1/users/u1/follow") is None  # ASGI methods are upper case; so are the route's
+    # A template whose first segment is a parameter is tried on every path of its method.
+    assert t.match("PATCH", "/m7/comments").target == "m7"
+    assert t.match("PATCH", "//m7//comments/").target == "m7"
+    assert t.match("PUT", "/m7/comments") is None
+
+
+def test_a_template_is_tried_only_on_paths_with_its_literal_text():
+    t = table()
+    assert t.match("POST", "/v1/mediaX/abc/like") is None
+    assert t.match("POST", "/v2/media/abc/like") is None
+    assert t.match("POST", "/v1/media/a.b-c~/like").target == "a.b-c~"

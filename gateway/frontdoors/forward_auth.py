@@ -28,10 +28,19 @@ import dataclasses
 import json
 import logging
 
-from gateway.asgi import Headers, header_map, send_problem, send_response
+from gateway.asgi import (
+    Headers,
+    RawHeaders,
+    header_map,
+    send_problem,
+    send_raw_response,
+    send_response,
+)
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
 from gateway.frontdoors.original_request import (
+    ENVOY,
+    FORWARDED,
     ORIGINAL,
     BadCheckRequest,
     OriginalRequest,
@@ -48,6 +57,8 @@ logger = logging.getLogger("gateway.authz")
 MAX_HEADER_BODY = 2048  # a body relayed in a header must fit nginx's default proxy_buffer_size with room to spare
 _FORWARDED_HOST = "x-forwarded-host"
 _FORWARDED_PROTO = "x-forwarded-proto"
+_FRONT_DOOR = {style: f"authz-{style}" for style in (ORIGINAL, FORWARDED, ENVOY)}
+_DECISION_VALUES = {d: d.value.encode() for d in Decision}
 
 
 class AuthzApp:
@@ -73,8 +84,9 @@ class AuthzApp:
             return await self._lifespan(receive, send)
         if kind != "http":
             return  # websockets are not checked here
-        if not self.engine.started:
-            await self.engine.start()
+        engine = self.engine
+        if not engine.started:
+            await engine.start()
         headers = header_map(scope)
         fa = self.fa
         if scope["method"] == "POST" and scope["path"] == fa.sessions_path and fa.sessions_secret_header in headers:
@@ -86,24 +98,16 @@ class AuthzApp:
             original = read_original(scope["method"], path, query, headers, fa)
         except BadCheckRequest as exc:
             return await send_problem(send, 400, "Bad forward-auth request", str(exc))
-        match = self.engine.match(original.method, original.path)
+        match = engine.match(original.method, original.path)
         if match is None or match.action == TOKEN_ACTION:
-            return await send_response(send, 200, [])  # not protected: nothing to decide
+            return await send_raw_response(send, 200, [])  # not protected: nothing to decide
         client = scope.get("client")
-        facts = RequestFacts(
-            ts=self.engine.clock(),
-            method=original.method,
-            path=original.path,
-            peer=client[0] if client else "",
-            headers=self._original_headers(headers),
-            action=match.action,
-            target=match.target,
-            query=original.query,
-            extra={"scheme": headers.get(_FORWARDED_PROTO, "http"), "front_door": f"authz-{original.style}"},
-        )
-        verdict = await self.engine.decide(facts)
+        facts = RequestFacts(engine.clock(), original.method, original.path, client[0] if client else "",
+                             self._original_headers(headers), match.action, match.target, original.query,
+                             extra={"scheme": headers.get(_FORWARDED_PROTO, "http"), "front_door": _FRONT_DOOR[original.style]})
+        verdict = await engine.decide(facts)
         if verdict.passes:
-            return await send_response(send, 200, passing_headers(verdict))
+            return await send_raw_response(send, 200, _raw_passing_headers(verdict))
         status, out_headers, body = self._denial(verdict, match.route, original)
         await send_response(send, status, out_headers, body)
 
@@ -166,6 +170,18 @@ def passing_headers(verdict: Verdict) -> Headers:
     ]
     if not verdict.enforced:
         headers.append(("x-gateway-enforced", "false"))  # shadow mode: the decision was only logged
+    return headers
+
+
+def _raw_passing_headers(verdict: Verdict) -> RawHeaders:
+    """``passing_headers`` already encoded, as the answer to every passing check sends them."""
+    headers = [
+        (b"x-gateway-decision-id", verdict.decision_id.encode("latin-1")),
+        (b"x-gateway-decision", _DECISION_VALUES[verdict.decision]),
+        (b"x-gateway-risk", f"{verdict.risk:g}".encode()),
+    ]
+    if not verdict.enforced:
+        headers.append((b"x-gateway-enforced", b"false"))
     return headers
 
 

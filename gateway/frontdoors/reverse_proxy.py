@@ -197,7 +197,16 @@ async def _cancel_on_disconnect(receive, scope: anyio.CancelScope) -> None:
             return
 
 
+class ProxyGateway(GatewayMiddleware):
+    """The gateway middleware in front of a ``Forwarder``."""
+
+    # uvicorn's httptools parser hands the app only the path of an absolute-form
+    # target (POST http://host/path); h11 hands over the whole target, which the
+    # forwarder refuses with a 400 rather than guess which host was meant.
+    http_parser = "h11"
+
+
 def build_proxy_app(engine: Engine, upstream: str, *, limits: ProxyLimits | None = None,
                     preserve_host: bool = False) -> GatewayMiddleware:
     """The gateway in front of ``upstream``. Raises ValueError for an upstream that is not an http(s) URL."""
-    return GatewayMiddleware(Forwarder(upstream, limits, preserve_host=preserve_host), engine=engine)
+    return ProxyGateway(Forwarder(upstream, limits, preserve_host=preserve_host), engine=engine)

@@ -17,14 +17,18 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from gateway.settings import ConfigError, Settings, load_settings
+from gateway.responses import render
+from gateway.settings import ConfigError, Route, Settings, load_settings
+from gateway.sim.decisions import TOKEN_BIRTH, UNPROTECTED, DecisionLines, decision_dict
 from gateway.sim.records import Record, RecordError, parse_record, to_facts
 from gateway.sim.summary import Tally, format_summary
+from gateway.verdict import Decision, Verdict
 
 TOKEN_ACTION = "token"  # the route table's match kind for the token endpoint
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "config.yaml"
 _FATAL = 1
 _USAGE = 2
+_BATCH = 512  # output lines joined into one write
 
 
 class _Clock:
@@ -48,7 +52,7 @@ class Malformed:
 def read_records(lines: Iterable[str], *, strict: bool, problems: list[Malformed]) -> Iterator[Record]:
     """Parse lines into records; a bad line is recorded in ``problems`` and skipped, or raised if ``strict``."""
     for n, text in enumerate(lines, 1):
-        if not text.strip():
+        if not text or text.isspace():
             continue
         try:
             yield parse_record(text, n)
@@ -66,47 +70,66 @@ def replay_settings(settings: Settings, rules: tuple[str, ...] | None = None) ->
     return dataclasses.replace(settings, **changes)
 
 
-async def decide_records(settings: Settings, records: Iterable[Record], *, features: bool = False
-                         ) -> AsyncIterator[tuple[Record, dict[str, Any], bool]]:
-    """Yield (record, output line, protected) for every record, deciding with a fresh engine."""
+class _Statuses:
+    """``status_of`` for replay: what the client received, remembered per (decision, enforced, route).
+
+    The rendered status depends on nothing else (responses.render), and
+    rendering builds a whole problem+json body only to read its status.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[Decision, bool, int], int | None] = {}
+
+    def __call__(self, verdict: Verdict, route: Route, app_status: int) -> int:
+        key = (verdict.decision, verdict.enforced, id(route))
+        try:
+            status = self._known[key]
+        except KeyError:
+            rendered = render(verdict, route)
+            status = self._known[key] = None if rendered is None else rendered[0]
+        return app_status if status is None else status
+
+
+async def decide(settings: Settings, records: Iterable[Record], *, features: bool = False
+                 ) -> AsyncIterator[tuple[Record, Verdict | None, int, str]]:
+    """Yield (record, verdict, status, explain) for every record, deciding with a fresh engine.
+
+    ``verdict`` is None for a record that passes without a decision (unprotected,
+    or the token endpoint, whose response is observed); ``explain`` says which.
+    With the memory backend nothing here waits: the whole replay runs without
+    handing control to the event loop. With Redis, each exchange does.
+    """
     from gateway.engine import Engine
-    from gateway.responses import status_of
 
     clock = _Clock()
     engine = Engine(settings, clock=clock, record_features=features, decision_log=False)
     await engine.start()
+    statuses = _Statuses()
+    match = engine.match
     try:
         for rec in records:
             clock.now = rec.ts
-            facts, hit = to_facts(rec, engine.match)
-            app_status = rec.response.status if rec.response else 200
+            facts, hit = to_facts(rec, match)
+            response = rec.response
+            app_status = 200 if response is None else response.status
             if hit is None:
-                yield rec, _passed(rec, app_status, "unprotected: no protected route or token endpoint matches"), False
-                continue
-            if hit.action == TOKEN_ACTION and hit.route is None:
-                if rec.response is not None:
-                    await engine.observe_response(facts, rec.response.status, rec.response.headers,
-                                                  rec.response.body.encode())
-                yield rec, _passed(rec, app_status, "token endpoint: session birth observed"), False
-                continue
-            verdict = await engine.decide(facts)
-            out = {
-                "id": rec.id, "ts": rec.ts, "decision": str(verdict.decision), "enforced": verdict.enforced,
-                "status": status_of(verdict, hit.route, app_status), "risk": round(verdict.risk, 4),
-                "score": None if verdict.score is None else round(verdict.score, 6),
-                "rules": list(verdict.rules), "shadow_rules": list(verdict.shadow_rules),
-                "explain": verdict.explain, "label": rec.label, "meta": rec.meta,
-            }
-            if features:
-                out["features"] = verdict.features or {}
-            yield rec, out, True
+                yield rec, None, app_status, UNPROTECTED
+            elif hit.route is None and hit.action == TOKEN_ACTION:
+                if response is not None:
+                    await engine.observe_response(facts, response.status, response.headers, response.body.encode())
+                yield rec, None, app_status, TOKEN_BIRTH
+            else:
+                verdict = await engine.decide(facts)
+                yield rec, verdict, statuses(verdict, hit.route, app_status), ""
     finally:
         await engine.close()
 
 
-def _passed(rec: Record, status: int, explain: str) -> dict[str, Any]:
-    return {"id": rec.id, "ts": rec.ts, "decision": "allow", "enforced": False, "status": status, "risk": 0.0,
-            "score": None, "rules": [], "shadow_rules": [], "explain": explain, "label": rec.label, "meta": rec.meta}
+async def decide_records(settings: Settings, records: Iterable[Record], *, features: bool = False
+                         ) -> AsyncIterator[tuple[Record, dict[str, Any], bool]]:
+    """Yield (record, output line, protected) for every record, deciding with a fresh engine."""
+    async for rec, verdict, status, explain in decide(settings, records, features=features):
+        yield rec, decision_dict(rec, verdict, status, explain, features), verdict is not None
 
 
 async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | None = None, *,
@@ -118,19 +141,38 @@ async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | Non
     """
     problems: list[Malformed] = []
     tally = Tally(by=by)
-    dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
-    async for rec, out, protected in decide_records(settings, read_records(lines, strict=strict, problems=problems),
-                                                    features=features):
-        tally.add(out, protected)
+    count = tally.count
+    encode = DecisionLines(features).encode
+    names = {d: d.value for d in Decision}
+    pending: list[str] = []  # output lines, written a batch at a time
+    records = read_records(lines, strict=strict, problems=problems)
+    try:
+        async for rec, verdict, status, explain in decide(settings, records, features=features):
+            if verdict is None:
+                count("allow", False, (), (), rec.label, rec.meta, False)
+            else:
+                decision = names.get(verdict.decision) or str(verdict.decision)
+                count(decision, verdict.enforced, verdict.rules, verdict.shadow_rules, rec.label, rec.meta, True)
+                if keep is not None:
+                    keep[rec.id] = (decision, verdict.enforced, tuple(verdict.rules), rec.label)
+            if output is not None:
+                pending.append(encode(rec, verdict, status, explain))
+                if len(pending) >= _BATCH:
+                    _write(output, pending)
+    finally:  # a line that stops a --strict replay keeps the decisions before it, as written so far
         if output is not None:
-            output.write(dumps(out))
-            output.write("\n")
-        if keep is not None and protected:
-            keep[rec.id] = (out["decision"], out["enforced"], tuple(out["rules"]), rec.label)
+            _write(output, pending)
     tally.malformed = len(problems)
     summary = tally.as_dict()
     summary["malformed_lines"] = [{"line": p.line, "error": p.error} for p in problems[:100]]
     return summary
+
+
+def _write(output: IO[str], lines: list[str]) -> None:
+    if lines:
+        lines.append("")  # the last line's newline
+        output.write("\n".join(lines))
+        lines.clear()
 
 
 async def diff(settings: Settings, path: Path, other_rules: tuple[str, ...], *, by: tuple[str, ...] = (),

@@ -76,19 +76,26 @@ class Tally:
     malformed: int = 0
 
     def add(self, out: dict[str, Any], protected: bool) -> None:
+        """Count one decision line (as ``decision_dict`` makes it)."""
+        self.count(out["decision"], out["enforced"], out["rules"], out["shadow_rules"], out.get("label"),
+                   out.get("meta"), protected)
+
+    def count(self, decision: str, enforced: bool, rules: list[str], shadow_rules: list[str], label: Any, meta: Any,
+              protected: bool) -> None:
+        """Count one decision from its fields (replay calls this for every record)."""
         self.lines += 1
-        self.decisions[out["decision"]] += 1
-        self.rule_hits.update(out["rules"])
-        self.shadow_hits.update(out["shadow_rules"])
+        self.decisions[decision] += 1
+        for rule in rules:
+            self.rule_hits[rule] += 1
+        for rule in shadow_rules:
+            self.shadow_hits[rule] += 1
         if not protected:
             return
         self.actions += 1
-        label = out.get("label")
         if label not in ("abuse", "benign"):
             return
-        hit = flagged(out["decision"], out["enforced"])
+        hit = flagged(decision, enforced)
         self.overall.add(label, hit)
-        meta = out.get("meta")
         for name in self.by:
             value = meta.get(name) if isinstance(meta, dict) else None
             self.groups.setdefault(name, {}).setdefault(_key(value), Confusion()).add(label, hit)

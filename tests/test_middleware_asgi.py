@@ -1,0 +1,167 @@
+"""The middleware's own work around the engine: pass-through, header map, request facts, rendered answers."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+
+import pytest
+
+from gateway import asgi
+from gateway.asgi import header_map, send_raw_response, send_response
+from gateway.demo.app import DEMO_CONFIG, issue_token
+from gateway.engine import Engine
+from gateway.facts import RequestFacts
+from gateway.middleware import GatewayMiddleware
+from gateway.responses import render
+from gateway.settings import load_settings
+from gateway.verdict import Decision, Verdict
+
+APP_UA = b"Engage/412.0.1 (Android 14; Pixel 8; en_US)"
+
+
+def quiet_settings(**changes):
+    s = load_settings(DEMO_CONFIG)
+    return dataclasses.replace(s, log=dataclasses.replace(s.log, sink=None), **changes)
+
+
+class Recorder:
+    """An ASGI app that answers 200 and keeps what it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict, object, object]] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.calls.append((scope, receive, send))
+        if scope["type"] == "http":
+            await send_response(send, 200, [("content-type", "text/plain")], b"app")
+
+
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "headers": headers,
+            "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 80)}
+
+
+async def call(app, scope) -> list[dict]:
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/feed"), ("GET", "/v1/media/m1/like"),
+                                              ("POST", "/v1/feed"), ("POST", "/v1/media/m1/like/extra")])
+async def test_unprotected_requests_reach_the_app_untouched_and_start_nothing(method, path):
+    app = Recorder()
+    engine = Engine(quiet_settings())
+    gateway = GatewayMiddleware(app, engine=engine)
+    scope = http_scope(method, path, [(b"user-agent", APP_UA)])
+    sent = await call(gateway, scope)
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b"app"
+    assert app.calls[0][0] is scope  # the very scope, not a copy
+    assert not engine.started  # no decision, so nothing to start
+
+
+async def test_websocket_scopes_pass_straight_through():
+    app = Recorder()
+    gateway = GatewayMiddleware(app, engine=Engine(quiet_settings()))
+    scope = {"type": "websocket", "path": "/v1/media/m1/like", "headers": []}
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    async def send(message):
+        pass
+
+    await gateway(scope, receive, send)
+    assert app.calls == [(scope, receive, send)]
+
+
+async def test_a_protected_request_is_decided_and_the_answer_rendered():
+    engine = Engine(quiet_settings())
+    app = Recorder()
+    gateway = GatewayMiddleware(app, engine=engine)
+    try:
+        sent = await call(gateway, http_scope("POST", "/v1/media/m1/like", [(b"user-agent", APP_UA)]))
+        assert engine.started
+        assert app.calls == []  # no token: the app is never called
+        assert sent[0]["status"] == 401
+        headers = dict(sent[0]["headers"])
+        assert headers[b"www-authenticate"].startswith(b'Bearer realm="gateway"')
+        assert int(headers[b"content-length"]) == len(sent[1]["body"])
+        body = json.loads(sent[1]["body"])
+        assert body["decision_id"] == headers[b"x-gateway-decision-id"].decode()
+
+        token = issue_token("alice", client_id="engage-android", device_id="dev-1")
+        sent = await call(gateway, http_scope("POST", "/v1/media/m1/like", [
+            (b"user-agent", APP_UA), (b"Authorization", f"Bearer {token}".encode()), (b"x-device-id", b"dev-1")]))
+        assert sent[0]["status"] == 200 and sent[1]["body"] == b"app"
+        assert len(app.calls) == 1
+    finally:
+        await engine.close()
+
+
+def test_header_map_lowers_names_and_joins_repeats_in_order():
+    scope = {"headers": [(b"X-Forwarded-For", b"1.2.3.4"), (b"Accept", b"a/b"), (b"x-forwarded-for", b"5.6.7.8"),
+                         (b"X-FORWARDED-FOR", b"9.9.9.9"), (b"user-agent", "caf\u00e9".encode("latin-1"))]}
+    assert header_map(scope) == {"x-forwarded-for": "1.2.3.4, 5.6.7.8, 9.9.9.9", "accept": "a/b", "user-agent": "caf\u00e9"}
+    assert header_map(scope) == header_map(scope)  # the second time from the name cache, the same
+
+
+def test_invented_header_names_cannot_grow_the_name_cache_without_bound():
+    for batch in range(3):
+        names = [f"X-Invented-{batch}-{i}".encode() for i in range(asgi._MAX_NAMES)]
+        got = header_map({"headers": [(n, b"v") for n in names]})
+        assert list(got) == [n.decode().lower() for n in names]
+    assert len(asgi._NAMES) <= asgi._MAX_NAMES
+
+
+async def test_raw_responses_add_the_content_length_and_leave_the_headers_alone():
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"x-a", b"1")]
+    await send_raw_response(send, 200, headers)
+    await send_raw_response(send, 403, headers, b"{}")
+    assert headers == [(b"x-a", b"1")]
+    assert sent[0]["headers"] == [(b"x-a", b"1"), (b"content-length", b"0")]
+    assert sent[2]["headers"] == [(b"x-a", b"1"), (b"content-length", b"2")] and sent[3]["body"] == b"{}"
+
+
+def test_request_facts_keep_the_dataclass_signature_and_stay_frozen():
+    names = [f.name for f in dataclasses.fields(RequestFacts)]
+    assert list(inspect.signature(RequestFacts).parameters) == names
+    a = RequestFacts(1.0, "POST", "/p", "127.0.0.1", {"a": "b"}, "like", "m1", "q=1")
+    b = RequestFacts(ts=1.0, method="POST", path="/p", peer="127.0.0.1", headers={"a": "b"}, action="like",
+                     target="m1", query="q=1")
+    assert a == b and a.body == b"" and a.request_id is None and a.extra == {}
+    assert a.extra is not b.extra  # each its own dict, as default_factory gave
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.path = "/other"  # type: ignore[misc]
+    later = dataclasses.replace(a, ts=2.0, extra={"scheme": "https"})
+    assert (later.ts, later.path, later.extra) == (2.0, "/p", {"scheme": "https"})
+    assert RequestFacts(0.0, "GET", "/", "", {}, extra={"k": 1}).extra == {"k": 1}
+
+
+@pytest.mark.parametrize(("decision", "status", "title", "detail"), [
+    (Decision.BLOCK, 403, "Forbidden", "This action was not allowed."),
+    (Decision.THROTTLE, 429, "Too Many Requests", "Slow down and try again later."),
+    (Decision.CHALLENGE, 401, "Step-up authentication required", "Authenticate again to continue."),
+    (Decision.UNAUTHENTICATED, 401, "Unauthorized", "A valid access token is required."),
+])
+@pytest.mark.parametrize("decision_id", ["1a2b3c4d-7f", 'odd"\\id\u00e9'])
+def test_rendered_problem_bodies_are_exactly_the_json_of_the_whole_object(decision, status, title, detail, decision_id):
+    rendered = render(Verdict(decision_id=decision_id, decision=decision, enforced=True), None)
+    assert rendered is not None and rendered[0] == status
+    assert rendered[2] == json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail,
+                                      "decision_id": decision_id}).encode()

@@ -1,0 +1,197 @@
+"""Replay's output lines are exactly json.dumps of the decision dicts, and records read the same with or without orjson."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import io
+import json
+
+import pytest
+
+from gateway.responses import status_of
+from gateway.settings import Route, load_settings
+from gateway.sim import records
+from gateway.sim.decisions import (
+    TOKEN_BIRTH,
+    UNPROTECTED,
+    DecisionLines,
+    decision_dict,
+    flat_to_json,
+    to_json,
+)
+from gateway.sim.personas import Persona
+from gateway.sim.records import Record, RecordError, parse_record, record_from_dict
+from gateway.sim.replay import (
+    DEMO_CONFIG,
+    _Statuses,
+    decide_records,
+    read_records,
+    replay,
+    replay_settings,
+)
+from gateway.sim.scenarios import Scenario, build
+from gateway.verdict import Decision, Verdict
+
+SMALL = Scenario("lines", "tune", 2.0, 1_709_510_400.0 + 12 * 3600,
+                 (Persona("home_broadband", 6), Persona("mobile_cgnat", 6), Persona("like_farm", 1, "crude", 20)))
+
+
+def reference(value: object) -> str:
+    """What replay wrote before it encoded lines itself."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def record(**change: object) -> Record:
+    base = {"id": "r1", "ts": 1_709_510_400.25, "method": "POST", "path": "/v1/media/m1/like", "client": "127.0.0.1",
+            "headers": {"user-agent": "x"}, "label": "abuse", "meta": {"family": "like_farm"}}
+    return record_from_dict({**base, **change}, 1)
+
+
+ODD_META = [None, {}, [], "plain", 0, -7, 2**70, 1e-05, 5e-06, 1.5e16, 0.1, -0.0, float("nan"), float("inf"),
+            True, {"é": "ünïcode ☃ \U0001f600", "ctl": "\x00\x1f\x7f\"\\/"}, {"nested": [1, 2.5, None, {"x": [False]}]},
+            {"a": 1, "b": {"c": "d"}}, "\u2028"]
+
+
+@pytest.mark.parametrize("meta", ODD_META)
+@pytest.mark.parametrize("features", [False, True])
+def test_lines_match_json_dumps_for_odd_values(meta: object, features: bool) -> None:
+    lines = DecisionLines(features)
+    rec = dataclasses.replace(record(), meta=meta)
+    verdicts = [
+        Verdict("d-1", Decision.BLOCK, True, rules=["farm-shared-device", "threshold:block"], risk=71.234567,
+                score=0.61795801, explain="block by farm-shared-device (ip.accounts_1h=12) é", features={"a": 1e-05}),
+        Verdict("d-2", Decision.ALLOW, False, shadow_rules=["account-impossible-travel"], risk=0.0, score=5e-07,
+                features={"n": float("nan"), "i": float("inf"), "s": "\x7f", "big": 2**70}),
+        Verdict("d-3", Decision.CHALLENGE, True, risk=60, score=None, features=None),
+        Verdict("d-4", Decision.THROTTLE, True, rules=["r"], risk=float("inf"), score=float("nan")),
+    ]
+    for v in verdicts:
+        want = reference(decision_dict(rec, v, 403, "", features))
+        assert lines.encode(rec, v, 403, "") == want
+    for explain in (UNPROTECTED, TOKEN_BIRTH):
+        assert lines.encode(rec, None, 200, explain) == reference(decision_dict(rec, None, 200, explain, features))
+    assert to_json(meta) == reference(meta)
+
+
+def test_lines_of_unlabelled_records_and_other_labels() -> None:
+    lines = DecisionLines()
+    v = Verdict("d", Decision.LOG, True, rules=["x"])
+    for label in (None, "benign", "abuse"):
+        rec = dataclasses.replace(record(), label=label)
+        assert lines.encode(rec, v, 200, "") == reference(decision_dict(rec, v, 200, ""))
+
+
+async def test_replay_writes_exactly_the_decision_dicts(tmp_path) -> None:
+    settings = replay_settings(load_settings(DEMO_CONFIG))
+    traffic = [line + "\n" for line in build(SMALL, 3).lines()]
+    for features in (False, True):
+        out = io.StringIO()
+        summary = await replay(settings, traffic, out, features=features)
+        dicts = [d async for _, d, _ in decide_records(settings, read_records(traffic, strict=True, problems=[]),
+                                                       features=features)]
+        assert out.getvalue() == "".join(reference(d) + "\n" for d in dicts)
+        assert summary["lines"] == len(traffic) and summary["actions"] > len(traffic) / 2
+        assert summary["decisions"].get("block", 0) > 0, "the farm is blocked: the lines above carry real verdicts"
+
+
+def test_status_is_remembered_per_decision_enforcement_and_route() -> None:
+    routes = [Route("/v1/media/{media_id}/like", "like", target="media_id"),
+              Route("/v1/x", "x", absorb_status=202, absorb_body='{"queued": true}')]
+    statuses = _Statuses()
+    for _ in range(2):  # the second pass answers from what the first remembered
+        for route in routes:
+            for decision in Decision:
+                for enforced in (True, False):
+                    for extra in ({}, {"retry_after": 7, "auth_error": "invalid_token"}):
+                        v = Verdict("id", decision, enforced, **extra)
+                        for app in (200, 201, 500):
+                            assert statuses(v, route, app) == status_of(v, route, app), (decision, enforced, route)
+
+
+GOOD = {"id": "r1", "ts": 1700000000.5, "method": "POST", "path": "/v1/media/m42/like", "client": "127.0.0.1",
+        "headers": {"User-Agent": "x"}, "label": "abuse", "meta": {"family": "like_farm"}}
+
+
+def as_json_alone(text: str, line: int) -> Record:
+    """A record as json alone reads it (the reference orjson must match)."""
+    fast, records._fast_loads = records._fast_loads, None
+    try:
+        return parse_record(text, line)
+    finally:
+        records._fast_loads = fast
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps(GOOD),
+    json.dumps({**GOOD, "meta": {"n": 2**70, "m": -(2**64), "k": 2**63}}),  # orjson would read 2**70 as a float
+    json.dumps({**GOOD, "meta": [1.5, {"x": 1e-05}]}),
+    json.dumps({**GOOD, "meta": 123456789012345678901234567890}),
+    json.dumps({**GOOD, "ts": 1700000000}),
+    json.dumps({**GOOD, "ts": 17000000000000000000000}),
+    json.dumps({**GOOD, "meta": "\ud800 lone surrogate"}),  # escaped in the line: json reads it, orjson refuses
+    json.dumps({**GOOD, "meta": {"é": "☃"}}, ensure_ascii=False),
+    json.dumps({**GOOD, "meta": float("nan")}),  # NaN: json's extension
+    '{"id":"a","id":"b","ts":1,"method":"GET","path":"/","client":"c","headers":{},"meta":{"x":1,"y":2,"x":3}}',
+    "  " + json.dumps(GOOD) + " \n",
+])
+def test_orjson_reads_a_line_as_json_does(text: str) -> None:
+    assert repr(parse_record(text, 7)) == repr(as_json_alone(text, 7))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{nope", "line 9: json: not valid JSON (Expecting property name enclosed in double quotes at column 2)"),
+    ("[1, 2]", "line 9: json: each line must be a JSON object"),
+    (json.dumps({**GOOD, "ts": float("nan")}), "line 9: ts: required, a number of seconds since the epoch"),
+    (json.dumps({**GOOD, "label": 123456789012345678901234567890}),
+     "line 9: label: 123456789012345678901234567890 is not one of abuse, benign"),
+    (json.dumps({**GOOD, "label": 1e-05}), "line 9: label: 1e-05 is not one of abuse, benign"),
+    ('{"id": ' * 5000, None),
+    ("[" * 100_000 + "]" * 100_000, "line 9: json: not valid JSON (nested too deep to parse)"),
+])
+def test_errors_read_as_json_words_them(text: str, message: str | None) -> None:
+    with pytest.raises(RecordError) as err:
+        parse_record(text, 9)
+    if message is not None:
+        assert str(err.value) == message
+    with pytest.raises(RecordError) as alone:
+        as_json_alone(text, 9)
+    assert str(err.value) == str(alone.value)
+
+
+def test_without_orjson_the_same_records(monkeypatch) -> None:
+    lines = [line + "\n" for line in build(SMALL, 5).lines()]
+    fast = [repr(r) for r in read_records(lines, strict=True, problems=[])]
+    monkeypatch.setattr(records, "_fast_loads", None)
+    assert [repr(r) for r in read_records(lines, strict=True, problems=[])] == fast
+
+
+def test_blank_lines_are_skipped_and_counted_in_line_numbers() -> None:
+    lines = ["\n", json.dumps(GOOD), "   \t \n", "", "nope", json.dumps({**GOOD, "id": "r2"})]
+    problems: list = []
+    assert [(r.id, r.line) for r in read_records(lines, strict=False, problems=problems)] == [("r1", 2), ("r2", 6)]
+    assert [p.line for p in problems] == [5]
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Text(str):
+    pass
+
+
+PLAIN = {"ip.accounts_1h": 12, "net.class": "residential", "client_id": "engage-android", "session.known": True,
+         "session.age_s": 580.8949999809265, "model.score": 0.6179580181797549, "travel_km": 0.0, "neg": -0.0,
+         "big": 2**63, "large": 1.2345678901234568e+17, "huge": 1e22, "edge": 0.0001, "tiny_text": "x9e-1 0.0000 null"}
+
+
+@pytest.mark.parametrize("extra", [
+    {}, {"s": 1e-05}, {"s": -1.5e-05}, {"s": 5e-06}, {"s": 9.999999999999999e-05}, {"s": 3.778e-05}, {"s": 1e-300},
+    {"s": 5e-324}, {"s": float("nan")}, {"s": float("inf")}, {"s": float("-inf")}, {"s": "é"}, {"s": "\x7f"},
+    {"s": "\u2028"}, {"s": "\x00\x1f\n\t\"\\"}, {"s": 2**64}, {"s": -(2**63) - 1}, {"s": None}, {"s": [1e-05]},
+    {"s": {"t": 5e-06}}, {"s": Color.RED}, {"s": Text("x")}, {1: "int key"}, {Text("k"): 1},
+])
+def test_flat_dicts_through_orjson_read_as_json_writes_them(extra: dict) -> None:
+    for value in ({**PLAIN, **extra}, {**extra, **PLAIN}, extra):
+        assert flat_to_json(value) == reference(value)
