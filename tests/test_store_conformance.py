@@ -21,6 +21,8 @@ from gateway.signals.store import (
     DAY,
     HOUR,
     HOURS,
+    MOVE_GAP,
+    MOVES_MAX,
     RECENT_TTL,
     SESSION_TTL,
     SHARED_CAP,
@@ -126,7 +128,7 @@ async def test_result_shapes_and_types(store):
     ], now)
     birth, session, shared, account, target, mark, stick = values
     assert birth is None and mark is None and stick is None
-    assert session == ("born", [], None, None) and type(session) is tuple and type(session[1]) is list
+    assert session == ("born", [], None, None, 0) and type(session) is tuple and type(session[1]) is list
     assert shared == (1, 1, 1, 1, None) and type(shared) is tuple
     assert type(account) is tuple and len(account) == 9
     counts, hours = account[COUNTS], account[HOURS_]
@@ -243,8 +245,8 @@ async def test_marks_count_distinct_targets_in_the_burst_set(store):
 async def test_session_times_newest_first_bounded_and_exact(store):
     nows = [T0 + 0.1 * i + 1 / 3 for i in range(TIMES_MAX + 5)]
     results = [await one(store, Session("s:t", "b", f"L{i}"), now) for i, now in enumerate(nows)]
-    assert results[0] == (None, [], None, None)
-    assert results[1] == ("b", [nows[0]], "L0", None)
+    assert results[0] == (None, [], None, None, 0)
+    assert results[1] == ("b", [nows[0]], "L0", None, 0)
     assert results[TIMES_MAX + 1][1] == nows[TIMES_MAX::-1][:TIMES_MAX]
     assert results[-1][1] == nows[-2::-1][:TIMES_MAX]
     assert all(type(t) is float for t in results[-1][1])
@@ -254,10 +256,10 @@ async def test_session_times_newest_first_bounded_and_exact(store):
 async def test_times_and_location_cleared_after_recent_ttl_idle(store):
     last = T0 + 0.25
     await one(store, Session("s:x", "b", "L1"), last)
-    assert await one(store, Session("s:x", "b2", "L2"), last + RECENT_TTL - 0.5) == ("b", [last], "L1", None)
+    assert await one(store, Session("s:x", "b2", "L2"), last + RECENT_TTL - 0.5) == ("b", [last], "L1", None, 0)
     last += RECENT_TTL - 0.5
     # idle exactly RECENT_TTL: times and location are gone, the birth stays
-    assert await one(store, Session("s:x", "b3", "L3"), last + RECENT_TTL) == ("b", [], None, None)
+    assert await one(store, Session("s:x", "b3", "L3"), last + RECENT_TTL) == ("b", [], None, None, 0)
     # the same for an account
     await one(store, act(ip="i", loc="A1"), T0)
     out = await one(store, act(loc="A2"), T0 + RECENT_TTL - 1)
@@ -386,7 +388,7 @@ async def test_stick_on_absent_entities_and_until(store):
                       Stick("dev:k", "throttle|r3|x", until)], T0)
     session, account, shared = await run(store, [Session("s:k", "b", "L"), act(key="a:k"),
                                                  Shared("dev:k", "a", "s")], T0 + 30)
-    assert session == (None, [], None, "block|r1|x")
+    assert session == (None, [], None, "block|r1|x", 0)
     assert account[STICKY] == "challenge|r2|x" and account[HOUR_N] == 1
     assert shared == (1, 1, 1, 1, "throttle|r3|x")
     session, account, shared = await run(store, [Session("s:k", "b", "L"), act(key="a:k"),
@@ -402,7 +404,7 @@ async def test_stick_replaces_and_keeps_the_entity_alive(store):
     assert out == (1, 1, 1, 1, "log|r2|x")
     # a Stick already past: created empty, it is absent at once
     await one(store, Stick("s:gone", "block|r|x", T0), T0 + 5)
-    assert await one(store, Session("s:gone", "b", "L"), T0 + 5) == (None, [], None, None)
+    assert await one(store, Session("s:gone", "b", "L"), T0 + 5) == (None, [], None, None, 0)
 
 
 async def test_a_key_holding_another_kind_is_replaced(store):
@@ -412,7 +414,7 @@ async def test_a_key_holding_another_kind_is_replaced(store):
     assert out == (1, 1, 1, 1, None)  # the sticky decision went with the replaced record
     await one(store, Session("ip:m", "b", "L"), T0 + 3)
     assert (await one(store, act(key="ip:m"), T0 + 4))[TIMES] == []
-    assert await one(store, Session("ip:m", "b", "L"), T0 + 5) == (None, [], None, None)
+    assert await one(store, Session("ip:m", "b", "L"), T0 + 5) == (None, [], None, None, 0)
 
 
 async def test_ops_run_in_order_within_a_batch(store):
@@ -424,8 +426,8 @@ async def test_ops_run_in_order_within_a_batch(store):
         Mark("a:o", "like:o"), act(key="a:o", target="like:o"),
     ]
     out = await run(store, ops, T0)
-    assert out[:5] == [(None, [], None, None), None, ("first", [T0], "L1", None), None,
-                       ("first", [T0, T0], "L2", "block|r|x")]
+    assert out[:5] == [(None, [], None, None, 0), None, ("first", [T0], "L1", None, 0), None,
+                       ("first", [T0, T0], "L2", "block|r|x", 0)]
     assert out[5:9] == [[], ["r1"], (1, 1, 1, 1, None), (2, 2, 2, 1, None)]
     assert out[10][COUNTS][TARGETS_1H:] == [1, 1]
 
@@ -484,7 +486,8 @@ def random_batch(rng: random.Random, now: float, lives: Lives, keys: tuple[str, 
         if roll == 0:
             op = Birth(key, word)
         elif roll == 1:
-            op = Session(key, word, f"loc{rng.randrange(3)}")
+            op = Session(key, word, f"loc{rng.randrange(3)}", rng.choice(["p1", "p2", "p3"]), rng.choice(["d1", "d2"]),
+                         rng.random() < 0.7)
         elif roll == 2:
             op = Shared(key, word, rng.choice(["s1", "s2", "s3"]))
         elif roll == 3:
@@ -517,3 +520,23 @@ async def test_random_traffic_matches_the_memory_backend(redis_only):
         batch = random_batch(rng, now, lives)
         expected = (await reference.exchange(batch, now)).values
         assert await run(redis_only, batch, now) == expected, f"step {step}: {batch}"
+
+
+async def test_session_moves_between_fixed_lines(store):
+    def use(place, lane="dev-1", fixed=True):
+        return Session("s:mv", "b", "L", place, lane, fixed)
+
+    assert (await one(store, use("p1"), T0))[4] == 0
+    assert (await one(store, use("p2"), T0 + 60))[4] == 1  # another home line a minute later: a move
+    assert (await one(store, use("p2"), T0 + 120))[4] == 1  # same line: not a move
+    assert (await one(store, use("p3", lane="dev-2"), T0 + 180))[4] == 1  # another device: not this lane's move
+    assert (await one(store, use("p4", lane="dev-2"), T0 + 240))[4] == 2
+    assert (await one(store, use("p5", lane="dev-2", fixed=False), T0 + 300))[4] == 2  # onto mobile: not fixed
+    assert (await one(store, use("p6", lane="dev-2"), T0 + 360))[4] == 2  # from mobile: not fixed before
+    assert (await one(store, use("p7", lane="dev-2"), T0 + 360 + MOVE_GAP))[4] == 2  # too long after
+    assert (await one(store, use("p8", lane="dev-2"), T0 + 360 + MOVE_GAP + 1))[4] == 3
+    assert (await one(store, use("p8", lane="dev-2"), T0 + 60 + DAY))[4] == 2  # the first move is a day old
+    t = T0 + 2 * DAY
+    for i in range(MOVES_MAX + 3):
+        out = await one(store, use(f"q{i}", lane="dev-2"), t + i)
+    assert out[4] == MOVES_MAX  # saturates, the newest kept

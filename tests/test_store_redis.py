@@ -170,7 +170,7 @@ async def test_a_foreign_value_under_a_key_reads_as_absent_and_is_replaced():
         result = await store.exchange([Shared("ip:1", "a", "s"), Shared("ip:2", "a", "s"),
                                        Shared("ip:3", "a", "s"), Session("s:4", "b", "L")], T0)
         assert result.degraded is False
-        assert result.values == [(1, 1, 1, 1, None)] * 3 + [(None, [], None, None)]
+        assert result.values == [(1, 1, 1, 1, None)] * 3 + [(None, [], None, None, 0)]
         assert await client.type(store.redis_key("ip:1")) == b"string"
     finally:
         await store.close()
@@ -284,7 +284,7 @@ async def test_outage_degrades_every_exchange_then_recovers():
         assert result.degraded is False
         assert store.breaker.state == CLOSED
         # state now lives in the fresh Redis again: the session is new there
-        assert result.values[0] == (None, [], None, None)
+        assert result.values[0] == (None, [], None, None, 0)
         result = await store.exchange([Session("s:s1", "", "L")], T0 + 41)
         assert result.values[0][0] == "born" and result.degraded is False
     finally:

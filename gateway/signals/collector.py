@@ -152,7 +152,7 @@ class SignalCollector:
         p.sticky_at = len(ops)
         first_use = "" if s_key in self._born else provenance.encode(
             "u", ts, prefix, asn, net_class, country, device_digest, fp.ua_platform, tls_digest, client, ua_digest)
-        ops.append(Session(s_key, first_use, loc))
+        ops.append(Session(s_key, first_use, loc, prefix, device_digest, net_class == "residential"))
 
         # Sharing: who else is on this address, prefix, ASN (within its class), device, TLS stack.
         asn_key = f"{asn}/{net_class}" if asn is not None else f"-/{net_class}"
@@ -195,7 +195,8 @@ class SignalCollector:
         out = plan.out
         ts = plan.ts
         i = plan.sticky_at
-        birth, times, loc, _ = values[i]
+        birth, times, loc, _, moves = values[i]
+        out["session.fixed_line_moves_24h"] = moves
         key = plan.ops[i].key
         if birth is None:
             out["session.known"] = False

@@ -56,6 +56,10 @@ r("session.class_changed", "bool", "", "Network class differs from birth (e.g. b
 r("session.asn_changed", "bool", "", "ASN differs from birth.", "state")
 r("session.country_changed", "bool", "", "Country differs from birth.", "state")
 r("session.client_changed", "bool", "", "Client/app id differs from the one the session was born with.", "state")
+r("session.fixed_line_moves_24h", "int", "24h",
+  "Times the session, on one device, switched from one residential /24 or /64 to another within 30 minutes of its "
+  "previous action, both ends residential (saturates at 16): a residential-proxy pool rotating exits. Home to cafe "
+  "is one move; mobile data and anonymizers never count.", "state", 0)
 
 # --- sharing: how many identities share one piece of infrastructure ------------
 for ns, what in (

@@ -33,6 +33,8 @@ from gateway.signals.store import (
     DAY,
     HOUR,
     HOURS,
+    MOVE_GAP,
+    MOVES_MAX,
     RECENT_TTL,
     SESSION_PREFIX,
     SESSION_TTL,
@@ -64,7 +66,7 @@ _A10, _A1H, _A24 = SHARED_ACCOUNT_WINDOWS
 
 
 class _Session:
-    __slots__ = ("expires", "birth", "times", "loc", "last", "sticky", "until")
+    __slots__ = ("expires", "birth", "times", "loc", "last", "sticky", "until", "place", "lane", "fixed", "moves")
 
     def __init__(self) -> None:
         self.expires = 0.0
@@ -74,6 +76,9 @@ class _Session:
         self.last = 0.0  # the last action's time (times and loc are dropped after RECENT_TTL idle)
         self.sticky: str | None = None
         self.until = 0.0
+        self.place = self.lane = ""  # where the last action came from, for moves
+        self.fixed = False
+        self.moves: array | None = None  # times of the recent moves, oldest first
 
 
 class _Shared:
@@ -312,11 +317,25 @@ class MemoryStore:
             del s.times[:]
             s.loc = None
         loc, s.loc = s.loc, op.loc
+        moves = s.moves
+        if op.fixed and s.fixed and s.lane == op.lane and s.place != op.place and now - s.last < MOVE_GAP:
+            if moves is None:
+                moves = s.moves = array("d")
+            moves.append(now)
+            if len(moves) > MOVES_MAX:
+                del moves[0]
+        s.place, s.lane, s.fixed = op.place, op.lane, op.fixed
+        n = 0
+        if moves:
+            cut = now - DAY
+            while moves and moves[0] <= cut:
+                del moves[0]
+            n = len(moves)
         if now > s.last:
             s.last = now
         if s.expires < now + SESSION_TTL:
             s.expires = now + SESSION_TTL
-        return birth, _times(s.times, now), loc, _sticky(s, now)
+        return birth, _times(s.times, now), loc, _sticky(s, now), n
 
     def _shared(self, op: Shared, now: float) -> tuple:
         e = self._record(op.key, _Shared, now)

@@ -136,6 +136,7 @@ local SLOT_S, HOURS, NKINDS, BURST = @SLOT_S@, @HOURS@, @NKINDS@, @BURST@
 local A10, A1H, A24, S1H = @SHARED_ACCOUNT_WINDOWS@, @SHARED_SESSION_WINDOW@
 local ACCOUNT_WINDOWS = @ACCOUNT_WINDOWS@
 local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
+local MOVE_GAP, MOVES_MAX = @MOVE_GAP@, @MOVES_MAX@
 
 -- A shared record is one raw string, so a set at its cap is never a Lua value per member:
 -- 'H4', then SHARED_HEAD (expiry, until, has a sticky decision, its length, accounts,
@@ -145,7 +146,7 @@ local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
 local SHARED_HEAD = '<ddBHHH'
 
 local function fresh(tag)
-  if tag == 'S1' then return {tag, 0, false, 0, false, '', false, 0} end
+  if tag == 'S2' then return {tag, 0, false, 0, false, '', false, 0, '', '', false, ''} end
   if tag == 'H4' then return {tag, 0, false, 0, v = '', off = 1, na = 0, ns = 0, built = false} end
   if tag == 'A4' then
     local sets = {}
@@ -310,7 +311,7 @@ for i = 1, #KEYS do
     out[#out + 1] = live_sticky(r)
     p = p + 3
   elseif code == 'S' then
-    local r = take(k, 'S1')
+    local r = take(k, 'S2')
     out[#out + 1] = r[5]
     if not r[5] and a[p + 1] ~= '' then r[5] = a[p + 1] end
     if r[8] <= now - RECENT_TTL then r[6] = ''; r[7] = false end
@@ -319,9 +320,19 @@ for i = 1, #KEYS do
     out[#out + 1] = live_sticky(r)
     r[6] = spack('<d', now) .. ssub(r[6], 1, 8 * (TIMES_MAX - 1))
     r[7] = a[p + 2]
+    -- moves: {place, lane, fixed} of the last use, and the moves' times (ascending doubles)
+    local place, lane, fixed = a[p + 3], a[p + 4], a[p + 5] == '1'
+    local moves = r[12]
+    if fixed and r[11] and r[10] == lane and r[9] ~= place and now - r[8] < MOVE_GAP then
+      moves = moves .. spack('<d', now)
+      if #moves > 8 * MOVES_MAX then moves = ssub(moves, 9) end
+    end
+    while #moves > 0 and sunpack('<d', moves) <= now - DAY do moves = ssub(moves, 9) end
+    r[9], r[10], r[11], r[12] = place, lane, fixed, moves
+    out[#out + 1] = #moves / 8
     if now > r[8] then r[8] = now end
     touch(r, now + SESSION_TTL)
-    p = p + 3
+    p = p + 6
   elseif code == 'A' then
     local r = take(k, 'A4')
     if r[7] <= now - RECENT_TTL then r[5] = ''; r[6] = false end
@@ -391,7 +402,7 @@ for i = 1, #KEYS do
     r[2] = now + TARGET_TTL
     p = p + 2
   elseif code == 'B' then
-    local r = take(k, 'S1')
+    local r = take(k, 'S2')
     if not r[5] then r[5] = a[p + 1] end
     touch(r, now + SESSION_TTL)
     p = p + 2
@@ -479,6 +490,7 @@ def _build_script(cluster: bool) -> str:
         "SHARED_ACCOUNT_WINDOWS": ", ".join(_lua(w) for w in contract.SHARED_ACCOUNT_WINDOWS),
         "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW, "ACCOUNT_WINDOWS": ACCOUNT_WINDOWS,
         "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
+        "MOVE_GAP": contract.MOVE_GAP, "MOVES_MAX": contract.MOVES_MAX,
     }
     script = _SCRIPT_TEMPLATE.replace("@READ@", _READ_CLUSTER if cluster else _READ_PLAIN, 1)
     for name, value in constants.items():
@@ -514,6 +526,7 @@ def _member(member: str) -> bytes:
 
 
 _NONE = _bulk(b"")
+_ZERO, _ONE = _bulk(b"0"), _bulk(b"1")
 _CODES = {kind: _bulk(code) for kind, code in (
     (Shared, b"H"), (Account, b"A"), (Session, b"S"), (Target, b"T"), (Birth, b"B"), (Mark, b"M"), (Stick, b"K"))}
 _EVALSHA = (_bulk(b"EVALSHA"), _bulk(_SCRIPT_SHA.encode()))
@@ -531,7 +544,7 @@ _TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionEr
 def _stick_tag(key: str) -> bytes:
     """The record a Stick creates for an absent entity, by the key's prefix (store, "Keys")."""
     if key.startswith(SESSION_PREFIX):
-        return _bulk(b"S1")
+        return _bulk(b"S2")
     if key.startswith(ACCOUNT_PREFIX):
         return _bulk(b"A4")
     if key.startswith(TARGET_PREFIX):
@@ -564,7 +577,7 @@ def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list
             extend([member(m) if m else _NONE for m in members])
             args.append(_text(op.loc))
         elif kind is Session:
-            extend((_text(op.birth), _text(op.loc)))
+            extend((_text(op.birth), _text(op.loc), _text(op.place), _text(op.lane), _ONE if op.fixed else _ZERO))
         elif kind is Target or kind is Birth:
             args.append(_text(op.record))
         elif kind is Mark:
@@ -606,8 +619,8 @@ def decode(ops: list[Op], reply: list) -> list:
             blob = reply[b]
             b += 1
             values.append((None if birth is False else birth, list(_UNPACK_TIMES[len(blob) >> 3](blob)),
-                           None if loc is False else loc, None if sticky is False else sticky))
-            i += 3
+                           None if loc is False else loc, None if sticky is False else sticky, data[i + 3]))
+            i += 4
         elif kind is Target:
             n = data[i]
             values.append(data[i + 1:i + 1 + n])

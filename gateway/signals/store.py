@@ -33,9 +33,9 @@ Recency sets
     The token endpoint: store ``record`` as the session's birth unless it has
     one. Result: None.
 
-``Session(key, birth, loc)``
+``Session(key, birth, loc, place, lane, fixed)``
     A protected request on the session. Result
-    ``(birth, times, loc, sticky)``: the birth before this op (None if none;
+    ``(birth, times, loc, sticky, moves)``: the birth before this op (None if none;
     then ``birth``, unless empty, is stored as a first-use birth), the session's earlier
     action times newest first (at most ``TIMES_MAX``), the location record of
     its previous use, and its live sticky decision (None if none). Then ``now``
@@ -43,6 +43,14 @@ Recency sets
     previous Session op on the key was ``RECENT_TTL`` or more before ``now``,
     times and location are cleared first (the birth stays). The record lives
     ``SESSION_TTL`` after its last touch.
+
+    ``moves`` counts the session's kept *moves* whose time is after ``now -
+    DAY``, this op's included (the newest ``MOVES_MAX`` are kept): an op is a move when it is
+    ``fixed``, the session's previous Session op was ``fixed`` too, with the
+    same ``lane`` and another ``place``, and ``now - last < MOVE_GAP`` (``last``
+    as below, before this op). The engine passes the prefix as ``place``, the
+    device as ``lane`` and "on a residential line" as ``fixed``: a session
+    hopping between home lines within minutes is a proxy pool's rotation.
 
 ``Shared(key, account, session)``
     An address, prefix, ASN, device or TLS+UA pair. Sees ``account`` in the
@@ -127,7 +135,7 @@ Exact rules (where the text above leaves room; both backends follow them)
     - Stick replaces the entity's sticky decision whatever its ``until``. It
       names a session, account or shared entity, never a target.
     - Result types: Session ``(str | None, list[float], str | None, str |
-      None)``; Shared ``(int, int, int, int, str | None)``; Account
+      None, int)``; Shared ``(int, int, int, int, str | None)``; Account
       ``(list[int], list[float], list[int], int, int, int, int, str | None,
       str | None)``; Target ``list[str]``; Birth, Mark, Stick ``None``.
 """
@@ -144,6 +152,8 @@ DAY = 86400.0
 SESSION_TTL = 30 * DAY  # a session's birth is remembered this long after its last use
 RECENT_TTL = DAY  # times, locations and sets of an entity idle this long are dropped
 TIMES_MAX = 32  # action times kept per session and per account
+MOVE_GAP = 1800.0  # a place change within this long counts as a move
+MOVES_MAX = 16
 
 SHARED_ACCOUNT_WINDOWS = (600.0, HOUR, DAY)
 SHARED_SESSION_WINDOW = HOUR
@@ -183,6 +193,9 @@ class Session:
     key: str
     birth: str
     loc: str
+    place: str = ""
+    lane: str = ""
+    fixed: bool = False
 
 
 @dataclass(slots=True)
