@@ -9,11 +9,13 @@ request and never silently.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
+import threading
 from collections import deque
 from typing import IO
+
+import orjson
 
 from gateway.metrics import LOG_DROPS
 from gateway.settings import DecisionLog as LogSettings
@@ -29,7 +31,8 @@ class DecisionLog:
         self._max = settings.queue_size
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
+        self._writing = threading.Lock()  # one flush at a time: the writer thread's, or close()'s last
         self.drops = 0
         self.written = 0
 
@@ -53,7 +56,7 @@ class DecisionLog:
         if self.sink is None or self._task is not None:
             return
         if self._path is not None:
-            self._file = open(self._path, "a", buffering=1 << 16)  # noqa: SIM115 - closed in close()
+            self._file = open(self._path, "ab", buffering=1 << 16)  # noqa: SIM115 - closed in close()
         self._task = asyncio.create_task(self._run(), name="gateway-decision-log")
 
     async def close(self) -> None:
@@ -64,10 +67,13 @@ class DecisionLog:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        self._flush()
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        # A flush may still be running in its thread (cancelling the task does not stop
+        # it): the lock waits for it, so no line is lost or written after the file closes.
+        with self._writing:
+            self._flush_locked()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     async def _run(self) -> None:
         while True:
@@ -78,16 +84,24 @@ class DecisionLog:
             await asyncio.to_thread(self._flush)
 
     def _flush(self) -> None:
-        if not self._queue:
-            return
+        with self._writing:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if not self._queue or (self._path is not None and self._file is None):
+            return  # nothing to write, or the file is closed: lines wait (bounded) for the next start
         lines = []
+        dumps = orjson.dumps
         while self._queue:
-            lines.append(json.dumps(self._queue.popleft(), separators=(",", ":"), default=str))
-        text = "\n".join(lines) + "\n"
+            lines.append(dumps(self._queue.popleft(), default=str))
+        data = b"\n".join(lines) + b"\n"
         try:
-            out = self._file if self._file is not None else sys.stdout
-            out.write(text)
-            out.flush()
+            if self._file is not None:
+                self._file.write(data)
+                self._file.flush()
+            else:
+                sys.stdout.write(data.decode())
+                sys.stdout.flush()
             self.written += len(lines)
         except OSError as exc:  # a full disk must not take requests down with it
             self.drops += len(lines)
