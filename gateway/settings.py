@@ -125,7 +125,7 @@ class State:
     backend: str = "memory"
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "gw"
-    max_keys: int = 500_000  # memory backend: entries kept at most, LRU-evicted
+    max_keys: int = 500_000  # memory backend: entity records kept at most (session, account, IP, ...), least recently used evicted
     timeout_ms: float = 50.0  # redis: one round trip may take this long
     cluster: bool = False  # redis: url names one node of a Redis Cluster (7.0 or later); the rest are found
     breaker_failures: int = 3  # consecutive failures that open the breaker
