@@ -195,3 +195,20 @@ PLAIN = {"ip.accounts_1h": 12, "net.class": "residential", "client_id": "engage-
 def test_flat_dicts_through_orjson_read_as_json_writes_them(extra: dict) -> None:
     for value in ({**PLAIN, **extra}, {**extra, **PLAIN}, extra):
         assert flat_to_json(value) == reference(value)
+
+
+async def test_a_strict_stop_keeps_every_decision_before_the_bad_line() -> None:
+    # Records are read ahead a batch at a time: a bad line far into one still comes after its predecessors' decisions.
+    settings = replay_settings(load_settings(DEMO_CONFIG))
+    larger = Scenario("strict", "tune", 4.0, SMALL.start, (Persona("home_broadband", 12), Persona("mobile_cgnat", 12),
+                                                          Persona("like_farm", 1, "crude", 40)))
+    traffic = [line + "\n" for line in build(larger, 11).lines()]
+    bad_at = 300
+    assert len(traffic) > bad_at + 50
+    stopped = io.StringIO()
+    with pytest.raises(RecordError, match=f"line {bad_at + 1}: ts:"):
+        await replay(settings, traffic[:bad_at] + ['{"id": "x", "ts": "soon"}\n'] + traffic[bad_at:], stopped,
+                     strict=True)
+    before = io.StringIO()
+    await replay(settings, traffic[:bad_at], before)
+    assert stopped.getvalue() == before.getvalue() and before.getvalue().count("\n") == bad_at
