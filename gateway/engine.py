@@ -25,7 +25,7 @@ from gateway.decision_log import DecisionLog
 from gateway.facts import RequestFacts
 from gateway.fingerprint import Fingerprinter
 from gateway.fingerprint.fingerprint import Fingerprint
-from gateway.metrics import AUTH_FAILURES, DECISION_SECONDS, DEGRADED, REQUESTS
+from gateway.metrics import DECISION_SECONDS, DEGRADED, REQUESTS
 from gateway.policy import RuleSet, RuleSetWatcher
 from gateway.routes import Match, RouteTable
 from gateway.settings import Settings
@@ -59,6 +59,7 @@ class Engine:
         rules: RuleSet | None = None,
         record_features: bool = False,
         decision_log: bool = True,
+        metrics: bool = True,
     ) -> None:
         self.settings = settings
         self.clock = clock or time.time
@@ -78,6 +79,7 @@ class Engine:
         self.record_features = record_features or settings.log.include_features
         log_settings = settings.log if decision_log else dataclasses.replace(settings.log, sink=None)
         self.log = DecisionLog(log_settings, settings.resolve)
+        self.metrics = metrics  # off for replay: a backtest must not count as served traffic
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
         self._start_task: asyncio.Future | None = None
@@ -150,14 +152,15 @@ class Engine:
     # -- the decision ----------------------------------------------------------
     async def decide(self, facts: RequestFacts) -> Verdict:
         """Decide one protected request. Never raises: an internal fault passes the request, logged."""
-        started = time.perf_counter()
+        started = time.perf_counter() if self.metrics else 0.0
         try:
             verdict, context = await self._decide(facts)
         except Exception:  # a bug must not turn into a 500 or a block of a real person
             logger.exception("engine fault on %s %s; request passed", facts.method, facts.path)
             verdict, context = Verdict(self._next_id(), Decision.ALLOW, False, explain="engine fault: passed"), None
-        DECISION_SECONDS.observe(time.perf_counter() - started)
-        self._count(facts.action or "", verdict)
+        if self.metrics:
+            DECISION_SECONDS.observe(time.perf_counter() - started)
+            self._count(facts.action or "", verdict)
         if self.log.enabled:
             self.log.record(self._log_entry(facts, verdict, context))
         return verdict
@@ -165,8 +168,7 @@ class Engine:
     async def _decide(self, facts: RequestFacts) -> tuple[Verdict, tuple[Principal, Fingerprint] | None]:
         try:
             principal = await self.auth.authenticate(facts)
-        except AuthError as err:
-            AUTH_FAILURES.labels(err.reason).inc()
+        except AuthError as err:  # counted by the authenticator, by reason
             v = Verdict(self._next_id(), Decision.UNAUTHENTICATED, True, explain=f"unauthenticated: {err.reason}")
             v.auth_error, v.auth_error_description = err.error, err.description
             return v, None
@@ -181,7 +183,8 @@ class Engine:
             verdict = self._evaluate(features, plan, facts.ts)
         if result.degraded:
             verdict.degraded = True
-            DEGRADED.inc()
+            if self.metrics:
+                DEGRADED.inc()
             if self.settings.state.fail_closed and verdict.decision in (Decision.ALLOW, Decision.LOG):
                 verdict.decision = Decision.CHALLENGE
                 verdict.explain = "challenge: shared state unavailable and state.fail_closed is set"

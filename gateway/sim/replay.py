@@ -66,11 +66,21 @@ def read_records(lines: Iterable[str], *, strict: bool, problems: list[Malformed
             problems.append(Malformed(n, str(exc)))
 
 
+REPLAY_STATE_TIMEOUT_MS = 5000.0
+
+
 def replay_settings(settings: Settings, rules: tuple[str, ...] | None = None) -> Settings:
-    """The settings replay runs with: no reloading, and optionally another rule set."""
+    """The settings replay runs with: no reloading, and optionally another rule set.
+
+    A backtest wants the exact decisions, not protection from a slow answer: with
+    Redis, a short request-path timeout under load would turn some into
+    ``degraded`` ones on local state, so replay waits longer.
+    """
     changes: dict[str, Any] = {"reload": False}
     if rules is not None:
         changes["rules"] = tuple(str(Path(r).resolve()) for r in rules)
+    if settings.state.backend == "redis" and settings.state.timeout_ms < REPLAY_STATE_TIMEOUT_MS:
+        changes["state"] = dataclasses.replace(settings.state, timeout_ms=REPLAY_STATE_TIMEOUT_MS)
     return dataclasses.replace(settings, **changes)
 
 
@@ -106,7 +116,7 @@ async def decide(settings: Settings, records: Iterable[Record], *, features: boo
     from gateway.engine import Engine
 
     clock = _Clock()
-    engine = Engine(settings, clock=clock, record_features=features, decision_log=False)
+    engine = Engine(settings, clock=clock, record_features=features, decision_log=False, metrics=False)
     await engine.start()
     statuses = _Statuses()
     match = engine.match
