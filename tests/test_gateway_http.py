@@ -86,7 +86,8 @@ def test_benign_like_passes_and_every_decision_is_logged_and_counted(tmp_path, s
         assert r.status_code == 200 and r.json() == {"status": "ok"}
         assert c.get("/v1/feed").status_code == 200  # unprotected: straight through
         assert c.post("/v1/media/m1/like").status_code == 401
-        metrics = c.get("/metrics/").text
+        metrics = c.get("/metrics").text  # the path `gateway serve` prints, no redirect
+        assert c.get("/metrics/").text.count("gateway_requests_total") == metrics.count("gateway_requests_total")
     assert 'gateway_requests_total{action="like",decision="allow",enforced="true"}' in metrics
     assert counted("like", "allow") == before + 1
     assert 'gateway_auth_failures_total{reason="missing"}' in metrics

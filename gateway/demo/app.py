@@ -108,7 +108,20 @@ def build_protected_demo(settings=None, engine=None):
     from gateway.settings import load_settings
 
     app = build_demo_app()
-    app.router.routes.append(Mount("/metrics", app=metrics_app()))
+    metrics = metrics_app()
+    app.router.routes.append(Route("/metrics", _AsgiEndpoint(metrics)))  # /metrics itself, no redirect
+    app.router.routes.append(Mount("/metrics", app=metrics))
     if engine is None and settings is None:
         settings = load_settings(DEMO_CONFIG)
     return GatewayMiddleware(app, settings, engine=engine)
+
+
+
+class _AsgiEndpoint:
+    """An ASGI app as a route's endpoint (Starlette calls a non-function endpoint as ASGI)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.app(scope, receive, send)
