@@ -77,7 +77,7 @@ class Plan:
     __slots__ = (
         "ops", "out", "ts", "sharing", "i_account", "i_target", "net_class", "asn", "country", "device_digest",
         "platform", "tls_digest", "client", "ua_digest", "lat", "lon", "account_hash", "prefix", "asn_key", "anon",
-        "account_key", "target_member", "sticky_keys", "sticky_at",
+        "account_key", "target_member", "sticky_keys", "i_session",
     )
 
 
@@ -149,7 +149,7 @@ class SignalCollector:
         ip_key = "ip:" + fp.ip
         pfx_key = "pfx:" + prefix
         dev_key = "dev:" + device_digest if device_digest else None
-        p.sticky_at = len(ops)
+        p.i_session = len(ops)
         first_use = "" if s_key in self._born else provenance.encode(
             "u", ts, prefix, asn, net_class, country, device_digest, fp.ua_platform, tls_digest, client, ua_digest)
         ops.append(Session(s_key, first_use, loc, prefix, device_digest, net_class == "residential"))
@@ -194,7 +194,7 @@ class SignalCollector:
         """Every feature computable for the planned request, from the exchange's answers."""
         out = plan.out
         ts = plan.ts
-        i = plan.sticky_at
+        i = plan.i_session
         birth, times, loc, _, moves = values[i]
         out["session.fixed_line_moves_24h"] = moves
         key = plan.ops[i].key
@@ -254,7 +254,7 @@ class SignalCollector:
     def stickies(plan: Plan, values: list) -> list[tuple[str, str]]:
         """The live sticky decisions on the request's entities, as (scope, decision record)."""
         found = []
-        i = plan.sticky_at
+        i = plan.i_session
         session, account = values[i][3], values[plan.i_account][-1]
         if session:
             found.append(("session", session))
