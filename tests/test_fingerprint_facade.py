@@ -140,3 +140,10 @@ def test_bad_geoip_path_stops_the_start(tmp_path: Path) -> None:
     config.write_text("geoip:\n  asn: missing.mmdb\n")
     with pytest.raises(ConfigError, match=r"geoip.asn: .*missing.mmdb: file not found"):
         Fingerprinter(load_settings(config))
+
+
+def test_a_residential_proxy_exit_is_a_home_line_that_carries_the_flag(fingerprinter: Fingerprinter) -> None:
+    exit_ = fingerprinter.fingerprint(facts("127.0.0.1", {"x-forwarded-for": "28.0.1.9", "user-agent": APP_ANDROID}))
+    assert exit_.net_class == "residential" and exit_.residential_proxy is True
+    home = fingerprinter.fingerprint(facts("127.0.0.1", {"x-forwarded-for": "100.64.3.4", "user-agent": APP_ANDROID}))
+    assert home.residential_proxy is False

@@ -24,3 +24,4 @@ class Fingerprint:
     tls_platform: str | None = None
     tls_consistent: bool | None = None  # None when there is no TLS fingerprint or no table entry
     headers_missing: int = 0
+    residential_proxy: bool = False  # the anonymous-IP database flags the address as a residential proxy exit

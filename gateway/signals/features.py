@@ -33,6 +33,9 @@ r("net.asn", "int", "", "Autonomous system number of the client IP.", "lookup")
 r("net.as_org", "string", "", "Organisation that holds the ASN.", "lookup")
 r("net.country", "string", "", "ISO country code of the client IP.", "lookup")
 r("net.anonymizer", "bool", "", "The class is hosting, vpn or tor: the IP hides where the person is.", "lookup")
+r("net.residential_proxy", "bool", "",
+  "The anonymous-IP database flags the address as a residential proxy exit. A real home line whose owner may also "
+  "use the platform, and the databases cover such exits only in part: weigh it, never decide on it alone.", "lookup")
 r("ua.family", "string", "", "User agent family: app, browser, http-library, automation or unknown.", "lookup")
 r("ua.platform", "string", "", "Platform the user agent claims: android, ios, windows, macos, linux or unknown.", "lookup")
 r("ua.official_app", "bool", "", "The user agent claims to be the platform's own app.", "lookup")
