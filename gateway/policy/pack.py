@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from gateway import catalogue
 from gateway.policy.condition import Condition, ExprErrors, compile_condition
 from gateway.policy.source import node_place, scalar_offset_place
+from gateway.signals.collector import STICKY_SCOPES
 from gateway.verdict import Decision
 
 MAX_PACK_BYTES = 1 << 20
@@ -37,7 +38,6 @@ STICKY_KEYS = ("scope", "for")
 TEST_KEYS = ("name", "features", "match")
 ACTIONS = ("allow", "block", "challenge", "throttle", "log", "absorb")
 MODES = ("enforce", "shadow")
-STICKY_SCOPES = ("session", "account", "device", "prefix", "ip")
 STICKY_ACTIONS = ("block", "challenge", "throttle", "absorb")
 
 # libyaml's safe loader when present: same semantics and node marks, ten times faster.
