@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import httpx
 import pytest
+from frontdoor_support import APP_UA, HOME_IP, HOSTING_IP, alice_token, app_headers, quiet_engine
 
-from gateway.demo.app import DEMO_CONFIG, issue_token
 from gateway.engine import Engine
 from gateway.frontdoors.forward_auth import build_authz_app
-from gateway.settings import ConfigError, ForwardAuth, load_settings
+from gateway.settings import ConfigError, ForwardAuth
 
-APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
-HOSTING_IP = "21.0.0.10"  # Stratus Cloud in geoip/world.yaml
-HOME_IP = "11.1.0.20"  # Northwind Cable
 SECRET = "s3cret-for-tests"
 
 
@@ -32,13 +28,8 @@ rules:
 
 
 def make_engine(tmp_path, rules: str, **forward_auth) -> Engine:
-    base = load_settings(DEMO_CONFIG)
-    (tmp_path / "pack.yaml").write_text(rules)
-    settings = dataclasses.replace(
-        base, rules=(str(tmp_path / "pack.yaml"),), log=dataclasses.replace(base.log, sink=None), model=None,
-        forward_auth=ForwardAuth(**{"sessions_secret": SECRET, **forward_auth}),
-    )
-    return Engine(settings, decision_log=False)
+    return quiet_engine(tmp_path, rules, model=None,
+                        forward_auth=ForwardAuth(**{"sessions_secret": SECRET, **forward_auth}))
 
 
 def client_for(engine: Engine, peer: str = "127.0.0.1") -> httpx.AsyncClient:
@@ -48,11 +39,7 @@ def client_for(engine: Engine, peer: str = "127.0.0.1") -> httpx.AsyncClient:
 
 def original(token: str | None, ip: str = HOME_IP, **extra: str) -> dict[str, str]:
     """The client's own headers, as the proxy copies them onto the check request."""
-    h = {"user-agent": APP_UA, "accept": "application/json", "accept-language": "en-US", "x-device-id": "dev-1",
-         "x-forwarded-for": ip, **extra}
-    if token:
-        h["authorization"] = f"Bearer {token}"
-    return h
+    return app_headers(token, ip, **extra)
 
 
 def nginx(method: str, uri: str) -> dict[str, str]:
@@ -64,10 +51,6 @@ def traefik(method: str, uri: str) -> dict[str, str]:
             "x-forwarded-proto": "https"}
 
 
-def token() -> str:
-    return issue_token("alice", client_id="engage-android", device_id="dev-1")
-
-
 @pytest.fixture
 async def blocking(tmp_path):
     engine = make_engine(tmp_path, pack("block"))
@@ -77,7 +60,7 @@ async def blocking(tmp_path):
 
 
 async def test_nginx_style_benign_request_passes_with_decision_headers(blocking):
-    r = await blocking.get("/_gateway/authz", headers={**original(token()), **nginx("POST", "/v1/media/m1/like")})
+    r = await blocking.get("/_gateway/authz", headers={**original(alice_token()), **nginx("POST", "/v1/media/m1/like")})
     assert r.status_code == 200 and r.content == b""
     assert r.headers["x-gateway-decision"] == "allow"
     assert r.headers["x-gateway-decision-id"]
@@ -85,7 +68,7 @@ async def test_nginx_style_benign_request_passes_with_decision_headers(blocking)
 
 
 async def test_nginx_style_abusive_request_is_stopped_with_the_problem_in_headers_too(blocking):
-    r = await blocking.get("/_gateway/authz", headers={**original(token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
+    r = await blocking.get("/_gateway/authz", headers={**original(alice_token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
     assert r.status_code == 403
     body = r.json()
     assert body["status"] == 403 and body["decision_id"] == r.headers["x-gateway-decision-id"]
@@ -103,21 +86,21 @@ async def test_missing_token_is_401_with_www_authenticate(blocking):
 
 
 async def test_traefik_style_stops_with_the_verdicts_status_and_body(blocking):
-    r = await blocking.get("/auth", headers={**original(token(), HOSTING_IP), **traefik("POST", "/v1/users/u9/follow")})
+    r = await blocking.get("/auth", headers={**original(alice_token(), HOSTING_IP), **traefik("POST", "/v1/users/u9/follow")})
     assert r.status_code == 403 and r.json()["title"] == "Forbidden"
     assert "x-gateway-status" not in r.headers  # Traefik relays the status itself
-    ok = await blocking.get("/auth", headers={**original(token()), **traefik("POST", "/v1/users/u9/follow")})
+    ok = await blocking.get("/auth", headers={**original(alice_token()), **traefik("POST", "/v1/users/u9/follow")})
     assert ok.status_code == 200 and ok.headers["x-gateway-decision"] == "allow"
 
 
 async def test_envoy_style_reads_the_check_request_itself(tmp_path):
     engine = make_engine(tmp_path, pack("block"), envoy_path_prefix="/authz")
     async with client_for(engine) as c:
-        r = await c.post("/authz/v1/media/m1/like", headers=original(token(), HOSTING_IP))
+        r = await c.post("/authz/v1/media/m1/like", headers=original(alice_token(), HOSTING_IP))
         assert r.status_code == 403 and r.json()["status"] == 403
-        r = await c.post("/authz/v1/media/m1/like", headers=original(token()))
+        r = await c.post("/authz/v1/media/m1/like", headers=original(alice_token()))
         assert r.status_code == 200 and r.headers["x-gateway-decision"] == "allow"
-        r = await c.post("/v1/media/m1/like", headers=original(token()))
+        r = await c.post("/v1/media/m1/like", headers=original(alice_token()))
         assert r.status_code == 400 and "envoy_path_prefix" in r.json()["detail"]
     await engine.close()
 
@@ -136,16 +119,16 @@ async def test_dot_segments_cannot_dodge_a_protected_route(blocking):
 async def test_forwarding_header_is_believed_only_from_a_trusted_proxy(tmp_path):
     engine = make_engine(tmp_path, pack("block"))
     async with client_for(engine, peer=HOME_IP) as c:  # not in network.trusted_proxies
-        r = await c.get("/", headers={**original(token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
+        r = await c.get("/", headers={**original(alice_token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
         assert r.status_code == 200  # the client's own X-Forwarded-For is ignored: the peer is the client
     async with client_for(engine, peer=HOSTING_IP) as c:  # a hosting peer that is not a proxy
-        r = await c.get("/", headers={**original(token(), HOME_IP), **nginx("POST", "/v1/media/m1/like")})
+        r = await c.get("/", headers={**original(alice_token(), HOME_IP), **nginx("POST", "/v1/media/m1/like")})
         assert r.status_code == 403
     await engine.close()
 
 
 async def test_x_real_ip_is_read_when_no_forwarding_header_is_sent(blocking):
-    h = {**original(token()), **nginx("POST", "/v1/media/m1/like"), "x-real-ip": HOSTING_IP}
+    h = {**original(alice_token()), **nginx("POST", "/v1/media/m1/like"), "x-real-ip": HOSTING_IP}
     del h["x-forwarded-for"]
     assert (await blocking.get("/", headers=h)).status_code == 403
 
@@ -153,11 +136,11 @@ async def test_x_real_ip_is_read_when_no_forwarding_header_is_sent(blocking):
 async def test_nginx_style_throttle_travels_as_403_with_the_real_status(tmp_path):
     engine = make_engine(tmp_path, pack("throttle", extra="    retry_after: 30\n"))
     async with client_for(engine) as c:
-        r = await c.get("/", headers={**original(token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
+        r = await c.get("/", headers={**original(alice_token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
         assert r.status_code == 403  # nginx turns anything but 2xx/401/403 into a 500
         assert r.headers["x-gateway-status"] == "429" and r.headers["retry-after"] == "30"
         assert json.loads(r.headers["x-gateway-body"])["status"] == 429
-        r = await c.get("/", headers={**original(token(), HOSTING_IP), **traefik("POST", "/v1/media/m1/like")})
+        r = await c.get("/", headers={**original(alice_token(), HOSTING_IP), **traefik("POST", "/v1/media/m1/like")})
         assert r.status_code == 429 and r.headers["retry-after"] == "30"
     await engine.close()
 
@@ -165,11 +148,11 @@ async def test_nginx_style_throttle_travels_as_403_with_the_real_status(tmp_path
 async def test_absorb_is_replayed_by_nginx_and_blocked_for_proxies_that_read_2xx_as_go(tmp_path):
     engine = make_engine(tmp_path, pack("absorb"))
     async with client_for(engine) as c:
-        r = await c.get("/", headers={**original(token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
+        r = await c.get("/", headers={**original(alice_token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
         assert r.status_code == 403 and r.headers["x-gateway-status"] == "200"
         assert json.loads(r.headers["x-gateway-body"]) == {"status": "ok"}
         assert "x-gateway-decision-id" not in r.headers  # an absorbed client must not learn it was stopped
-        r = await c.get("/", headers={**original(token(), HOSTING_IP), **traefik("POST", "/v1/media/m1/like")})
+        r = await c.get("/", headers={**original(alice_token(), HOSTING_IP), **traefik("POST", "/v1/media/m1/like")})
         assert r.status_code == 403 and r.json()["status"] == 403
     await engine.close()
 
@@ -178,7 +161,7 @@ async def test_shadow_mode_passes_and_says_the_decision_was_not_enforced(tmp_pat
     engine = make_engine(tmp_path, pack("block"))
     engine.shadow = True
     async with client_for(engine) as c:
-        r = await c.get("/", headers={**original(token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
+        r = await c.get("/", headers={**original(alice_token(), HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
         assert r.status_code == 200
         assert r.headers["x-gateway-decision"] == "block" and r.headers["x-gateway-enforced"] == "false"
     await engine.close()
@@ -213,14 +196,14 @@ def notification(tok: str, ip: str = HOME_IP) -> dict:
 async def test_session_notification_records_the_birth(tmp_path):
     engine = make_engine(tmp_path, BORN_ELSEWHERE)
     async with client_for(engine) as c:
-        born_at_home = token()
+        born_at_home = alice_token()
         r = await c.post("/sessions", json=notification(born_at_home), headers={"x-gateway-secret": SECRET})
         assert r.status_code == 202 and r.json()["recorded"] is True
         # Used from a datacenter: the birth (seen through the notification) was on a home line.
         r = await c.get("/", headers={**original(born_at_home, HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
         assert r.status_code == 403
         # Without a notification, first use is the birth: nothing to compare with yet.
-        unseen = token()
+        unseen = alice_token()
         r = await c.get("/", headers={**original(unseen, HOSTING_IP), **nginx("POST", "/v1/media/m1/like")})
         assert r.status_code == 200
     await engine.close()
@@ -244,15 +227,15 @@ async def test_bad_session_notifications_are_named(blocking, body, status, detai
 async def test_session_notifications_need_the_secret_and_a_trusted_notifier(tmp_path):
     engine = make_engine(tmp_path, BORN_ELSEWHERE)
     async with client_for(engine) as c:
-        r = await c.post("/sessions", json=notification(token()), headers={"x-gateway-secret": "wrong"})
+        r = await c.post("/sessions", json=notification(alice_token()), headers={"x-gateway-secret": "wrong"})
         assert r.status_code == 403 and "shared secret" in r.json()["detail"]
     async with client_for(engine, peer=HOME_IP) as c:
-        r = await c.post("/sessions", json=notification(token()), headers={"x-gateway-secret": SECRET})
+        r = await c.post("/sessions", json=notification(alice_token()), headers={"x-gateway-secret": SECRET})
         assert r.status_code == 403 and "trusted_proxies" in r.json()["detail"]
     await engine.close()
     off = make_engine(tmp_path, BORN_ELSEWHERE, sessions_secret=None, sessions_secret_env="GATEWAY_TEST_UNSET_SECRET")
     async with client_for(off) as c:
-        r = await c.post("/sessions", json=notification(token()), headers={"x-gateway-secret": SECRET})
+        r = await c.post("/sessions", json=notification(alice_token()), headers={"x-gateway-secret": SECRET})
         assert r.status_code == 403 and "sessions_secret" in r.json()["detail"]
     await off.close()
 

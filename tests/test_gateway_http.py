@@ -11,54 +11,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from frontdoor_support import BLOCK_HOSTING, HOME_IP, HOSTING_IP, app_headers, demo_settings, login
 
-from gateway.demo.app import DEMO_CONFIG, build_protected_demo, demo_signing_key, issue_token
+from gateway.demo.app import build_protected_demo, demo_signing_key, issue_token
 from gateway.engine import Engine
-from gateway.settings import load_settings
-
-APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
-HOSTING_IP = "21.0.0.10"  # Stratus Cloud in geoip/world.yaml
-HOME_IP = "11.1.0.20"  # Northwind Cable
-
-BLOCK_HOSTING = """
-pack: test-block-hosting
-rules:
-  - id: test-hosting-block
-    description: blocks every action from a hosting network (test only)
-    on: ["*"]
-    when: net.class == "hosting"
-    action: block
-"""
 
 
 def make_settings(tmp_path, *, rules_text: str | None = None, **changes):
-    s = load_settings(DEMO_CONFIG)
+    """The demo settings, with the decision log in ``tmp_path`` for the test to read."""
     log = tmp_path / "decisions.jsonl"
-    rules = s.rules
-    if rules_text is not None:
-        (tmp_path / "pack.yaml").write_text(rules_text)
-        rules = (str(tmp_path / "pack.yaml"),)
-    network = changes.pop("network", s.network)
-    return dataclasses.replace(
-        s, rules=tuple(s.resolve(r) if r in s.rules else r for r in rules), network=network,
-        log=dataclasses.replace(s.log, sink=str(log)), **changes,
-    ), log
-
-
-def headers(token: str | None, ip: str = HOME_IP, **extra) -> dict[str, str]:
-    h = {"user-agent": APP_UA, "accept": "application/json", "accept-language": "en-US",
-         "x-forwarded-for": ip, "x-device-id": "dev-1", **extra}
-    if token:
-        h["authorization"] = f"Bearer {token}"
-    return h
-
-
-def login(client: httpx.Client, user: str = "alice", ip: str = HOME_IP) -> str:
-    r = client.post("/oauth/token", data={"grant_type": "password", "username": user, "password": "demo",
-                                          "client_id": "engage-android", "device_id": "dev-1"},
-                    headers=headers(None, ip))
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"]
+    return demo_settings(tmp_path, rules_text, log_sink=str(log), **changes), log
 
 
 def read_log(path) -> list[dict]:
@@ -82,7 +44,7 @@ def test_benign_like_passes_and_every_decision_is_logged_and_counted(tmp_path, s
     before = counted("like", "allow")
     with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
         token = login(c)
-        r = c.post("/v1/media/m1/like", headers=headers(token))
+        r = c.post("/v1/media/m1/like", headers=app_headers(token))
         assert r.status_code == 200 and r.json() == {"status": "ok"}
         assert c.get("/v1/feed").status_code == 200  # unprotected: straight through
         assert c.post("/v1/media/m1/like").status_code == 401
@@ -113,7 +75,7 @@ def test_bad_tokens_get_401_with_rfc6750_header(tmp_path, serve, kind):
         "garbage": "not-a-token!",
     }[kind]
     with serve(build_protected_demo(settings=settings)) as url:
-        r = httpx.post(f"{url}/v1/media/m1/like", headers=headers(token))
+        r = httpx.post(f"{url}/v1/media/m1/like", headers=app_headers(token))
     assert r.status_code == 401
     www = r.headers["www-authenticate"]
     assert www.startswith('Bearer realm="gateway"')
@@ -127,7 +89,7 @@ def test_policy_block_is_problem_json_403_with_decision_id(tmp_path, serve):
     settings, log = make_settings(tmp_path, rules_text=BLOCK_HOSTING)
     with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
         token = login(c)
-        r = c.post("/v1/media/m1/like", headers=headers(token, ip=HOSTING_IP))
+        r = c.post("/v1/media/m1/like", headers=app_headers(token, ip=HOSTING_IP))
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
@@ -145,7 +107,7 @@ def test_a_rule_hit_is_counted_once(tmp_path, serve):
     settings, _ = make_settings(tmp_path, rules_text=BLOCK_HOSTING)
     with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
         token = login(c)
-        assert c.post("/v1/media/m1/like", headers=headers(token, ip=HOSTING_IP)).status_code == 403
+        assert c.post("/v1/media/m1/like", headers=app_headers(token, ip=HOSTING_IP)).status_code == 403
     assert REGISTRY.get_sample_value("gateway_rule_hits_total", labels) == before + 1
 
 
@@ -155,7 +117,7 @@ def test_spoofed_forwarded_for_from_untrusted_peer_is_ignored(tmp_path, serve):
     settings, log = make_settings(tmp_path, rules_text=BLOCK_HOSTING, network=network)
     with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
         token = login(c)
-        r = c.post("/v1/media/m1/like", headers=headers(token, ip=HOSTING_IP))
+        r = c.post("/v1/media/m1/like", headers=app_headers(token, ip=HOSTING_IP))
     assert r.status_code == 200
     assert read_log(log)[-1]["ip"] == "127.0.0.1"
 
@@ -164,7 +126,7 @@ def test_shadow_mode_logs_the_block_without_enforcing(tmp_path, serve):
     settings, log = make_settings(tmp_path, rules_text=BLOCK_HOSTING, mode="shadow")
     with serve(build_protected_demo(settings=settings)) as url, httpx.Client(base_url=url) as c:
         token = login(c)
-        r = c.post("/v1/media/m1/like", headers=headers(token, ip=HOSTING_IP))
+        r = c.post("/v1/media/m1/like", headers=app_headers(token, ip=HOSTING_IP))
     assert r.status_code == 200
     entry = read_log(log)[-1]
     assert entry["decision"] == "block" and entry["enforced"] is False
@@ -181,7 +143,7 @@ async def test_engine_decides_on_the_clock_it_is_given(tmp_path):
     past = time.time() - 30 * 86400
     token = issue_token("bob", client_id="engage-ios", device_id="d", now=past, key=demo_signing_key())
     facts = RequestFacts(ts=past + 60, method="POST", path="/v1/media/m/like", peer="127.0.0.1",
-                         headers=headers(token), action="like", target="m")
+                         headers=app_headers(token), action="like", target="m")
     verdict = await engine.decide(facts)
     assert verdict.decision.value == "allow", verdict.explain
     late = dataclasses.replace(facts, ts=past + 86400)
@@ -196,7 +158,7 @@ async def test_a_gateway_that_cannot_start_answers_503_not_500(tmp_path):
     app = build_protected_demo(settings=settings)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
-        r = await c.post("/v1/media/m1/like", headers=headers("x.y.z"))
+        r = await c.post("/v1/media/m1/like", headers=app_headers("x.y.z"))
         assert r.status_code == 503 and r.headers["retry-after"] == "5"
         assert r.headers["content-type"] == "application/problem+json"
         assert (await c.get("/v1/feed")).status_code == 200

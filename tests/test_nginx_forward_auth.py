@@ -6,48 +6,45 @@ The nginx config is exactly the snippet docs/proxies.md shows
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import free_port
+from frontdoor_support import (
+    HOME_IP,
+    HOSTING_BLOCK_RULE,
+    HOSTING_IP,
+    app_headers,
+    login,
+    quiet_engine,
+    rule_pack,
+)
 
-from gateway.demo.app import DEMO_CONFIG, build_demo_app
-from gateway.engine import Engine
+from gateway.demo.app import build_demo_app
 from gateway.frontdoors.forward_auth import build_authz_app
 from gateway.frontdoors.nginx import INSTALL_HINT, nginx_available, running_nginx, server_block
 from gateway.frontdoors.serving import serving
-from gateway.settings import load_settings
 
 needs_nginx = pytest.mark.skipif(not nginx_available(), reason=f"nginx is not installed; {INSTALL_HINT}")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "proxies.md"
 
-APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
-HOME_IP = "11.1.0.20"  # Northwind Cable: residential
-HOSTING_IP = "21.0.0.10"  # Stratus Cloud: hosting
 MOBILE_IP = "100.64.0.10"  # Liberty Wireless: mobile
 VPN_IP = "25.0.0.10"  # Burrow VPN
-RULES = """
-pack: test-nginx
-rules:
-  - id: test-hosting-block
-    description: blocks every action from a hosting network (test only)
-    on: ["*"]
-    when: net.class == "hosting"
-    action: block
+RULES = rule_pack("test-nginx", HOSTING_BLOCK_RULE, """
   - id: test-mobile-throttle
     description: throttles every action from a mobile network (test only)
     on: ["*"]
     when: net.class == "mobile"
     action: throttle
     retry_after: 30
+""", """
   - id: test-vpn-absorb
     description: absorbs every action from a VPN (test only)
     on: ["*"]
     when: net.class == "vpn"
     action: absorb
-"""
+""")
 
 
 class Counting:
@@ -68,14 +65,6 @@ def hostport(url: str) -> str:
     return url.removeprefix("http://")
 
 
-def headers(ip: str, token: str | None = None) -> dict[str, str]:
-    h = {"user-agent": APP_UA, "accept": "application/json", "accept-language": "en-US",
-         "x-device-id": "dev-1", "x-forwarded-for": ip}
-    if token:
-        h["authorization"] = f"Bearer {token}"
-    return h
-
-
 def test_the_documented_snippet_is_the_tested_one():
     documented = server_block(listen="8000", authz="127.0.0.1:9000", backend="127.0.0.1:8080")
     assert documented.strip() in DOCS.read_text()
@@ -84,10 +73,7 @@ def test_the_documented_snippet_is_the_tested_one():
 @pytest.fixture
 def nginx_front(tmp_path):
     """nginx (trusted: it is the authz service's loopback peer) -> gateway authz, and -> the demo API."""
-    base = load_settings(DEMO_CONFIG)
-    (tmp_path / "pack.yaml").write_text(RULES)
-    settings = dataclasses.replace(base, rules=(str(tmp_path / "pack.yaml"),), log=dataclasses.replace(base.log, sink=None))
-    engine = Engine(settings, decision_log=False)
+    engine = quiet_engine(tmp_path, RULES)
     backend_app = Counting(build_demo_app())
     with serving(backend_app, free_port()) as backend, serving(build_authz_app(engine), free_port()) as authz:
         port = free_port()
@@ -96,19 +82,11 @@ def nginx_front(tmp_path):
             yield c, backend_app
 
 
-def login(c: httpx.Client, ip: str = HOME_IP) -> str:
-    r = c.post("/oauth/token", headers=headers(ip), data={
-        "grant_type": "password", "username": "alice", "password": "demo", "client_id": "engage-android",
-        "device_id": "dev-1"})
-    assert r.status_code == 200, r.text  # the token endpoint is not decided: nginx lets it through
-    return r.json()["access_token"]
-
-
 @needs_nginx
 def test_benign_request_is_served_by_the_backend(nginx_front):
     c, backend = nginx_front
-    token = login(c)
-    r = c.post("/v1/media/m1/like", headers=headers(HOME_IP, token))
+    token = login(c)  # the token endpoint is not decided: nginx lets it through
+    r = c.post("/v1/media/m1/like", headers=app_headers(token, HOME_IP))
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     assert ("POST", "/v1/media/m1/like", "allow") in backend.seen  # the decision travelled upstream
     assert c.get("/v1/feed").json() == {"items": []}  # unprotected
@@ -118,7 +96,7 @@ def test_benign_request_is_served_by_the_backend(nginx_front):
 def test_abusive_request_is_stopped_with_the_gateways_status_and_body(nginx_front):
     c, backend = nginx_front
     token = login(c)
-    r = c.post("/v1/media/m1/like", headers=headers(HOSTING_IP, token))
+    r = c.post("/v1/media/m1/like", headers=app_headers(token, HOSTING_IP))
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
@@ -130,7 +108,7 @@ def test_abusive_request_is_stopped_with_the_gateways_status_and_body(nginx_fron
 @needs_nginx
 def test_missing_token_is_401_with_www_authenticate(nginx_front):
     c, backend = nginx_front
-    r = c.post("/v1/media/m1/like", headers=headers(HOME_IP))
+    r = c.post("/v1/media/m1/like", headers=app_headers(None, HOME_IP))
     assert r.status_code == 401
     assert r.headers["www-authenticate"].startswith('Bearer realm="gateway"')
     assert r.headers.get_list("www-authenticate") == [r.headers["www-authenticate"]]  # not doubled
@@ -141,7 +119,7 @@ def test_missing_token_is_401_with_www_authenticate(nginx_front):
 def test_throttle_reaches_the_client_as_429_with_retry_after(nginx_front):
     c, backend = nginx_front
     token = login(c)
-    r = c.post("/v1/users/u9/follow", headers=headers(MOBILE_IP, token))
+    r = c.post("/v1/users/u9/follow", headers=app_headers(token, MOBILE_IP))
     assert r.status_code == 429 and r.headers["retry-after"] == "30"
     assert r.json()["status"] == 429 and r.headers["content-type"] == "application/problem+json"
 
@@ -150,7 +128,7 @@ def test_throttle_reaches_the_client_as_429_with_retry_after(nginx_front):
 def test_absorbed_request_looks_like_success_and_never_reaches_the_backend(nginx_front):
     c, backend = nginx_front
     token = login(c)
-    r = c.post("/v1/media/m1/like", headers=headers(VPN_IP, token))
+    r = c.post("/v1/media/m1/like", headers=app_headers(token, VPN_IP))
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     assert r.headers["content-type"] == "application/json"
     assert "x-gateway-decision-id" not in r.headers

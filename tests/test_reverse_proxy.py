@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import threading
 import time
@@ -11,26 +10,20 @@ import time
 import httpx
 import pytest
 from conftest import free_port
+from frontdoor_support import (
+    BLOCK_HOSTING,
+    HOME_IP,
+    HOSTING_IP,
+    alice_token,
+    app_headers,
+    quiet_engine,
+)
 
-from gateway.demo.app import DEMO_CONFIG, issue_token
 from gateway.engine import Engine
 from gateway.frontdoors.reverse_proxy import ProxyLimits, build_proxy_app, check_upstream
 from gateway.frontdoors.serving import serving
-from gateway.settings import load_settings
 
-APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
-HOSTING_IP = "21.0.0.10"
-HOME_IP = "11.1.0.20"
 CHUNK = 64 * 1024
-BLOCK_HOSTING = """
-pack: test-proxy
-rules:
-  - id: test-hosting-block
-    description: blocks every action from a hosting network (test only)
-    on: ["*"]
-    when: net.class == "hosting"
-    action: block
-"""
 
 
 class Upstream:
@@ -103,10 +96,7 @@ class Upstream:
 
 
 def make_engine(tmp_path) -> Engine:
-    base = load_settings(DEMO_CONFIG)
-    (tmp_path / "pack.yaml").write_text(BLOCK_HOSTING)
-    settings = dataclasses.replace(base, rules=(str(tmp_path / "pack.yaml"),), log=dataclasses.replace(base.log, sink=None))
-    return Engine(settings, decision_log=False)
+    return quiet_engine(tmp_path, BLOCK_HOSTING)
 
 
 @pytest.fixture
@@ -117,14 +107,6 @@ def proxied(tmp_path):
         app = build_proxy_app(make_engine(tmp_path), up_url, limits=ProxyLimits(read_s=1.0))
         with serving(app, free_port()) as url:
             yield url, upstream
-
-
-def client_headers(ip: str = HOME_IP, token: str | None = None) -> dict[str, str]:
-    h = {"user-agent": APP_UA, "accept": "application/json", "accept-language": "en-US",
-         "x-device-id": "dev-1", "x-forwarded-for": ip}
-    if token:
-        h["authorization"] = f"Bearer {token}"
-    return h
 
 
 def test_streamed_upload_passes_intact_and_chunked(proxied):
@@ -172,15 +154,15 @@ def test_headers_forwarded_and_hop_by_hop_dropped(proxied):
 
 def test_protected_route_blocked_by_a_rule_never_reaches_the_upstream(proxied):
     url, upstream = proxied
-    token = issue_token("alice", client_id="engage-android", device_id="dev-1")
+    token = alice_token()
     with httpx.Client(base_url=url) as c:
-        r = c.post("/v1/media/m1/like", headers=client_headers(HOSTING_IP, token))
+        r = c.post("/v1/media/m1/like", headers=app_headers(token, HOSTING_IP))
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["decision_id"] == r.headers["x-gateway-decision-id"]
         assert ("POST", "/v1/media/m1/like") not in upstream.hits
-        assert c.post("/v1/media/m1/like", headers=client_headers(HOSTING_IP)).status_code == 401
+        assert c.post("/v1/media/m1/like", headers=app_headers(None, HOSTING_IP)).status_code == 401
         assert ("POST", "/v1/media/m1/like") not in upstream.hits
-        r = c.post("/v1/media/m1/like", headers=client_headers(HOME_IP, token))
+        r = c.post("/v1/media/m1/like", headers=app_headers(token, HOME_IP))
         assert r.status_code == 200 and r.json()["path"] == "/v1/media/m1/like"
         assert ("POST", "/v1/media/m1/like") in upstream.hits
 
