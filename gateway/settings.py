@@ -290,6 +290,19 @@ def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
     return value
 
 
+def redis_state_problem(st: State) -> str | None:
+    """What is wrong with a Redis ``state`` section (key and fix), or None; also checked by the store itself."""
+    schemes = ("redis://", "rediss://") if st.cluster else ("redis://", "rediss://", "unix://")
+    if not st.url.startswith(schemes):
+        if st.cluster:
+            return f"state.url: {st.url!r} is not a Redis Cluster node's URL; use redis://host:port (rediss:// for TLS)"
+        return (f"state.url: {st.url!r} is not a Redis URL; use redis://host:port/db (rediss:// for TLS) "
+                "or unix:///path/to/redis.sock")
+    if st.timeout_ms <= 0:
+        return f"state.timeout_ms: must be positive, got {st.timeout_ms}"
+    return None
+
+
 def _check(s: Settings, where: str) -> None:
     for key, choices in _CHOICES.items():
         obj: Any = s
@@ -331,6 +344,8 @@ def _check(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: auth.max_token_bytes: {a.max_token_bytes} is too small; use at least 256")
     if s.state.max_keys < 1000:
         raise ConfigError(f"{where}: state.max_keys: {s.state.max_keys} is too small; use at least 1000")
+    if s.state.backend == "redis" and (problem := redis_state_problem(s.state)):
+        raise ConfigError(f"{where}: {problem}")
     if s.log.queue_size < 1:
         raise ConfigError(f"{where}: log.queue_size: must be at least 1")
 

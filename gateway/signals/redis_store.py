@@ -77,7 +77,7 @@ from redis.crc import key_slot
 from redis.exceptions import AskError, ClusterDownError, NoScriptError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gateway.settings import State
+from gateway.settings import State, redis_state_problem
 from gateway.signals import store as contract
 from gateway.signals.breaker import CLOSED, CircuitBreaker
 from gateway.signals.memory import MemoryStore
@@ -667,16 +667,9 @@ class RedisStore:
     """``StateStore`` on Redis (one server, or a Redis Cluster) with a local fallback; see the module docstring."""
 
     def __init__(self, state: State, fallback: MemoryStore | None = None) -> None:
-        schemes = ("redis://", "rediss://") if state.cluster else ("redis://", "rediss://", "unix://")
-        if not state.url.startswith(schemes):
-            raise ValueError(
-                f"state.url {state.url!r} is not a Redis Cluster node's URL: use redis://host:port, "
-                "or rediss://host:port for TLS" if state.cluster else
-                f"state.url {state.url!r} is not a Redis URL: use redis://host:port/db, "
-                "rediss://host:port/db for TLS, or unix:///path/to/redis.sock"
-            )
-        if state.timeout_ms <= 0:
-            raise ValueError(f"state.timeout_ms must be positive, got {state.timeout_ms}")
+        problem = redis_state_problem(state)
+        if problem:
+            raise ValueError(problem)
         self.prefix = state.prefix
         self.url = state.url
         self.cluster = state.cluster
