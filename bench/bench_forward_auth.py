@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import os
 import re
 import shutil
@@ -45,13 +44,15 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchkit import APP_UA, free_port, load_average, server_stack, time_decisions, wrk_script  # noqa: E402
+
 from gateway.demo.app import DEMO_CONFIG, DEMO_DIR, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.frontdoors.forward_auth import build_authz_app  # noqa: E402
 from gateway.frontdoors.nginx import INSTALL_HINT, nginx_available, running_nginx, server_block  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 
-UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
+UA = APP_UA
 PLAIN_SERVER = """
 server {
     listen 127.0.0.1:%d;
@@ -64,26 +65,7 @@ server {
     }
 }
 """
-LUA = """
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer %s"
-wrk.headers["User-Agent"] = "%s"
-wrk.headers["Accept"] = "application/json"
-wrk.headers["Accept-Language"] = "en-US"
-wrk.headers["X-Device-Id"] = "dev-bench"
-wrk.headers["X-Forwarded-For"] = "11.1.0.20"
-"""
-CHECK_LUA = LUA.replace('wrk.method = "POST"', 'wrk.method = "GET"') + """
-wrk.headers["X-Original-Method"] = "POST"
-wrk.headers["X-Original-URI"] = "/v1/media/m1/like"
-"""
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench_config(folder: Path) -> Path:
@@ -155,16 +137,7 @@ async def authz_call_cost(config: Path, token: str, n: int) -> dict[str, float]:
     engine = Engine(load_settings(config))
     await engine.start()
     app = build_authz_app(engine)
-    decide = engine.decide
-    decide_ns = [0]
-
-    async def timed_decide(facts):
-        t0 = time.perf_counter_ns()
-        verdict = await decide(facts)
-        decide_ns[0] = time.perf_counter_ns() - t0
-        return verdict
-
-    engine.decide = timed_decide
+    decide_ns = time_decisions(engine)
     headers = [(b"host", b"gateway_authz"), (b"x-original-method", b"POST"), (b"x-original-uri", b"/v1/media/m1/like"),
                (b"x-forwarded-host", b"127.0.0.1"), (b"x-forwarded-proto", b"http"),
                (b"x-forwarded-for", b"11.1.0.20, 127.0.0.1"), (b"authorization", f"Bearer {token}".encode()),
@@ -192,22 +165,6 @@ async def authz_call_cost(config: Path, token: str, n: int) -> dict[str, float]:
             "outside": statistics.median(c - d for c, d in zip(calls, decisions, strict=True))}
 
 
-def server_stack() -> str:
-    """What uvicorn's "auto" picks here: the HTTP parser and the event loop."""
-    picked = []
-    for module, fallback in (("httptools", "h11"), ("uvloop", "asyncio")):
-        try:
-            importlib.import_module(module)
-            picked.append(module)
-        except ImportError:
-            picked.append(fallback)
-    return " + ".join(picked)
-
-
-def load_average() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run (default %(default)s)")
@@ -228,9 +185,10 @@ def main() -> int:
         backend_port, authz_port, plain_port, gated_port, nginx_only_port = (free_port() for _ in range(5))
         script = tmp / "like.lua"
         token = issue_token("bench-user", client_id="engage-android", device_id="dev-bench", now=time.time())
-        script.write_text(LUA % (token, UA))
+        script.write_text(wrk_script("POST", token, X_Forwarded_For="11.1.0.20"))
         check_script = tmp / "check.lua"
-        check_script.write_text(CHECK_LUA % (token, UA))
+        check_script.write_text(wrk_script("GET", token, X_Forwarded_For="11.1.0.20", X_Original_Method="POST",
+                                                X_Original_URI="/v1/media/m1/like"))
         backend = [py, "-m", "uvicorn", "--factory", "gateway.demo.app:build_demo_app", "--port", str(backend_port),
                    "--log-level", "warning", "--no-access-log"]
         authz = [py, "-c", "import sys; from gateway.frontdoors.cli import authz_main; sys.exit(authz_main(sys.argv[1:]))",

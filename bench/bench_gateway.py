@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import random
 import re
@@ -41,12 +40,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchkit import APP_UA, free_port, load_average, server_stack, time_decisions, wrk_script  # noqa: E402
+
 from gateway.demo.app import DEMO_CONFIG, build_demo_app, build_protected_demo, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.facts import RequestFacts  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 
-UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
+UA = APP_UA
 
 
 def bench_settings(log_path: str):
@@ -113,16 +114,7 @@ async def asgi_call_cost(n: int, log_path: str) -> dict[str, float]:
     protected = build_protected_demo(settings=bench_settings(log_path))
     engine = protected.engine
     await engine.start()
-    decide = engine.decide
-    decide_ns = [0]
-
-    async def timed_decide(facts):
-        t0 = time.perf_counter_ns()
-        verdict = await decide(facts)
-        decide_ns[0] = time.perf_counter_ns() - t0
-        return verdict
-
-    engine.decide = timed_decide
+    decide_ns = time_decisions(engine)
     raw_headers = [(k.encode(), v.encode()) for k, v in headers_for(token, "100.64.0.9").items()]
 
     async def receive():
@@ -155,15 +147,9 @@ async def asgi_call_cost(n: int, log_path: str) -> dict[str, float]:
             out[f"{route}_{label}"] = statistics.median(samples)
             if label == "protected":
                 out[f"{route}_outside"] = statistics.median(outside)
-    engine.decide = decide
+    del engine.decide  # the class's own decide again
     await engine.close()
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SERVER = """
@@ -182,20 +168,12 @@ else:
 uvicorn.run(app, host="127.0.0.1", port={port}, log_level="error", access_log=False)
 """
 
-WRK_SCRIPT = """
-wrk.method = "{method}"
-wrk.headers["Authorization"] = "Bearer {token}"
-wrk.headers["User-Agent"] = "{ua}"
-wrk.headers["Accept"] = "application/json"
-wrk.headers["Accept-Language"] = "en-US"
-wrk.headers["X-Device-Id"] = "dev-bench"
-"""
 
 
 def wrk(url: str, seconds: int, method: str, token: str) -> tuple[float, int]:
     """(requests/s, requests) of one wrk run."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_SCRIPT.format(method=method, token=token, ua=UA))
+        f.write(wrk_script(method, token))
     out = subprocess.run(
         ["wrk", "-t1", "-c32", f"-d{seconds}s", "-s", f.name, url], capture_output=True, text=True, check=True
     ).stdout
@@ -222,18 +200,6 @@ def cpu_ns(pid: int) -> int | None:
         except (OSError, ValueError, IndexError):
             continue
     return total
-
-
-def server_stack() -> str:
-    """What uvicorn's "auto" picks here: the HTTP parser and the event loop."""
-    picked = []
-    for module, fallback in (("httptools", "h11"), ("uvloop", "asyncio")):
-        try:
-            importlib.import_module(module)
-            picked.append(module)
-        except ImportError:
-            picked.append(fallback)
-    return " + ".join(picked)
 
 
 def through_uvicorn(seconds: int, rounds: int, log_path: str) -> dict[str, dict[str, float]]:
@@ -285,10 +251,6 @@ def through_uvicorn(seconds: int, rounds: int, log_path: str) -> dict[str, dict[
                                   cpu_ratio=statistics.median(cpu_ratios), cpu_ratio_min=min(cpu_ratios),
                                   cpu_ratio_max=max(cpu_ratios))
     return results
-
-
-def load_average() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_store import Population  # noqa: E402
+from benchkit import free_port  # noqa: E402
 
 from gateway.demo.app import DEMO_CONFIG, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
@@ -63,12 +64,6 @@ UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- 1. the decision ------------------------------------------------------------
@@ -150,7 +145,7 @@ async def decision_cost(url: str, n: int) -> None:
 def start_private_redis() -> tuple[subprocess.Popen, str] | None:
     if shutil.which("redis-server") is None:
         return None
-    port = unused_port()
+    port = free_port()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -299,7 +294,7 @@ async def main() -> None:
     await round_trips(args.url, 500)
     work = batches(args.requests)
     await store_cost(args.url, work)
-    await report_down("nothing listening", f"redis://127.0.0.1:{unused_port()}/0", work[:500])
+    await report_down("nothing listening", f"redis://127.0.0.1:{free_port()}/0", work[:500])
     # a listener that completes the TCP handshake (kernel backlog) but never reads or answers
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
