@@ -48,7 +48,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_store import Population  # noqa: E402
-from benchkit import free_port  # noqa: E402
 
 from gateway.demo.app import DEMO_CONFIG, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
@@ -56,6 +55,7 @@ from gateway.facts import RequestFacts  # noqa: E402
 from gateway.settings import State, load_settings  # noqa: E402
 from gateway.signals.memory import MemoryStore  # noqa: E402
 from gateway.signals.redis_store import RedisStore  # noqa: E402
+from gateway.testing import free_port, start_redis  # noqa: E402
 
 T0 = 1_700_000_000.0
 UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
@@ -146,21 +146,10 @@ def start_private_redis() -> tuple[subprocess.Popen, str] | None:
     if shutil.which("redis-server") is None:
         return None
     port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return server, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    return None
+    try:
+        return start_redis(port), f"redis://127.0.0.1:{port}/0"
+    except RuntimeError:
+        return None
 
 
 async def scripts_run(client: aioredis.Redis) -> int:

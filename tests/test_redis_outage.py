@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from test_redis_replicas import campaign, settings
-from test_store_redis import free_port, start_redis
 
 from gateway.engine import Engine
+from gateway.testing import free_port, start_redis
 from gateway.verdict import Decision
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")

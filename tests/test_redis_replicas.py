@@ -13,9 +13,8 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-import redis.asyncio as aioredis
 import yaml
+from redis_support import REDIS_URL, drop_keys, redis_or_skip
 
 from gateway.demo.app import issue_token
 from gateway.engine import Engine
@@ -23,7 +22,6 @@ from gateway.facts import RequestFacts
 from gateway.settings import REPO_ROOT, settings_from_dict
 from gateway.verdict import Decision
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 DEMO_CONFIG = REPO_ROOT / "gateway" / "demo" / "config.yaml"
 RING = 12  # accounts in the ring
 THRESHOLD = 8  # the pack's bar: this many accounts on one prefix, or on one target
@@ -43,16 +41,6 @@ rules:
     when: target.accounts_5m >= {THRESHOLD}
     action: challenge
 """
-
-
-async def redis_or_skip() -> aioredis.Redis:
-    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception as error:  # noqa: BLE001 - any failure means no server to test against
-        await client.aclose()
-        pytest.skip(f"no Redis answering at {REDIS_URL} ({error}); start redis-server to run this")
-    return client
 
 
 def settings(tmp_path: Path, state: dict):
@@ -91,12 +79,6 @@ async def run(engines: list[Engine], requests: list[RequestFacts]) -> list:
     finally:
         for engine in engines:
             await engine.close()
-
-
-async def drop_keys(client: aioredis.Redis, prefix: str) -> None:
-    keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=500)]
-    if keys:
-        await client.delete(*keys)
 
 
 async def test_a_ring_split_across_two_replicas_is_seen_whole(tmp_path: Path) -> None:

@@ -7,27 +7,19 @@ import io
 import json
 import uuid
 
-import pytest
+from redis_support import REDIS_URL, drop_keys, redis_or_skip
 
 from gateway.settings import load_settings
 from gateway.sim.personas import Persona
 from gateway.sim.replay import DEMO_CONFIG, replay, replay_settings
 from gateway.sim.scenarios import Scenario, build
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 SMALL = Scenario("redis", "tune", 2.0, 1_709_510_400.0 + 12 * 3600,
                  (Persona("home_broadband", 4), Persona("mobile_cgnat", 4), Persona("like_farm", 1, "crude", 15)))
 
 
 async def test_replay_through_redis_decides_as_memory_does() -> None:
-    import redis.asyncio as aioredis
-
-    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await probe.ping()
-    except Exception as error:  # noqa: BLE001 - any failure means no server to test against
-        await probe.aclose()
-        pytest.skip(f"no Redis answering at {REDIS_URL} ({error}); start redis-server to run this")
+    probe = await redis_or_skip()
     memory = replay_settings(load_settings(DEMO_CONFIG))
     prefix = f"gwreplay-{uuid.uuid4().hex[:12]}"
     # A generous timeout: a slow round trip must not fall back to local state and change a decision.
@@ -43,9 +35,7 @@ async def test_replay_through_redis_decides_as_memory_does() -> None:
         keys = [k async for k in probe.scan_iter(match=f"{prefix}:*", count=500)]
         assert keys, "the Redis replay kept its state in Redis"
     finally:
-        keys = [k async for k in probe.scan_iter(match=f"{prefix}:*", count=500)]
-        if keys:
-            await probe.delete(*keys)
+        await drop_keys(probe, prefix)
         await probe.aclose()
     redis_lines, memory_lines = outputs
     assert len(redis_lines) == len(memory_lines) == len(traffic)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from redis_support import REDIS_URL, drop_keys, redis_or_skip
 from test_signals_support import T0, Driver, office, phone, principal, server
 
 from gateway.settings import State
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 async def sequence(d: Driver) -> list[dict]:
@@ -30,23 +29,14 @@ async def sequence(d: Driver) -> list[dict]:
 
 async def test_redis_and_memory_agree() -> None:
     redis_store = pytest.importorskip("gateway.signals.redis_store")
-    import redis.asyncio as aioredis
-
-    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await probe.ping()
-    except Exception as error:  # noqa: BLE001 - any failure means no server to test against
-        await probe.aclose()
-        pytest.skip(f"no Redis answering at {REDIS_URL} ({error}); start redis-server to run this")
+    probe = await redis_or_skip()
     prefix = f"gwsig-{uuid.uuid4().hex[:12]}"
     store = redis_store.RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
     try:
         on_redis = await sequence(Driver(store=store))
     finally:
         await store.close()
-        keys = [k async for k in probe.scan_iter(match=f"{prefix}:*", count=500)]
-        if keys:
-            await probe.delete(*keys)
+        await drop_keys(probe, prefix)
         await probe.aclose()
     in_memory = await sequence(Driver())
     assert len(on_redis) == len(in_memory)

@@ -13,6 +13,7 @@ import random
 import uuid
 
 import pytest
+from redis_support import REDIS_URL, drop_keys, redis_or_skip
 
 from gateway.signals.memory import MemoryStore
 from gateway.signals.store import (
@@ -40,7 +41,6 @@ from gateway.signals.store import (
 )
 
 T0 = 1_700_000_000.0
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 # Account result fields, and the flat counts' positions (ACCOUNT_WINDOWS order)
 COUNTS, TIMES, HOURS_, HOUR_N, HOUR_PREV, DAY_N, DAY_PREV, LOC, STICKY = range(9)
@@ -51,15 +51,9 @@ ASNS_24H, COUNTRIES_24H, DEVICES_24H, CLIENTS_24H, TARGETS_1H, BURSTS_1H = range
 async def open_redis_store():
     """A RedisStore on the local server under a fresh prefix, or skip."""
     redis_store = pytest.importorskip("gateway.signals.redis_store")
-    import redis.asyncio as aioredis
-
     from gateway.settings import State
 
-    probe = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await probe.ping()
-    except Exception as error:  # noqa: BLE001 - any failure means no server to test against
-        pytest.skip(f"no Redis answering at {REDIS_URL} ({error}); start redis-server to run these")
+    probe = await redis_or_skip()
     prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
     # a generous timeout: these tests check semantics, not the outage path
     state = State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0)
@@ -67,9 +61,7 @@ async def open_redis_store():
 
 
 async def drop_prefix(probe, prefix: str) -> None:
-    keys = [key async for key in probe.scan_iter(match=f"{prefix}:*", count=500)]
-    if keys:
-        await probe.delete(*keys)
+    await drop_keys(probe, prefix)
     await probe.aclose()
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
-import socket
-import subprocess
 import time
 import uuid
 
 import pytest
 import redis.asyncio as aioredis
+from redis_support import REDIS_URL, drop_keys, redis_or_skip
 
 from gateway.settings import State
 from gateway.signals.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
@@ -33,8 +32,8 @@ from gateway.signals.store import (
     Stick,
     Target,
 )
+from gateway.testing import free_port, start_redis
 
-LOCAL_URL = "redis://127.0.0.1:6379/0"
 T0 = 1_700_000_000.0
 
 
@@ -52,16 +51,6 @@ def request_ops(i: int, now: float) -> list:
         Account("a:1", MEMBERS, f"{now}|52.3|4.9|mobile"),
         Target("t:like:m1", f"{now}|h|203.0.113"),
     ]
-
-
-async def local_redis():
-    client = aioredis.Redis.from_url(LOCAL_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception as error:  # noqa: BLE001 - any failure means no server to test against
-        await client.aclose()
-        pytest.skip(f"no Redis answering at {LOCAL_URL} ({error}); start redis-server to run these")
-    return client
 
 
 SCRIPT_COMMANDS = {f"cmdstat_{name}" for name in ("mget", "set", "del")}
@@ -111,9 +100,9 @@ async def test_one_round_trip_per_exchange_counted_by_the_server():
 
 
 async def test_script_is_resent_once_after_a_flush():
-    client = await local_redis()
+    client = await redis_or_skip()
     prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
-    store = RedisStore(State(backend="redis", url=LOCAL_URL, prefix=prefix, timeout_ms=2000.0))
+    store = RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
     try:
         await store.exchange(request_ops(0, T0), T0)
         await client.script_flush()
@@ -126,16 +115,14 @@ async def test_script_is_resent_once_after_a_flush():
         assert store.round_trips - trips == 3
     finally:
         await store.close()
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
+        await drop_keys(client, prefix)
         await client.aclose()
 
 
 async def test_one_key_per_entity_with_the_prefix_a_hash_tag_and_a_real_expiry():
-    client = await local_redis()
+    client = await redis_or_skip()
     prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
-    store = RedisStore(State(backend="redis", url=LOCAL_URL, prefix=prefix, timeout_ms=2000.0))
+    store = RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
     try:
         assert store.redis_key("ip:203.0.113.7") == f"{prefix}:{{ip:203.0.113.7}}"
         await store.exchange(request_ops(0, T0), T0)
@@ -159,9 +146,9 @@ async def test_one_key_per_entity_with_the_prefix_a_hash_tag_and_a_real_expiry()
 
 
 async def test_a_foreign_value_under_a_key_reads_as_absent_and_is_replaced():
-    client = await local_redis()
+    client = await redis_or_skip()
     prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
-    store = RedisStore(State(backend="redis", url=LOCAL_URL, prefix=prefix, timeout_ms=2000.0))
+    store = RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
     try:
         await client.rpush(store.redis_key("ip:1"), "a list")
         await client.set(store.redis_key("ip:2"), b"\xc1 not msgpack")
@@ -174,14 +161,12 @@ async def test_a_foreign_value_under_a_key_reads_as_absent_and_is_replaced():
         assert await client.type(store.redis_key("ip:1")) == b"string"
     finally:
         await store.close()
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
+        await drop_keys(client, prefix)
         await client.aclose()
 
 
 async def test_a_malformed_op_raises_and_is_no_outage():
-    store = RedisStore(State(backend="redis", url=LOCAL_URL, timeout_ms=2000.0))
+    store = RedisStore(State(backend="redis", url=REDIS_URL, timeout_ms=2000.0))
     try:
         with pytest.raises(ValueError, match="ACCOUNT_KINDS"):
             await store.exchange([Account("a:1", ("ip",), "L")], T0)
@@ -223,30 +208,6 @@ def test_breaker_opens_after_consecutive_failures_and_probes_once():
 
 
 # -- outage --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return server
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError(f"redis-server did not start on port {port}")
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
@@ -310,9 +271,9 @@ async def test_nothing_listening_degrades_without_raising():
 
 async def test_records_stay_small_under_a_flood_of_members():
     """A shared address seen with thousands of accounts, an account on thousands of networks: bounded records."""
-    client = await local_redis()
+    client = await redis_or_skip()
     prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
-    store = RedisStore(State(backend="redis", url=LOCAL_URL, prefix=prefix, timeout_ms=2000.0))
+    store = RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
     rng = random.Random(3)
     sizes = []
     try:
@@ -331,7 +292,5 @@ async def test_records_stay_small_under_a_flood_of_members():
         assert shared < 2 * 128 * 34 and account < 10 * 64 * 34 and session < 600 and target < 32 * 45
     finally:
         await store.close()
-        found = [k async for k in client.scan_iter(match=f"{prefix}:*")]
-        if found:
-            await client.delete(*found)
+        await drop_keys(client, prefix)
         await client.aclose()
