@@ -99,70 +99,62 @@ async def test_one_round_trip_per_exchange_counted_by_the_server():
         server.wait()
 
 
-async def test_script_is_resent_once_after_a_flush():
+@pytest.fixture
+async def local():
+    """A RedisStore on the local server under a fresh prefix, its client and prefix; cleaned up after."""
     client = await redis_or_skip()
     prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
     store = RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
-    try:
-        await store.exchange(request_ops(0, T0), T0)
-        await client.script_flush()
-        trips = store.round_trips
-        result = await store.exchange(request_ops(1, T0 + 1), T0 + 1)
-        assert result.degraded is False
-        assert result.values[0][0] == "born"
-        assert store.round_trips - trips == 2  # NOSCRIPT, then EVAL with the text
-        await store.exchange(request_ops(2, T0 + 2), T0 + 2)
-        assert store.round_trips - trips == 3
-    finally:
-        await store.close()
-        await drop_keys(client, prefix)
-        await client.aclose()
+    yield store, client, prefix
+    await store.close()
+    await drop_keys(client, prefix)
+    await client.aclose()
 
 
-async def test_one_key_per_entity_with_the_prefix_a_hash_tag_and_a_real_expiry():
-    client = await redis_or_skip()
-    prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
-    store = RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
-    try:
-        assert store.redis_key("ip:203.0.113.7") == f"{prefix}:{{ip:203.0.113.7}}"
-        await store.exchange(request_ops(0, T0), T0)
-        await store.exchange(request_ops(1, T0 + 1), T0 + 1)
-        await store.exchange([Stick("dev:d1", "block|r|x", T0 + 3 * RECENT_TTL)], T0 + 2)
-        keys = sorted([k.decode() async for k in client.scan_iter(match=f"{prefix}:*")])
-        entities = ["s:s1", "ip:203.0.113.7", "pfx:203.0.113", "asn:64500/mobile", "dev:d1", "a:1", "t:like:m1"]
-        assert keys == sorted(f"{prefix}:{{{entity}}}" for entity in entities)
-        # Redis drops each record by itself: its life left on the op clock when written, plus a minute
-        lives = {"s:s1": SESSION_TTL, "ip:203.0.113.7": RECENT_TTL, "a:1": RECENT_TTL, "t:like:m1": TARGET_TTL,
-                 "dev:d1": 3 * RECENT_TTL - 2}
-        for entity, life in lives.items():
-            pttl = await client.pttl(store.redis_key(entity))
-            assert life * 1000 + 60_000 - 10_000 < pttl <= life * 1000 + 60_000, (entity, pttl)
-        for key in keys:
-            assert await client.type(key) == b"string"
-        await client.delete(*keys)
-    finally:
-        await store.close()
-        await client.aclose()
+async def test_script_is_resent_once_after_a_flush(local):
+    store, client, prefix = local
+    await store.exchange(request_ops(0, T0), T0)
+    await client.script_flush()
+    trips = store.round_trips
+    result = await store.exchange(request_ops(1, T0 + 1), T0 + 1)
+    assert result.degraded is False
+    assert result.values[0][0] == "born"
+    assert store.round_trips - trips == 2  # NOSCRIPT, then EVAL with the text
+    await store.exchange(request_ops(2, T0 + 2), T0 + 2)
+    assert store.round_trips - trips == 3
 
 
-async def test_a_foreign_value_under_a_key_reads_as_absent_and_is_replaced():
-    client = await redis_or_skip()
-    prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
-    store = RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
-    try:
-        await client.rpush(store.redis_key("ip:1"), "a list")
-        await client.set(store.redis_key("ip:2"), b"\xc1 not msgpack")
-        await client.set(store.redis_key("ip:3"), b"\x93\xa2S1\x01\x02")  # msgpack of another layout
-        await client.set(store.redis_key("s:4"), "1700000000|old format")
-        result = await store.exchange([Shared("ip:1", "a", "s"), Shared("ip:2", "a", "s"),
-                                       Shared("ip:3", "a", "s"), Session("s:4", "b", "L")], T0)
-        assert result.degraded is False
-        assert result.values == [(1, 1, 1, 1, None)] * 3 + [(None, [], None, None, 0)]
-        assert await client.type(store.redis_key("ip:1")) == b"string"
-    finally:
-        await store.close()
-        await drop_keys(client, prefix)
-        await client.aclose()
+async def test_one_key_per_entity_with_the_prefix_a_hash_tag_and_a_real_expiry(local):
+    store, client, prefix = local
+    assert store.redis_key("ip:203.0.113.7") == f"{prefix}:{{ip:203.0.113.7}}"
+    await store.exchange(request_ops(0, T0), T0)
+    await store.exchange(request_ops(1, T0 + 1), T0 + 1)
+    await store.exchange([Stick("dev:d1", "block|r|x", T0 + 3 * RECENT_TTL)], T0 + 2)
+    keys = sorted([k.decode() async for k in client.scan_iter(match=f"{prefix}:*")])
+    entities = ["s:s1", "ip:203.0.113.7", "pfx:203.0.113", "asn:64500/mobile", "dev:d1", "a:1", "t:like:m1"]
+    assert keys == sorted(f"{prefix}:{{{entity}}}" for entity in entities)
+    # Redis drops each record by itself: its life left on the op clock when written, plus a minute
+    lives = {"s:s1": SESSION_TTL, "ip:203.0.113.7": RECENT_TTL, "a:1": RECENT_TTL, "t:like:m1": TARGET_TTL,
+             "dev:d1": 3 * RECENT_TTL - 2}
+    for entity, life in lives.items():
+        pttl = await client.pttl(store.redis_key(entity))
+        assert life * 1000 + 60_000 - 10_000 < pttl <= life * 1000 + 60_000, (entity, pttl)
+    for key in keys:
+        assert await client.type(key) == b"string"
+    await client.delete(*keys)
+
+
+async def test_a_foreign_value_under_a_key_reads_as_absent_and_is_replaced(local):
+    store, client, prefix = local
+    await client.rpush(store.redis_key("ip:1"), "a list")
+    await client.set(store.redis_key("ip:2"), b"\xc1 not msgpack")
+    await client.set(store.redis_key("ip:3"), b"\x93\xa2S1\x01\x02")  # msgpack of another layout
+    await client.set(store.redis_key("s:4"), "1700000000|old format")
+    result = await store.exchange([Shared("ip:1", "a", "s"), Shared("ip:2", "a", "s"),
+                                   Shared("ip:3", "a", "s"), Session("s:4", "b", "L")], T0)
+    assert result.degraded is False
+    assert result.values == [(1, 1, 1, 1, None)] * 3 + [(None, [], None, None, 0)]
+    assert await client.type(store.redis_key("ip:1")) == b"string"
 
 
 async def test_a_malformed_op_raises_and_is_no_outage():
@@ -269,28 +261,21 @@ async def test_nothing_listening_degrades_without_raising():
         await store.close()
 
 
-async def test_records_stay_small_under_a_flood_of_members():
+async def test_records_stay_small_under_a_flood_of_members(local):
     """A shared address seen with thousands of accounts, an account on thousands of networks: bounded records."""
-    client = await redis_or_skip()
-    prefix = f"gwtest-{uuid.uuid4().hex[:12]}"
-    store = RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))
+    store, client, prefix = local
     rng = random.Random(3)
     sizes = []
-    try:
-        for step in range(1_500):
-            now = T0 + step * 0.5
-            members = tuple(f"{kind}-{rng.getrandbits(48):x}" for kind in ACCOUNT_KINDS)
-            ops = [Shared("ip:cgnat", f"a:{rng.getrandbits(48):x}", f"s{rng.getrandbits(48):x}"),
-                   Account("a:1", members, "L"), Mark("a:1", f"like:{rng.getrandbits(48):x}"),
-                   Session("s:1", "b", f"{now}|52.3|4.9|mobile"), Target("t:1", "x" * 40)]
-            result = await store.exchange(ops, now)
-            assert result.degraded is False
-            if step in (500, 1_499):
-                sizes.append([await client.strlen(store.redis_key(k)) for k in ("ip:cgnat", "a:1", "s:1", "t:1")])
-        assert all(late <= early * 1.05 for early, late in zip(*sizes, strict=True))  # at the caps: no growth
-        shared, account, session, target = sizes[1]
-        assert shared < 2 * 128 * 34 and account < 10 * 64 * 34 and session < 600 and target < 32 * 45
-    finally:
-        await store.close()
-        await drop_keys(client, prefix)
-        await client.aclose()
+    for step in range(1_500):
+        now = T0 + step * 0.5
+        members = tuple(f"{kind}-{rng.getrandbits(48):x}" for kind in ACCOUNT_KINDS)
+        ops = [Shared("ip:cgnat", f"a:{rng.getrandbits(48):x}", f"s{rng.getrandbits(48):x}"),
+               Account("a:1", members, "L"), Mark("a:1", f"like:{rng.getrandbits(48):x}"),
+               Session("s:1", "b", f"{now}|52.3|4.9|mobile"), Target("t:1", "x" * 40)]
+        result = await store.exchange(ops, now)
+        assert result.degraded is False
+        if step in (500, 1_499):
+            sizes.append([await client.strlen(store.redis_key(k)) for k in ("ip:cgnat", "a:1", "s:1", "t:1")])
+    assert all(late <= early * 1.05 for early, late in zip(*sizes, strict=True))  # at the caps: no growth
+    shared, account, session, target = sizes[1]
+    assert shared < 2 * 128 * 34 and account < 10 * 64 * 34 and session < 600 and target < 32 * 45
