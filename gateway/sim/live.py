@@ -74,14 +74,16 @@ def check_url(url: str, allow_remote: bool = False) -> str:
     return url.rstrip("/")
 
 
-def live_scenario(personas: Sequence[Persona], hours: float = 1.0, name: str = "live") -> Scenario:
+def live_scenario(personas: Sequence[Persona], hours: float = 24.0, name: str = "live") -> Scenario:
+    """Personas played over ``hours`` ending now: a whole day by default, so the people among them are awake
+    for part of it whatever the wall clock says (one hour at night would hold no benign action)."""
     return Scenario(name, "tune", hours, 0.0, tuple(personas), "personas given by the caller")
 
 
 async def run_live(url: str, scenario: Scenario | Sequence[Persona], *, seed: int = 1, concurrency: int = 16,
                    limit: int = 5000, allow_remote: bool = False, timeout_s: float = 10.0,
                    progress: Callable[[LiveResult], None] | None = None) -> LiveResult:
-    """Play a scenario (or a list of personas, one hour of them) against the gateway at ``url``."""
+    """Play a scenario (or a list of personas, a day of them) against the gateway at ``url``."""
     base = check_url(url, allow_remote)
     if concurrency < 1 or limit < 1:
         raise LiveError("concurrency and limit must be at least 1")
