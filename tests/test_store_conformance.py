@@ -532,3 +532,8 @@ async def test_session_moves_between_fixed_lines(store):
     for i in range(MOVES_MAX + 3):
         out = await one(store, use(f"q{i}", lane="dev-2"), t + i)
     assert out[4] == MOVES_MAX  # saturates, the newest kept
+
+
+async def test_a_stick_on_a_target_is_refused(store):
+    with pytest.raises(ValueError, match="never a target"):
+        await store.exchange([Stick("t:like:m1", "block|r|x", T0 + 5)], T0)

@@ -28,7 +28,6 @@ from sys import intern
 from gateway.signals.store import (
     ACCOUNT_CAP,
     ACCOUNT_KINDS,
-    ACCOUNT_PREFIX,
     ACCOUNT_WINDOWS,
     DAY,
     HOUR,
@@ -36,14 +35,12 @@ from gateway.signals.store import (
     MOVE_GAP,
     MOVES_MAX,
     RECENT_TTL,
-    SESSION_PREFIX,
     SESSION_TTL,
     SHARED_ACCOUNT_WINDOWS,
     SHARED_CAP,
     SHARED_SESSION_WINDOW,
     SLOT_S,
     TARGET_MAX,
-    TARGET_PREFIX,
     TARGET_TTL,
     TIMES_MAX,
     Account,
@@ -55,6 +52,7 @@ from gateway.signals.store import (
     Shared,
     Stick,
     Target,
+    stick_kind,
 )
 
 _SWEEP_EVERY = 64  # exchanges between sweeps of the least recently used end
@@ -397,11 +395,10 @@ class MemoryStore:
             a.expires = now + RECENT_TTL
 
     def _stick(self, op: Stick, now: float) -> None:
-        record = self._record(op.key, _KIND_OF.get(op.key[:2], _Shared), now)
+        record = self._record(op.key, _STICKY_RECORDS[stick_kind(op.key)], now)
         record.sticky, record.until = op.decision, op.until
         if record.expires < op.until:
             record.expires = op.until
 
 
-# Which record a key names, by its prefix (gateway.signals.store, "Keys").
-_KIND_OF: dict[str, type] = {SESSION_PREFIX: _Session, ACCOUNT_PREFIX: _Account, TARGET_PREFIX: _Target}
+_STICKY_RECORDS: dict[str, type] = {"session": _Session, "account": _Account, "shared": _Shared}

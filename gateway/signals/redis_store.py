@@ -83,11 +83,8 @@ from gateway.signals.breaker import CLOSED, CircuitBreaker
 from gateway.signals.memory import MemoryStore
 from gateway.signals.store import (
     ACCOUNT_KINDS,
-    ACCOUNT_PREFIX,
     ACCOUNT_WINDOWS,
     HOURS,
-    SESSION_PREFIX,
-    TARGET_PREFIX,
     TIMES_MAX,
     Account,
     BatchResult,
@@ -98,6 +95,7 @@ from gateway.signals.store import (
     Shared,
     Stick,
     Target,
+    stick_kind,
 )
 
 log = logging.getLogger("gateway.state")
@@ -541,15 +539,7 @@ _SLOTS = 16384
 _TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionError)  # MovedError is an AskError
 
 
-def _stick_tag(key: str) -> bytes:
-    """The record a Stick creates for an absent entity, by the key's prefix (store, "Keys")."""
-    if key.startswith(SESSION_PREFIX):
-        return _bulk(b"S2")
-    if key.startswith(ACCOUNT_PREFIX):
-        return _bulk(b"A4")
-    if key.startswith(TARGET_PREFIX):
-        raise ValueError(f"Stick on {key!r}: a sticky decision names a session, account or shared entity, never a target")
-    return _bulk(b"H4")
+_STICK_TAGS = {"session": _bulk(b"S2"), "account": _bulk(b"A4"), "shared": _bulk(b"H4")}  # the record a Stick creates
 
 
 def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list[bytes], list[bytes]]:
@@ -583,7 +573,7 @@ def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list
         elif kind is Mark:
             args.append(member(op.target))
         else:
-            extend((_stick_tag(op.key), _text(op.decision), _bulk(repr(float(op.until)).encode())))
+            extend((_STICK_TAGS[stick_kind(op.key)], _text(op.decision), _bulk(repr(float(op.until)).encode())))
     return keys, args
 
 

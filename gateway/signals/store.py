@@ -182,6 +182,20 @@ TARGET_TTL = 300.0
 TARGET_MAX = 32
 
 
+def stick_kind(key: str) -> str:
+    """The record a Stick on ``key`` pins to: ``session``, ``account`` or ``shared`` (by the key's prefix).
+
+    ValueError for a target: a sticky decision never names one.
+    """
+    if key.startswith(SESSION_PREFIX):
+        return "session"
+    if key.startswith(ACCOUNT_PREFIX):
+        return "account"
+    if key.startswith(TARGET_PREFIX):
+        raise ValueError(f"Stick on {key!r}: a sticky decision names a session, account or shared entity, never a target")
+    return "shared"
+
+
 @dataclass(slots=True)
 class Birth:
     key: str
