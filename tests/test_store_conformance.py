@@ -19,11 +19,14 @@ from gateway.signals.memory import MemoryStore
 from gateway.signals.store import (
     ACCOUNT_CAP,
     ACCOUNT_KINDS,
+    CROWD_CAP,
+    CROWD_WINDOW,
     DAY,
     HOUR,
     HOURS,
     MOVE_GAP,
     MOVES_MAX,
+    PEERS_MAX,
     RECENT_TTL,
     SESSION_TTL,
     SHARED_CAP,
@@ -33,7 +36,9 @@ from gateway.signals.store import (
     TIMES_MAX,
     Account,
     Birth,
+    Crowd,
     Mark,
+    Peers,
     Session,
     Shared,
     Stick,
@@ -43,9 +48,13 @@ from gateway.signals.store import (
 T0 = 1_700_000_000.0
 
 # Account result fields, and the flat counts' positions (ACCOUNT_WINDOWS order)
-COUNTS, TIMES, HOURS_, HOUR_N, HOUR_PREV, DAY_N, DAY_PREV, LOC, STICKY = range(9)
+COUNTS, TIMES, HOURS_, HOUR_N, HOUR_PREV, DAY_N, DAY_PREV, LOC, PEERS, STICKY = range(10)
 IPS_24H, PREFIXES_LIVE, PREFIXES_24H, SESSIONS_LIVE, CLASSES_LIVE = range(5)
-ASNS_24H, COUNTRIES_24H, DEVICES_24H, CLIENTS_24H, TARGETS_1H, BURSTS_1H = range(5, 11)
+ASNS_24H, COUNTRIES_24H, DEVICES_24H, CLIENTS_24H, TARGETS_1H, TARGETS_24H, BURSTS_1H, CROWDS_24H = range(5, 13)
+
+# members a caller may hand over verbatim (crowds, peers): answered back exactly as given
+ODD = ("", " ", "s:1", "x" * 5000, "Zoë 😀 中文", '"quoted" \\ back/slash', "tab\tnew\nline\r\x00nul\x7f",
+       "\u2028\u2029", "\ud800 lone", "[1, 2]", "null", "123", "1e5", "false", "{}", "\xff\xfe")
 
 
 async def open_redis_store():
@@ -116,19 +125,23 @@ async def test_result_shapes_and_types(store):
     values = await run(store, [
         Birth("s:1", "born"), Session("s:1", "use", "L1"), Shared("ip:1", "acct", "sess"),
         act(ip="1.2.3.4", prefix="1.2.3", session="sess", **{"class": "mobile"}), Target("t:1", "r1"),
-        Mark("a:1", "like:p"), Stick("ip:1", "block|r|1", now + 5),
+        Crowd("c:1", "s:1"), Mark("a:1", "like:p"), Peers("a:1", ("s:2",)), Stick("ip:1", "block|r|1", now + 5),
     ], now)
-    birth, session, shared, account, target, mark, stick = values
-    assert birth is None and mark is None and stick is None
+    birth, session, shared, account, target, crowd, mark, peers, stick = values
+    assert birth is None and mark is None and peers is None and stick is None
     assert session == ("born", [], None, None, 0) and type(session) is tuple and type(session[1]) is list
     assert shared == (1, 1, 1, 1, None) and type(shared) is tuple
-    assert type(account) is tuple and len(account) == 9
+    assert type(account) is tuple and len(account) == 10
     counts, hours = account[COUNTS], account[HOURS_]
-    assert type(counts) is list and counts == [1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    assert type(counts) is list and counts == [1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
     assert type(account[TIMES]) is list and account[TIMES] == []
     assert type(hours) is list and hours == [1]
-    assert account[HOUR_N:] == (1, 0, 1, 0, None, None)
+    assert account[HOUR_N:] == (1, 0, 1, 0, None, [], None) and type(account[PEERS]) is list
     assert target == [] and type(target) is list
+    assert crowd == [] and type(crowd) is list
+    account = await one(store, act(), now + 1)
+    assert account[PEERS] == ["s:2"] and type(account[PEERS]) is list and len(account[COUNTS]) == 13
+    assert await one(store, Crowd("c:1", "s:2"), now + 1) == ["s:1"]
     assert all(type(c) is int for c in counts + hours + list(shared[:4]))
 
 
@@ -185,15 +198,21 @@ async def test_shared_cap_drops_the_least_recently_seen(store):
 async def test_account_counts_each_kind_over_its_windows(store):
     first = await one(store, act(ip="i1", prefix="p1", session="s1", asn="64500", country="NL", device="d1",
                                   client="app", target="like:m1", **{"class": "mobile"}), T0)
-    assert first[COUNTS] == [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    assert first[COUNTS] == [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
     second = await one(store, act(ip="i2", prefix="p2", session="s2", asn="64501", country="DE", device="d2",
-                                   client="web", target="like:m2", **{"class": "hosting"}), T0 + 1000)
+                                   client="web", target="like:m2", crowd="like:m2", **{"class": "hosting"}),
+                       T0 + 1000)
     # the prefix and session and class windows are 15 minutes: the first ones are out
-    assert second[COUNTS] == [2, 1, 2, 1, 1, 2, 2, 2, 2, 2, 0]
-    # "" sees nothing but still reads the counts
+    assert second[COUNTS] == [2, 1, 2, 1, 1, 2, 2, 2, 2, 2, 2, 0, 1]
+    # "" sees nothing but still reads the counts; the first target is out of the hour, not the day
     third = await one(store, act(), T0 + 3700)
-    assert third[COUNTS] == [2, 0, 2, 0, 0, 2, 2, 2, 2, 1, 0]
+    assert third[COUNTS] == [2, 0, 2, 0, 0, 2, 2, 2, 2, 1, 2, 0, 1]
     assert third[TIMES] == [T0 + 1000, T0]
+    # a day after the first op it is out of every day window; a day after the second, nothing is left
+    fourth = await one(store, act(), T0 + DAY)
+    assert fourth[COUNTS] == [1, 0, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 1]
+    fifth = await one(store, act(), T0 + 1000 + DAY)
+    assert fifth[COUNTS] == [0] * 13
 
 
 async def test_account_cap_per_kind_drops_the_least_recently_seen(store):
@@ -371,6 +390,142 @@ async def test_target_dropped_after_target_ttl_idle(store):
     assert await one(store, Target("t:x", "r3"), T0 + 2 * TARGET_TTL - 0.5) == []
 
 
+# -- crowds ----------------------------------------------------------------------------
+
+
+async def test_crowd_answers_the_members_seen_within_its_window_least_recent_first(store):
+    key = "c:like:m"
+    out = [await one(store, Crowd(key, member), T0 + offset)
+           for offset, member in [(0, "s1"), (10, "s2"), (20, "s1"), (30, "s3"), (30, "s3")]]
+    # each answer is the set before this op's member is seen; seeing moves a member to the newest end
+    assert out == [[], ["s1"], ["s1", "s2"], ["s2", "s1"], ["s2", "s1", "s3"]]
+    # exactly a window after a member was last seen it is out: t > now - CROWD_WINDOW
+    assert await one(store, Crowd(key, "s4"), T0 + 10 + CROWD_WINDOW) == ["s1", "s3"]
+    assert await one(store, Crowd(key, "s4"), T0 + 20 + CROWD_WINDOW) == ["s3", "s4"]
+    # crowds are per key
+    assert await one(store, Crowd("c:like:other", "s1"), T0 + 20 + CROWD_WINDOW) == []
+
+
+async def test_crowd_clamps_to_its_newest_time(store):
+    key = "c:like:k"
+    assert await one(store, Crowd(key, "s0"), T0) == []
+    assert await one(store, Crowd(key, "s1"), T0 + 100) == ["s0"]
+    # a clock 50 s behind: s2 is stored at T0+100, after s1
+    assert await one(store, Crowd(key, "s2"), T0 + 50) == ["s0", "s1"]
+    # a day after T0+60: s2 would be out had it been stored at T0+50
+    assert await one(store, Crowd(key, "s3"), T0 + 60 + CROWD_WINDOW) == ["s1", "s2"]
+    # re-seen behind the newest time: stored at it (T0+60+DAY), moved to the newest end
+    assert await one(store, Crowd(key, "s1"), T0 + 55 + CROWD_WINDOW) == ["s1", "s2", "s3"]
+    assert await one(store, Crowd(key, "s4"), T0 + 100 + CROWD_WINDOW) == ["s3", "s1"]
+    # s1 would be out had it been stored at T0+55+DAY
+    assert await one(store, Crowd(key, "s5"), T0 + 58 + 2 * CROWD_WINDOW) == ["s3", "s1", "s4"]
+
+
+async def test_crowd_cap_drops_the_least_recently_seen(store):
+    key = "c:like:busy"
+    names = [f"s{i}" for i in range(CROWD_CAP + 5)]
+    out = await run(store, [Crowd(key, name) for name in names], T0)
+    assert out == [names[max(0, i - CROWD_CAP):i] for i in range(len(names))]
+    # at the cap: s5 seen again moves to the newest end, nothing dropped
+    kept = names[5:]
+    assert await one(store, Crowd(key, "s5"), T0 + 1) == kept
+    kept = [*names[6:], "s5"]
+    # a new member drops the least recent (s6), a dropped one comes back as new (dropping s7)
+    assert await run(store, [Crowd(key, "new"), Crowd(key, "s0"), Crowd(key, "end")], T0 + 2) == [
+        kept, [*kept[1:], "new"], [*kept[2:], "new", "s0"]]
+    assert len(kept) == CROWD_CAP
+
+
+async def test_crowd_lives_its_window_after_its_last_touch(store):
+    key = "c:like:l"
+    await one(store, Crowd(key, "s1"), T0)
+    assert await one(store, Crowd(key, "s2"), T0 + CROWD_WINDOW - 0.5) == ["s1"]
+    assert await one(store, Crowd(key, "s3"), T0 + 2 * CROWD_WINDOW - 1) == ["s2"]
+    # idle a whole window: gone (each member's window ended with the record)
+    assert await one(store, Crowd(key, "s4"), T0 + 3 * CROWD_WINDOW - 1) == []
+    # a crowd under a key holding another kind sees it as absent, and is absent to it in turn
+    await one(store, Target("c:like:t", "r1"), T0)
+    assert await one(store, Crowd("c:like:t", "s1"), T0 + 1) == []
+    assert await one(store, Target("c:like:t", "r2"), T0 + 2) == []
+    assert await one(store, Crowd("c:like:t", "s2"), T0 + 3) == []
+
+
+async def test_crowd_members_come_back_verbatim(store):
+    key = "c:like:odd"
+    out = await run(store, [Crowd(key, member) for member in ODD], T0)
+    assert out[-1] == list(ODD[:-1]) and all(type(m) is str for m in out[-1])
+    # "" is a member like any other; the same text again is the same member
+    assert await one(store, Crowd(key, ""), T0 + 1) == list(ODD)
+    assert await one(store, Crowd(key, ODD[3]), T0 + 2) == [*ODD[1:], ""]
+
+
+async def test_a_stick_on_a_crowd_is_refused(store):
+    with pytest.raises(ValueError, match="never a target or a crowd"):
+        await store.exchange([Stick("c:like:m1", "block|r|x", T0 + 5)], T0)
+
+
+# -- marks and peers ------------------------------------------------------------------
+
+
+async def test_marks_into_the_crowd_set(store):
+    await run(store, [Mark("a:1", "like:a", "crowd"), Mark("a:1", "like:b", "crowd"),
+                      Mark("a:1", "like:a", "crowd"), Mark("a:1", "like:c", "burst"), Mark("a:1", "like:d")], T0)
+    out = await one(store, act(), T0 + 10)
+    assert out[COUNTS][CROWDS_24H] == 2 and out[COUNTS][BURSTS_1H] == 2 and out[COUNTS][TARGETS_24H] == 0
+    # the crowd set counts over a day, and clamps on its own newest time
+    await one(store, Mark("a:1", "like:e", "crowd"), T0 + 100)
+    await one(store, Mark("a:1", "like:f", "crowd"), T0 + 50)
+    out = await one(store, act(), T0 + 60 + DAY)  # like:f was stored at T0+100
+    assert out[COUNTS][CROWDS_24H] == 2 and out[COUNTS][BURSTS_1H] == 0
+    out = await one(store, act(), T0 + 100 + DAY)
+    assert out[COUNTS][CROWDS_24H] == 0
+
+
+async def test_a_mark_into_another_kind_is_refused_and_changes_nothing(store):
+    await one(store, act(target="like:a"), T0)
+    for kind in ("target", "ip", "", "Crowd"):
+        with pytest.raises(ValueError, match="Mark into"):
+            await store.exchange([Mark("a:1", "like:b", kind)], T0 + 1)
+    out = await one(store, act(), T0 + 2)
+    assert out[COUNTS][TARGETS_1H] == 1 and out[COUNTS][IPS_24H] == 0 and out[TIMES] == [T0]
+
+
+async def test_peers_are_replaced_and_answered_by_the_next_account_op(store):
+    assert (await one(store, act(key="a:p"), T0))[PEERS] == []
+    assert await one(store, Peers("a:p", ("s:1", "s:2")), T0 + 1) is None
+    out = await one(store, act(key="a:p"), T0 + 2)
+    assert out[PEERS] == ["s:1", "s:2"] and out[HOUR_N] == 2 and out[TIMES] == [T0]
+    assert (await one(store, act(key="a:p"), T0 + 3))[PEERS] == ["s:1", "s:2"]  # kept until replaced
+    await run(store, [Peers("a:p", ("s:3",)), Peers("a:p", ("s:4", "s:3"))], T0 + 4)
+    assert (await one(store, act(key="a:p"), T0 + 5))[PEERS] == ["s:4", "s:3"]
+    await one(store, Peers("a:p", ()), T0 + 6)
+    assert (await one(store, act(key="a:p"), T0 + 7))[PEERS] == []
+    # only the last PEERS_MAX are kept, in the order given; members verbatim
+    given = tuple(f"s:{i}" for i in range(PEERS_MAX + 7)) + ODD
+    await one(store, Peers("a:p", given), T0 + 8)
+    assert (await one(store, act(key="a:p"), T0 + 9))[PEERS] == list(given[-PEERS_MAX:])
+    await one(store, Peers("a:p", ODD), T0 + 10)
+    assert (await one(store, act(key="a:p"), T0 + 11))[PEERS] == list(ODD)
+
+
+async def test_peers_on_an_absent_account_and_their_life(store):
+    # Peers creates the account: no action of its own, its peers for the first Account op
+    await one(store, Peers("a:n", ("s:1",)), T0)
+    out = await one(store, act(key="a:n", loc="L1"), T0 + 1)
+    assert out[PEERS] == ["s:1"] and out[TIMES] == [] and out[HOUR_N] == 1 and out[LOC] is None
+    # a Peers op keeps the account alive; times and location go after RECENT_TTL without an Account op, peers stay
+    await one(store, Peers("a:n", ("s:2",)), T0 + RECENT_TTL - 1)
+    out = await one(store, act(key="a:n"), T0 + RECENT_TTL + 2)
+    assert out[PEERS] == ["s:2"] and out[TIMES] == [] and out[LOC] is None
+    # idle a full RECENT_TTL: a fresh account, without peers
+    assert (await one(store, act(key="a:n"), T0 + 2 * RECENT_TTL + 2))[PEERS] == []
+    # Peers on a key holding another kind replaces it
+    await one(store, Shared("ip:p", "a", "s"), T0)
+    await one(store, Peers("ip:p", ("s:9",)), T0 + 1)
+    assert (await one(store, act(key="ip:p"), T0 + 2))[PEERS] == ["s:9"]
+    assert await one(store, Shared("ip:p", "b", "s"), T0 + 3) == (1, 1, 1, 1, None)
+
+
 # -- sticky decisions ------------------------------------------------------------------
 
 
@@ -421,19 +576,19 @@ async def test_ops_run_in_order_within_a_batch(store):
     assert out[:5] == [(None, [], None, None, 0), None, ("first", [T0], "L1", None, 0), None,
                        ("first", [T0, T0], "L2", "block|r|x", 0)]
     assert out[5:9] == [[], ["r1"], (1, 1, 1, 1, None), (2, 2, 2, 1, None)]
-    assert out[10][COUNTS][TARGETS_1H:] == [1, 1]
+    assert out[10][COUNTS][TARGETS_1H:] == [1, 1, 1, 0]
 
 
 # -- Redis against the memory backend, on random traffic ----------------------------------------
 
 
 KIND = {Birth: "session", Session: "session", Shared: "shared", Account: "account", Mark: "account",
-        Target: "target"}
+        Peers: "account", Target: "target", Crowd: "crowd"}
 
 
 def kind_of(op) -> str:
     if type(op) is Stick:
-        return {"s:": "session", "a:": "account", "t:": "target"}.get(op.key[:2], "shared")
+        return {"s:": "session", "a:": "account"}.get(op.key[:2], "shared")
     return KIND[type(op)]
 
 
@@ -457,6 +612,8 @@ class Lives:
             expiry = 0.0
         if type(op) is Target:
             expiry = now + TARGET_TTL
+        elif type(op) is Crowd:
+            expiry = max(expiry, now + CROWD_WINDOW)
         elif type(op) is Stick:
             expiry = max(expiry, op.until)
         else:
@@ -466,14 +623,16 @@ class Lives:
         return True
 
 
-KEYS = ("s:1", "s:2", "a:1", "a:2", "ip:1", "pfx:1", "t:1", "t:2")
+KEYS = ("s:1", "s:2", "a:1", "a:2", "ip:1", "pfx:1", "t:1", "t:2", "c:1", "c:2")
 
 
 def random_batch(rng: random.Random, now: float, lives: Lives, keys: tuple[str, ...] = KEYS) -> list:
     batch = []
     for _ in range(rng.randint(1, 8)):
         key = rng.choice(keys)
-        roll = rng.randrange(8)
+        # "c:1..." keys hold crowds only (they reach the cap), other "c:" keys mostly
+        crowd = key.startswith("c:1") or (key.startswith("c:") and rng.random() < 0.8)
+        roll = 6 if crowd else rng.randrange(10)
         word = rng.choice(["x", "y", "z", "w", "v", ""])
         if roll == 0:
             op = Birth(key, word)
@@ -488,8 +647,15 @@ def random_batch(rng: random.Random, now: float, lives: Lives, keys: tuple[str, 
         elif roll == 4:
             op = Target(key, word)
         elif roll == 5:
-            op = Mark(key, f"like:{rng.randrange(80)}")
-        elif not key.startswith("t:"):
+            target = f"like:{rng.randrange(80)}"
+            op = Mark(key, target) if rng.random() < 0.3 else Mark(key, target, rng.choice(["burst", "crowd"]))
+        elif roll == 6:
+            op = Crowd(key, rng.choice(ODD) if rng.random() < 0.1 else f"s{rng.randrange(300)}")
+        elif roll == 7:
+            n = rng.choice([0, 1, 2, 5, PEERS_MAX + 3])
+            op = Peers(key, tuple(rng.choice(ODD) if rng.random() < 0.1 else f"s{rng.randrange(200)}"
+                                  for _ in range(n)))
+        elif not key.startswith(("t:", "c:")):
             op = Stick(key, f"block|r{rng.randrange(5)}|x", now + rng.choice([-1.0, 0.0, 30.0, 2 * DAY]))
         else:
             continue
@@ -509,6 +675,8 @@ async def test_random_traffic_matches_the_memory_backend(redis_only):
         now += rng.choice([0.0, 0.25, 3.0, 61.0, 599.5, 1800.0, 3600.0, -40.0, -700.0, 0.1 + 1 / 7])
         if step % 300 == 299:
             now += DAY  # everything idle past RECENT_TTL
+        elif step % 300 == 149:
+            now += DAY - 2000.0  # the day windows (crowds) keep only the last half hour or so
         batch = random_batch(rng, now, lives)
         expected = (await reference.exchange(batch, now)).values
         assert await run(redis_only, batch, now) == expected, f"step {step}: {batch}"

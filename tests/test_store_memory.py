@@ -10,13 +10,17 @@ from gateway.signals.memory import MemoryStore
 from gateway.signals.store import (
     ACCOUNT_CAP,
     ACCOUNT_KINDS,
+    CROWD_CAP,
+    PEERS_MAX,
     SHARED_CAP,
     TARGET_MAX,
     TARGET_TTL,
     TIMES_MAX,
     Account,
     Birth,
+    Crowd,
     Mark,
+    Peers,
     Session,
     Shared,
     Target,
@@ -40,6 +44,7 @@ def flood(store: MemoryStore, requests: int, seed: int, now: float = T0) -> None
             Shared(f"dev:{rng.getrandbits(64):x}", account, session),
             Account(account, tuple(f"{kind}{rng.getrandbits(20)}" for kind in ACCOUNT_KINDS), "loc"),
             Target(f"t:like:{rng.getrandbits(32)}", "record"),
+            Crowd(f"c:like:{rng.getrandbits(32)}", session),
         ]
         store.exchange_sync(ops, ts)
         assert len(store) <= store.max_keys
@@ -99,14 +104,20 @@ def test_one_entity_is_bounded_by_its_caps_under_a_flood_of_members():
     shared = [entity_size(lambda i: [Shared("ip:cgnat", f"a{i}", f"s{i}")], n) for n in (400, 4_000)]
     assert shared[1] < shared[0] * 1.5, shared
     account = [entity_size(lambda i: [Account("a:1", tuple(f"{k}{i}" for k in ACCOUNT_KINDS), "loc"),
-                                      Mark("a:1", f"like:{i}")], n) for n in (100, 400)]
+                                      Mark("a:1", f"like:{i}"), Mark("a:1", f"like:{i}", "crowd"),
+                                      Peers("a:1", tuple(f"s:{i}-{j}" for j in range(PEERS_MAX + 5)))], n)
+               for n in (100, 400)]
     assert account[1] < account[0] * 1.5, account
+    crowd = [entity_size(lambda i: [Crowd("c:like:1", f"s:{i}")], n) for n in (400, 4_000)]
+    assert crowd[1] < crowd[0] * 1.5, crowd
     store = MemoryStore()
     for i in range(150):
         counts = store.exchange_sync([Shared("ip:cgnat", f"a{i}", "s")], T0 + i).values[0]
         assert counts[2] == min(i + 1, SHARED_CAP)
         out = store.exchange_sync([Account("a:2", tuple(f"{k}{i}" for k in ACCOUNT_KINDS), "l")], T0 + i).values[0]
         assert out[0][0] == min(i + 1, ACCOUNT_CAP)  # ips over the day
+        seen = store.exchange_sync([Crowd("c:like:1", f"s:{i}")], T0 + i).values[0]
+        assert seen == [f"s:{j}" for j in range(max(0, i - CROWD_CAP), i)]
 
 
 def test_lists_bounded_by_their_maxima():

@@ -21,12 +21,18 @@ from gateway.signals.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from gateway.signals.memory import MemoryStore
 from gateway.signals.redis_store import RedisStore
 from gateway.signals.store import (
+    ACCOUNT_CAP,
     ACCOUNT_KINDS,
+    CROWD_CAP,
+    CROWD_WINDOW,
+    PEERS_MAX,
     RECENT_TTL,
     SESSION_TTL,
     TARGET_TTL,
     Account,
+    Crowd,
     Mark,
+    Peers,
     Session,
     Shared,
     Stick,
@@ -37,11 +43,11 @@ from gateway.testing import free_port, start_redis
 T0 = 1_700_000_000.0
 
 
-MEMBERS = ("203.0.113.7", "203.0.113", "s1", "mobile", "64500", "NL", "d1", "app", "like:m1", "")
+MEMBERS = ("203.0.113.7", "203.0.113", "s1", "mobile", "64500", "NL", "d1", "app", "like:m1", "", "")
 
 
 def request_ops(i: int, now: float) -> list:
-    """A protected request's ops: its session, four shared entities, its account, its target."""
+    """A protected request's ops: its session, four shared entities, its account, its target and its crowd."""
     return [
         Session("s:s1", "born", f"{now}|52.3|4.9|mobile"),
         Shared("ip:203.0.113.7", f"a:{i % 5}", "s1"),
@@ -50,6 +56,7 @@ def request_ops(i: int, now: float) -> list:
         Shared("dev:d1", f"a:{i % 5}", "s1"),
         Account("a:1", MEMBERS, f"{now}|52.3|4.9|mobile"),
         Target("t:like:m1", f"{now}|h|203.0.113"),
+        Crowd("c:like:m1", "s:s1"),
     ]
 
 
@@ -131,11 +138,12 @@ async def test_one_key_per_entity_with_the_prefix_a_hash_tag_and_a_real_expiry(l
     await store.exchange(request_ops(1, T0 + 1), T0 + 1)
     await store.exchange([Stick("dev:d1", "block|r|x", T0 + 3 * RECENT_TTL)], T0 + 2)
     keys = sorted([k.decode() async for k in client.scan_iter(match=f"{prefix}:*")])
-    entities = ["s:s1", "ip:203.0.113.7", "pfx:203.0.113", "asn:64500/mobile", "dev:d1", "a:1", "t:like:m1"]
+    entities = ["s:s1", "ip:203.0.113.7", "pfx:203.0.113", "asn:64500/mobile", "dev:d1", "a:1", "t:like:m1",
+                "c:like:m1"]
     assert keys == sorted(f"{prefix}:{{{entity}}}" for entity in entities)
     # Redis drops each record by itself: its life left on the op clock when written, plus a minute
     lives = {"s:s1": SESSION_TTL, "ip:203.0.113.7": RECENT_TTL, "a:1": RECENT_TTL, "t:like:m1": TARGET_TTL,
-             "dev:d1": 3 * RECENT_TTL - 2}
+             "c:like:m1": CROWD_WINDOW, "dev:d1": 3 * RECENT_TTL - 2}
     for entity, life in lives.items():
         pttl = await client.pttl(store.redis_key(entity))
         assert life * 1000 + 60_000 - 10_000 < pttl <= life * 1000 + 60_000, (entity, pttl)
@@ -164,6 +172,11 @@ async def test_a_malformed_op_raises_and_is_no_outage():
             await store.exchange([Account("a:1", ("ip",), "L")], T0)
         with pytest.raises(ValueError, match="never a target"):
             await store.exchange([Stick("t:like:m1", "block|r|x", T0 + 5)], T0)
+        with pytest.raises(ValueError, match="never a target or a crowd"):
+            await store.exchange([Stick("c:like:m1", "block|r|x", T0 + 5)], T0)
+        # refused while the exchange is encoded: no op of it reaches the server
+        with pytest.raises(ValueError, match="Mark into 'target': the kinds are burst, crowd"):
+            await store.exchange([Session("s:1", "b", "L"), Mark("a:1", "like:x", "target")], T0)
         assert store.breaker.state == CLOSED and store.round_trips == 0 and store.degraded_exchanges == 0
     finally:
         await store.close()
@@ -225,7 +238,7 @@ async def test_outage_degrades_every_exchange_then_recovers():
             result = await store.exchange(request_ops(i, T0 + i), T0 + i)
             outcomes.append((result.degraded, time.monotonic() - start, len(result.values)))
         assert all(degraded for degraded, _, _ in outcomes)
-        assert all(n == 7 for _, _, n in outcomes)
+        assert all(n == 8 for _, _, n in outcomes)
         # each call is bounded by the timeout (with slack for a loaded machine)
         assert max(elapsed for _, elapsed, _ in outcomes) < 2.0
         assert store.breaker.state == OPEN
@@ -271,11 +284,40 @@ async def test_records_stay_small_under_a_flood_of_members(local):
         members = tuple(f"{kind}-{rng.getrandbits(48):x}" for kind in ACCOUNT_KINDS)
         ops = [Shared("ip:cgnat", f"a:{rng.getrandbits(48):x}", f"s{rng.getrandbits(48):x}"),
                Account("a:1", members, "L"), Mark("a:1", f"like:{rng.getrandbits(48):x}"),
-               Session("s:1", "b", f"{now}|52.3|4.9|mobile"), Target("t:1", "x" * 40)]
+               Mark("a:1", f"like:{rng.getrandbits(48):x}", "crowd"),
+               Peers("a:1", tuple(f"s:{rng.getrandbits(48):012x}" for _ in range(PEERS_MAX + 20))),
+               Session("s:1", "b", f"{now}|52.3|4.9|mobile"), Target("t:1", "x" * 40),
+               Crowd("c:1", f"s:{rng.getrandbits(48):012x}")]
         result = await store.exchange(ops, now)
         assert result.degraded is False
         if step in (500, 1_499):
-            sizes.append([await client.strlen(store.redis_key(k)) for k in ("ip:cgnat", "a:1", "s:1", "t:1")])
+            sizes.append([await client.strlen(store.redis_key(k)) for k in ("ip:cgnat", "a:1", "s:1", "t:1", "c:1")])
     assert all(late <= early * 1.05 for early, late in zip(*sizes, strict=True))  # at the caps: no growth
-    shared, account, session, target = sizes[1]
-    assert shared < 2 * 128 * 34 and account < 10 * 64 * 34 and session < 600 and target < 32 * 45
+    shared, account, session, target, crowd = sizes[1]
+    # sets: a 12-byte digest and a double per member; peers and crowd members: 14 characters and a header byte
+    assert shared < 2 * 128 * 34 and session < 600 and target < 32 * 45
+    assert account < len(ACCOUNT_KINDS) * ACCOUNT_CAP * 34 + PEERS_MAX * 20 and crowd < CROWD_CAP * 30
+
+
+async def test_an_account_written_before_crowds_and_peers_reads_as_without_them(local):
+    """A record of the layout before the "crowd" kind and peers (one set pair fewer, no peers field) stays valid."""
+    store, client, prefix = local
+    assert MEMBERS[-1] == ""  # nothing seen in the crowd set: the stripped pair is empty
+    ops = [Account("a:old", MEMBERS, "L1"), Mark("a:old", "like:b"), Peers("a:old", ("s:9",))]
+    assert (await store.exchange(ops, T0)).degraded is False
+    strip = """local r = cmsgpack.unpack(redis.call('GET', KEYS[1]))
+    r[16] = nil; r[8][2 * ARGV[1] + 2] = nil; r[8][2 * ARGV[1] + 1] = nil
+    redis.call('SET', KEYS[1], cmsgpack.pack(r), 'KEEPTTL')
+    return {#r, #r[8]}"""
+    old = len(ACCOUNT_KINDS) - 1
+    assert await client.eval(strip, 1, store.redis_key("a:old"), old) == [15, 2 * old]
+    reference = MemoryStore()
+    reference.exchange_sync(ops[:2], T0)  # the same history, without peers
+    later = [Account("a:old", MEMBERS, "L2"), Mark("a:old", "like:c", "crowd")]
+    expected = reference.exchange_sync(later, T0 + 1).values
+    assert expected[0][8] == [] and expected[0][1] == [T0] and expected[0][7] == "L1"  # read, not replaced
+    assert (await store.exchange(later, T0 + 1)).values == expected
+    later = [Peers("a:old", ("s:1",)), Account("a:old", MEMBERS, "L3")]
+    expected = reference.exchange_sync(later, T0 + 2).values
+    assert expected[1][8] == ["s:1"] and expected[1][0][-1] == 1  # the crowd Mark on the old record counts
+    assert (await store.exchange(later, T0 + 2)).values == expected

@@ -29,11 +29,14 @@ from gateway.signals.store import (
     ACCOUNT_CAP,
     ACCOUNT_KINDS,
     ACCOUNT_WINDOWS,
+    CROWD_CAP,
+    CROWD_WINDOW,
     DAY,
     HOUR,
     HOURS,
     MOVE_GAP,
     MOVES_MAX,
+    PEERS_MAX,
     RECENT_TTL,
     SESSION_TTL,
     SHARED_ACCOUNT_WINDOWS,
@@ -46,8 +49,10 @@ from gateway.signals.store import (
     Account,
     BatchResult,
     Birth,
+    Crowd,
     Mark,
     Op,
+    Peers,
     Session,
     Shared,
     Stick,
@@ -58,7 +63,7 @@ from gateway.signals.store import (
 _SWEEP_EVERY = 64  # exchanges between sweeps of the least recently used end
 _SWEEP_SPAN = 32  # records examined per sweep
 
-_BURST = ACCOUNT_KINDS.index("burst")
+_MARKED = {kind: ACCOUNT_KINDS.index(kind) for kind in ("burst", "crowd")}  # the kinds Mark sees into
 _EMPTY: list = []  # shared by every account's unused kinds: ``_see`` never grows an empty set in place
 _A10, _A1H, _A24 = SHARED_ACCOUNT_WINDOWS
 
@@ -94,7 +99,7 @@ class _Shared:
 
 class _Account:
     __slots__ = ("expires", "kinds", "stamps", "times", "hourly", "hour", "hour_n", "hour_prev", "day", "day_n",
-                 "day_prev", "loc", "last", "sticky", "until")
+                 "day_prev", "loc", "last", "sticky", "until", "peers")
 
     def __init__(self) -> None:
         self.expires = 0.0
@@ -108,6 +113,7 @@ class _Account:
         self.last = 0.0
         self.sticky: str | None = None
         self.until = 0.0
+        self.peers: tuple[str, ...] = ()
 
 
 class _Target:
@@ -116,6 +122,14 @@ class _Target:
     def __init__(self) -> None:
         self.expires = 0.0
         self.records: list[str] = []  # newest first
+
+
+class _Crowd:
+    __slots__ = ("expires", "members")
+
+    def __init__(self) -> None:
+        self.expires = 0.0
+        self.members: list | _Big = _EMPTY  # a recency set of sessions
 
 
 class _Big:
@@ -180,6 +194,17 @@ def _since(members: list | _Big, cut: float) -> int:
         return n
     stamps = members.stamps
     return len(stamps) - bisect_right(stamps, cut)
+
+
+def _members_since(members: list | _Big, cut: float) -> list[str]:
+    """Members last seen after ``cut``, least recent first."""
+    if type(members) is list:
+        i = len(members)
+        while i and members[i - 1] > cut:
+            i -= 2
+        return members[i::2]
+    n = _since(members, cut)
+    return list(islice(reversed(members.index), n))[::-1] if n else []
 
 
 def _see_slot(members: str | list | _Big, stamp: float, member: str, now: float, cap: int) -> tuple:
@@ -247,8 +272,10 @@ class MemoryStore:
             Shared: self._shared,
             Account: self._account,
             Target: self._target,
+            Crowd: self._crowd,
             Birth: self._birth,
             Mark: self._mark,
+            Peers: self._peers,
             Stick: self._stick,
         }
 
@@ -379,7 +406,7 @@ class MemoryStore:
             a.last = now
         if a.expires < now + RECENT_TTL:
             a.expires = now + RECENT_TTL
-        return counts, times, hours, a.hour_n, a.hour_prev, a.day_n, a.day_prev, loc, _sticky(a, now)
+        return counts, times, hours, a.hour_n, a.hour_prev, a.day_n, a.day_prev, loc, list(a.peers), _sticky(a, now)
 
     def _target(self, op: Target, now: float) -> list[str]:
         t = self._record(op.key, _Target, now)
@@ -388,9 +415,27 @@ class MemoryStore:
         t.expires = now + TARGET_TTL
         return previous
 
+    def _crowd(self, op: Crowd, now: float) -> list[str]:
+        c = self._record(op.key, _Crowd, now)
+        members = c.members
+        seen = _members_since(members, now - CROWD_WINDOW) if members else []
+        c.members = _see(members, op.member, now, CROWD_CAP)
+        if c.expires < now + CROWD_WINDOW:
+            c.expires = now + CROWD_WINDOW
+        return seen
+
     def _mark(self, op: Mark, now: float) -> None:
+        k = _MARKED.get(op.kind)
+        if k is None:
+            raise ValueError(f"Mark into {op.kind!r}: the kinds are {', '.join(_MARKED)}")
         a = self._record(op.key, _Account, now)
-        a.kinds[_BURST], a.stamps[_BURST] = _see_slot(a.kinds[_BURST], a.stamps[_BURST], op.target, now, ACCOUNT_CAP)
+        a.kinds[k], a.stamps[k] = _see_slot(a.kinds[k], a.stamps[k], op.target, now, ACCOUNT_CAP)
+        if a.expires < now + RECENT_TTL:
+            a.expires = now + RECENT_TTL
+
+    def _peers(self, op: Peers, now: float) -> None:
+        a = self._record(op.key, _Account, now)
+        a.peers = tuple(intern(p) for p in op.peers[-PEERS_MAX:])
         if a.expires < now + RECENT_TTL:
             a.expires = now + RECENT_TTL
 

@@ -8,9 +8,9 @@ sends the script once, counted too).
 Layout: each entity is ONE string key ``<prefix>:{<entity key>}`` (the hash
 tag is the whole entity key) holding one compact record, with a real ``PX``
 of the record's remaining life on the op clock plus a minute, so Redis drops
-it by itself. Sessions, accounts and targets are ``cmsgpack`` arrays (doubles
-stay exact); a shared entity, whose two sets sit at their caps on a busy
-carrier address, prefix or app version, is one raw string read in place.
+it by itself. Sessions, accounts, targets and crowds are ``cmsgpack`` arrays
+(doubles stay exact); a shared entity, whose two sets sit at their caps on a
+busy carrier address, prefix or app version, is one raw string read in place.
 Inside the script one ``MGET`` reads every key of the exchange, the ops run
 in order, and each touched key costs one ``SET`` at the end. The script is
 built for Redis 7's Lua, where every string made costs about a nanosecond per
@@ -26,7 +26,8 @@ exact shortest ``repr``; the script's constants are formatted from
 doubles, so they round-trip bit for bit; every other answer is one JSON text.
 One documented difference: a recency set keeps its members as the first 96
 bits of their SHA-1, so two distinct members of one set would count once if
-their digests collided (odds about 1e-25 for a full set of 128).
+their digests collided (odds about 1e-25 for a full set of 128). A crowd,
+whose members are answered back, keeps them verbatim.
 
 A record whose kind tag is not the op's (another kind, an older layout, a
 value this module did not write) reads as absent and is replaced, as in the
@@ -85,12 +86,15 @@ from gateway.signals.store import (
     ACCOUNT_KINDS,
     ACCOUNT_WINDOWS,
     HOURS,
+    PEERS_MAX,
     TIMES_MAX,
     Account,
     BatchResult,
     Birth,
+    Crowd,
     Mark,
     Op,
+    Peers,
     Session,
     Shared,
     Stick,
@@ -107,11 +111,15 @@ _N_KINDS = len(ACCOUNT_KINDS)
 _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 
 # KEYS[i] is op i's key. ARGV: now, then per op its code and fields:
-# B record | S birth loc | H account session | A <one member per kind> loc |
-# T record | M target | K record tag, decision, until. Set members arrive as
-# their digests ("" in an Account op: nothing seen). The reply is a table: a
-# JSON array of every answer but action times, then one string of packed
-# little-endian doubles per Session and Account op (its times, newest first).
+# B record | S birth loc place lane fixed | H account session |
+# A <one member per kind> loc | T record | C member | M target kind |
+# P n <n peers> | K record tag, decision, until. Set members arrive as their
+# digests ("" in an Account op: nothing seen), a Mark's kind as its 1-based
+# ACCOUNT_KINDS index; a crowd's member and the peers arrive verbatim (they are
+# answered back). The reply is a table: a JSON array of every answer but action
+# times (a list as its length, then its items: cjson writes an empty table as
+# {}), then one string of packed little-endian doubles per Session and Account
+# op (its times, newest first).
 #
 # Records ([1] is the kind tag, its digit the layout version):
 #   all (msgpack): [1] tag  [2] expiry  [3] sticky or false  [4] until
@@ -119,7 +127,9 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 #   account:       [5] times  [6] loc or false  [7] last  [8] sets: digests, times per kind
 #                  [9] active slots per clock hour: {hour, slots, last slot, ...}
 #                  [10..12] hour, its count, previous  [13..15] day, its count, previous
+#                  [16] peers, or absent (none; so are the sets of kinds added since a record was written)
 #   target:        [5] records, newest first
+#   crowd:         [5] members verbatim, least recently seen first  [6] their times (packed doubles)
 #   shared (raw):  see SHARED_HEAD in the script
 # A recency set is least recently seen first: the clamp makes that time order
 # too, so windows are counted from the newest end or by bisection.
@@ -130,7 +140,8 @@ local mp_pack, mp_unpack, spack, sunpack, ssub = cmsgpack.pack, cmsgpack.unpack,
 
 local SESSION_TTL, RECENT_TTL, TARGET_TTL, DAY, HOUR = @SESSION_TTL@, @RECENT_TTL@, @TARGET_TTL@, @DAY@, @HOUR@
 local TIMES_MAX, TARGET_MAX, SHARED_CAP, ACCOUNT_CAP = @TIMES_MAX@, @TARGET_MAX@, @SHARED_CAP@, @ACCOUNT_CAP@
-local SLOT_S, HOURS, NKINDS, BURST = @SLOT_S@, @HOURS@, @NKINDS@, @BURST@
+local SLOT_S, HOURS, NKINDS = @SLOT_S@, @HOURS@, @NKINDS@
+local CROWD_WINDOW, CROWD_CAP = @CROWD_WINDOW@, @CROWD_CAP@
 local A10, A1H, A24, S1H = @SHARED_ACCOUNT_WINDOWS@, @SHARED_SESSION_WINDOW@
 local ACCOUNT_WINDOWS = @ACCOUNT_WINDOWS@
 local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
@@ -151,6 +162,7 @@ local function fresh(tag)
     for i = 1, 2 * NKINDS do sets[i] = '' end
     return {tag, 0, false, 0, '', false, 0, sets, {}, 0, 0, 0, 0, 0, 0}
   end
+  if tag == 'C1' then return {tag, 0, false, 0, {}, ''} end
   return {tag, 0, false, 0, {}}
 end
 
@@ -284,6 +296,14 @@ local function touch(r, expiry)
   if r[2] < expiry then r[2] = expiry end
 end
 
+-- the account under k (as take); a record written before ACCOUNT_KINDS grew gains empty sets
+local function account(k)
+  local r = take(k, 'A4')
+  local sets = r[8]
+  for j = #sets + 1, 2 * NKINDS do sets[j] = '' end
+  return r
+end
+
 local out, times_out = {}, {}
 local p = base + 2
 for i = 1, #KEYS do
@@ -332,7 +352,7 @@ for i = 1, #KEYS do
     touch(r, now + SESSION_TTL)
     p = p + 6
   elseif code == 'A' then
-    local r = take(k, 'A4')
+    local r = account(k)
     if r[7] <= now - RECENT_TTL then r[5] = ''; r[6] = false end
     local sets = r[8]
     for kind = 1, NKINDS do
@@ -381,6 +401,9 @@ for i = 1, #KEYS do
     out[#out + 1] = r[11]; out[#out + 1] = r[12]; out[#out + 1] = r[14]; out[#out + 1] = r[15]
     times_out[#times_out + 1] = r[5]
     out[#out + 1] = r[6]
+    local peers = r[16] or {}
+    out[#out + 1] = #peers
+    for j = 1, #peers do out[#out + 1] = peers[j] end
     out[#out + 1] = live_sticky(r)
     r[5] = spack('<d', now) .. ssub(r[5], 1, 8 * (TIMES_MAX - 1))
     r[6] = a[p + NKINDS + 1]
@@ -399,17 +422,50 @@ for i = 1, #KEYS do
     r[5] = records
     r[2] = now + TARGET_TTL
     p = p + 2
+  elseif code == 'C' then
+    -- a crowd: the members seen within CROWD_WINDOW (least recent first), then see this one
+    local r = take(k, 'C1')
+    local members, T = r[5], r[6]
+    local n = #members
+    local c = count(T, CROWD_WINDOW)
+    out[#out + 1] = c
+    for j = n - c + 1, n do out[#out + 1] = members[j] end
+    local member, t = a[p + 1], newest(T, now)
+    local at = false
+    for j = 1, n do
+      if members[j] == member then at = j; break end
+    end
+    if at then
+      table.remove(members, at)
+      T = ssub(T, 1, 8 * at - 8) .. ssub(T, 8 * at + 1)
+    elseif n >= CROWD_CAP then
+      table.remove(members, 1)
+      T = ssub(T, 9)
+    end
+    members[#members + 1] = member
+    r[6] = T .. spack('<d', t)
+    touch(r, now + CROWD_WINDOW)
+    p = p + 2
   elseif code == 'B' then
     local r = take(k, 'S2')
     if not r[5] then r[5] = a[p + 1] end
     touch(r, now + SESSION_TTL)
     p = p + 2
   elseif code == 'M' then
-    local r = take(k, 'A4')
-    local sets, m, t = r[8], 2 * BURST - 1, 2 * BURST
+    local r = account(k)
+    local kind = tonumber(a[p + 2])
+    local sets, m, t = r[8], 2 * kind - 1, 2 * kind
     sets[m], sets[t] = see(sets[m], sets[t], a[p + 1], newest(sets[t], now), ACCOUNT_CAP)
     touch(r, now + RECENT_TTL)
-    p = p + 2
+    p = p + 3
+  elseif code == 'P' then
+    local r = account(k)
+    local n = tonumber(a[p + 1])
+    local peers = {}
+    for j = 1, n do peers[j] = a[p + 1 + j] end
+    r[16] = peers
+    touch(r, now + RECENT_TTL)
+    p = p + 2 + n
   elseif code == 'K' then
     local r = take(k, a[p + 1])
     local until_ = tonumber(a[p + 3])
@@ -484,7 +540,7 @@ def _build_script(cluster: bool) -> str:
         "SESSION_TTL": contract.SESSION_TTL, "RECENT_TTL": contract.RECENT_TTL, "TARGET_TTL": contract.TARGET_TTL,
         "DAY": contract.DAY, "HOUR": contract.HOUR, "TIMES_MAX": TIMES_MAX, "TARGET_MAX": contract.TARGET_MAX,
         "SHARED_CAP": contract.SHARED_CAP, "ACCOUNT_CAP": contract.ACCOUNT_CAP, "SLOT_S": contract.SLOT_S,
-        "HOURS": HOURS, "NKINDS": _N_KINDS, "BURST": ACCOUNT_KINDS.index("burst") + 1,
+        "HOURS": HOURS, "NKINDS": _N_KINDS, "CROWD_WINDOW": contract.CROWD_WINDOW, "CROWD_CAP": contract.CROWD_CAP,
         "SHARED_ACCOUNT_WINDOWS": ", ".join(_lua(w) for w in contract.SHARED_ACCOUNT_WINDOWS),
         "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW, "ACCOUNT_WINDOWS": ACCOUNT_WINDOWS,
         "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
@@ -526,7 +582,10 @@ def _member(member: str) -> bytes:
 _NONE = _bulk(b"")
 _ZERO, _ONE = _bulk(b"0"), _bulk(b"1")
 _CODES = {kind: _bulk(code) for kind, code in (
-    (Shared, b"H"), (Account, b"A"), (Session, b"S"), (Target, b"T"), (Birth, b"B"), (Mark, b"M"), (Stick, b"K"))}
+    (Shared, b"H"), (Account, b"A"), (Session, b"S"), (Target, b"T"), (Crowd, b"C"), (Birth, b"B"), (Mark, b"M"),
+    (Peers, b"P"), (Stick, b"K"))}
+# the account kinds a Mark sees into, as the script takes them (1-based ACCOUNT_KINDS index)
+_MARK_KINDS = {kind: _bulk(b"%d" % (ACCOUNT_KINDS.index(kind) + 1)) for kind in ("burst", "crowd")}
 _EVALSHA = (_bulk(b"EVALSHA"), _bulk(_SCRIPT_SHA.encode()))
 _EVAL = (_bulk(b"EVAL"), _bulk(_SCRIPT.encode()))
 _CLUSTER_EVALSHA = (_bulk(b"EVALSHA"), _bulk(hashlib.sha1(_CLUSTER_SCRIPT.encode()).hexdigest().encode()))
@@ -570,8 +629,17 @@ def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list
             extend((_text(op.birth), _text(op.loc), _text(op.place), _text(op.lane), _ONE if op.fixed else _ZERO))
         elif kind is Target or kind is Birth:
             args.append(_text(op.record))
+        elif kind is Crowd:
+            args.append(_text(op.member))
         elif kind is Mark:
-            args.append(member(op.target))
+            mark = _MARK_KINDS.get(op.kind)
+            if mark is None:
+                raise ValueError(f"Mark into {op.kind!r}: the kinds are {', '.join(_MARK_KINDS)}")
+            extend((member(op.target), mark))
+        elif kind is Peers:
+            peers = op.peers[-PEERS_MAX:]
+            args.append(_bulk(b"%d" % len(peers)))
+            extend([_text(peer) for peer in peers])
         else:
             extend((_STICK_TAGS[stick_kind(op.key)], _text(op.decision), _bulk(repr(float(op.until)).encode())))
     return keys, args
@@ -597,13 +665,15 @@ def decode(ops: list[Op], reply: list) -> list:
             n = data[j]
             hours = data[j + 1:j + 1 + n]
             j += 1 + n
-            loc, sticky = data[j + 4], data[j + 5]
+            loc, n = data[j + 4], data[j + 5]
+            peers = data[j + 6:j + 6 + n]
+            sticky = data[j + 6 + n]
             blob = reply[b]
             b += 1
             values.append((counts, list(_UNPACK_TIMES[len(blob) >> 3](blob)), hours, data[j], data[j + 1],
-                           data[j + 2], data[j + 3], None if loc is False else loc,
+                           data[j + 2], data[j + 3], None if loc is False else loc, peers,
                            None if sticky is False else sticky))
-            i = j + 6
+            i = j + 7 + n
         elif kind is Session:
             birth, loc, sticky = data[i], data[i + 1], data[i + 2]
             blob = reply[b]
@@ -611,7 +681,7 @@ def decode(ops: list[Op], reply: list) -> list:
             values.append((None if birth is False else birth, list(_UNPACK_TIMES[len(blob) >> 3](blob)),
                            None if loc is False else loc, None if sticky is False else sticky, data[i + 3]))
             i += 4
-        elif kind is Target:
+        elif kind is Target or kind is Crowd:
             n = data[i]
             values.append(data[i + 1:i + 1 + n])
             i += 1 + n

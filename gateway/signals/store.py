@@ -2,7 +2,8 @@
 
 A protected request reads and updates a handful of *entities*: its session,
 its account, the address, /24 or /64, ASN (within its network class), device
-and TLS-plus-user-agent pair it came from, and the target it acts on. Each op
+and TLS-plus-user-agent pair it came from, and the target it acts on (its
+recent actions, and the day's crowd of sessions on it). Each op
 below reads and updates ONE entity; a request's ops travel together in ONE
 ``exchange`` call, so the Redis backend does the whole request in one round
 trip (one script) and the memory backend in one pass. Every entity is one
@@ -11,7 +12,7 @@ backend stores it under ``<prefix>:{<key>}``, so an entity never spans Redis
 Cluster slots.
 
 Keys: an entity's kind follows from its key's prefix: ``s:`` a session,
-``a:`` an account, ``t:`` a target, any other a shared entity (``ip:``,
+``a:`` an account, ``t:`` a target, ``c:`` a target's crowd, any other a shared entity (``ip:``,
 ``pfx:``, ``asn:``, ``dev:``, ``tu:``). ``Stick`` relies on it to create the
 right record for an absent entity.
 
@@ -63,10 +64,10 @@ Recency sets
     ``members`` has one entry per ``ACCOUNT_KINDS`` item (``""`` = none this
     time), each seen in that kind's recency set (cap ``ACCOUNT_CAP`` per kind).
     Result ``(counts, times, hours, hour_n, hour_prev, day_n, day_prev, loc,
-    sticky)``:
+    peers, sticky)``:
 
     - ``counts``: for each kind in order, for each of its windows in
-      ``ACCOUNT_WINDOWS``, the members seen over that window (flat, 11 ints);
+      ``ACCOUNT_WINDOWS``, the members seen over that window (flat, 13 ints);
     - ``times``: earlier action times, newest first (as for a session);
     - ``hours``: the account's activity over the last ``HOURS`` clock hours:
       for each clock hour ``floor(t / 3600)`` in ``(H - HOURS, H]`` with
@@ -81,7 +82,8 @@ Recency sets
       ``floor(now / 3600)`` / ``floor(now / 86400)``, this one included);
       ``hour_prev``/``day_prev``: in the bucket just before (0 if idle then);
     - ``loc`` and ``sticky`` as for a session (times and location cleared
-      after ``RECENT_TTL`` without an Account op, as for a session).
+      after ``RECENT_TTL`` without an Account op, as for a session);
+    - ``peers``: the members last given by ``Peers`` (a list, ``[]`` if none).
 
     Lives ``RECENT_TTL`` after its last touch.
 
@@ -90,9 +92,20 @@ Recency sets
     ``TARGET_MAX``); then ``record`` is pushed. The list is dropped when the
     target was idle for ``TARGET_TTL``.
 
-``Mark(key, target)``
-    Sees ``target`` in the account's ``burst`` set (it was found in a burst).
-    Result: None.
+``Crowd(key, member)``
+    A target's crowd: the sessions that acted on it over the last day. Result:
+    the members seen after ``now - CROWD_WINDOW``, least recent first (a
+    list of str, at most ``CROWD_CAP``); then ``member`` is seen (a recency
+    set capped at ``CROWD_CAP``). Lives ``CROWD_WINDOW`` after its last touch.
+
+``Mark(key, target, kind="burst")``
+    Sees ``target`` in the account's ``kind`` set, ``burst`` (it was found in
+    a burst) or ``crowd`` (the account met its known crowd there); ValueError
+    for another kind. Result: None.
+
+``Peers(key, peers)``
+    Replaces the account's peers (the sessions it met on its recent small
+    targets) with the last ``PEERS_MAX`` of ``peers``. Result: None.
 
 ``Stick(key, decision, until)``
     Pins a sticky decision (``"<decision>|<rule id>|<until>"``) on an entity
@@ -106,8 +119,9 @@ it. Every record is bounded: sets by their caps, lists by their maxima.
 Exact rules (where the text above leaves room; both backends follow them)
     - Life: a record is absent once ``expiry <= now``. Each op on a record
       sets ``expiry = max(expiry, now + ttl)``: ``SESSION_TTL`` for Birth and
-      Session, ``RECENT_TTL`` for Shared, Account and Mark, ``until`` for
-      Stick; Target sets ``expiry = now + TARGET_TTL``. An absent record is
+      Session, ``RECENT_TTL`` for Shared, Account, Mark and Peers,
+      ``CROWD_WINDOW`` for Crowd, ``until`` for Stick; Target sets ``expiry =
+      now + TARGET_TTL``. An absent record is
       created empty; a record of another kind is absent (its sticky decision
       with it). A record whose expiry has passed may be dropped at any time
       (a sweep, an eviction, Redis's own expiry), so after a clock went back
@@ -118,7 +132,7 @@ Exact rules (where the text above leaves room; both backends follow them)
     - Clamp: every recency set clamps on its own newest time (Shared's two
       sets, each of an account's kinds).
     - Members: in ``Account.members`` ``""`` sees nothing (the counts are
-      still read); Shared and Mark see their members as given.
+      still read); Shared, Crowd and Mark see their members as given.
     - Order: each member is seen (and its set trimmed to its cap) in order,
       then the counts are read. Members outside every window may be kept or
       dropped: they count nowhere, and as the least recent they are the first
@@ -133,11 +147,12 @@ Exact rules (where the text above leaves room; both backends follow them)
       the stored count when the stored bucket is the one just before, else 0.
       Days likewise. A fresh account has bucket 0 with count 0.
     - Stick replaces the entity's sticky decision whatever its ``until``. It
-      names a session, account or shared entity, never a target.
+      names a session, account or shared entity, never a target or a crowd.
     - Result types: Session ``(str | None, list[float], str | None, str |
       None, int)``; Shared ``(int, int, int, int, str | None)``; Account
       ``(list[int], list[float], list[int], int, int, int, int, str | None,
-      str | None)``; Target ``list[str]``; Birth, Mark, Stick ``None``.
+      list[str], str | None)``; Target and Crowd ``list[str]``; Birth, Mark,
+      Peers, Stick ``None``.
 """
 
 from __future__ import annotations
@@ -159,7 +174,8 @@ SHARED_ACCOUNT_WINDOWS = (600.0, HOUR, DAY)
 SHARED_SESSION_WINDOW = HOUR
 SHARED_CAP = 128  # distinct accounts / sessions kept per shared entity (rules compare with <= 50)
 
-ACCOUNT_KINDS = ("ip", "prefix", "session", "class", "asn", "country", "device", "client", "target", "burst")
+ACCOUNT_KINDS = ("ip", "prefix", "session", "class", "asn", "country", "device", "client", "target", "burst",
+                 "crowd")
 ACCOUNT_WINDOWS: tuple[tuple[float, ...], ...] = (
     (DAY,),  # ip
     (900.0, DAY),  # prefix: live (15 min) and day
@@ -169,30 +185,35 @@ ACCOUNT_WINDOWS: tuple[tuple[float, ...], ...] = (
     (DAY,),  # country
     (DAY,),  # device
     (DAY,),  # client
-    (HOUR,),  # target
+    (HOUR, DAY),  # target
     (HOUR,),  # burst
+    (DAY,),  # crowd
 )
 ACCOUNT_CAP = 64  # members kept per kind and account
 SLOT_S = 600.0  # activity is counted in 10-minute slots
 HOURS = 24  # clock hours of activity kept per account
 
-SESSION_PREFIX, ACCOUNT_PREFIX, TARGET_PREFIX = "s:", "a:", "t:"
+SESSION_PREFIX, ACCOUNT_PREFIX, TARGET_PREFIX, CROWD_PREFIX = "s:", "a:", "t:", "c:"
 
 TARGET_TTL = 300.0
 TARGET_MAX = 32
+CROWD_WINDOW = DAY
+CROWD_CAP = 64  # sessions kept per crowd: a fuller crowd is a popular target, not a pool's
+PEERS_MAX = 128
 
 
 def stick_kind(key: str) -> str:
     """The record a Stick on ``key`` pins to: ``session``, ``account`` or ``shared`` (by the key's prefix).
 
-    ValueError for a target: a sticky decision never names one.
+    ValueError for a target or a crowd: a sticky decision never names one.
     """
     if key.startswith(SESSION_PREFIX):
         return "session"
     if key.startswith(ACCOUNT_PREFIX):
         return "account"
-    if key.startswith(TARGET_PREFIX):
-        raise ValueError(f"Stick on {key!r}: a sticky decision names a session, account or shared entity, never a target")
+    if key.startswith(TARGET_PREFIX) or key.startswith(CROWD_PREFIX):
+        raise ValueError(f"Stick on {key!r}: a sticky decision names a session, account or shared entity, "
+                         "never a target or a crowd")
     return "shared"
 
 
@@ -233,9 +254,22 @@ class Target:
 
 
 @dataclass(slots=True)
+class Crowd:
+    key: str
+    member: str
+
+
+@dataclass(slots=True)
 class Mark:
     key: str
     target: str
+    kind: str = "burst"
+
+
+@dataclass(slots=True)
+class Peers:
+    key: str
+    peers: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -245,7 +279,7 @@ class Stick:
     until: float
 
 
-Op = Birth | Session | Shared | Account | Target | Mark | Stick
+Op = Birth | Session | Shared | Account | Target | Crowd | Mark | Peers | Stick
 
 
 @dataclass(slots=True)
