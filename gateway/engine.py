@@ -203,9 +203,9 @@ class Engine:
             extra = self.settings.model_weight * score
         ev = self.rules.current.evaluate(features, extra)
         for s in ev.sticky:
-            key = self.collector.sticky_key(plan, s.scope)
-            if key:  # written with the next exchange, like every write known only now
-                self.collector.defer(Stick(key, f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}", now + s.ttl_s))
+            record = f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}"
+            for key in self.collector.sticky_keys(plan, s.scope):  # written with the next exchange
+                self.collector.defer(Stick(key, record, now + s.ttl_s))
         explain = ev.explain
         if score is not None and movers:
             explain += f"; model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"

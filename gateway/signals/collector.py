@@ -19,12 +19,21 @@ Entity keys (gateway.signals.store):
 ``asn:<asn>/<class>``, ``dev:<d>``,     its class), device, TLS stack + user agent
 ``tu:<tls d><ua d>``
 ``t:<action>:<target>``                 the target's recent actions (lockstep)
+``c:<action>:<target>``                 the target's crowd: the sessions on it today
 =====================================  =========================================
 
 Client-controlled parts of keys (session, account, target) that are long or
 hold ``#``, ``{`` or ``}`` are replaced by a digest, so keys stay short and
 unambiguous. Device ids, TLS fingerprints and user agents are always digested.
 Sticky decisions live on the session, account, device, prefix and IP entities.
+
+The crowd: a pool of accounts run by one farm or ring turns up together,
+target after target, however slowly and from wherever it acts. Each target
+keeps the sessions that acted on it over the last day; each account keeps the
+sessions it met on its recent *small* targets (a crowd below ``CROWD_CAP``: a
+popular post's crowd says nothing), its *peers*. Known crowd = this target's
+crowd that is already among the peers. Peers and crowd marks are learned after
+the answers, so they travel with the next exchange, like burst marks.
 """
 
 from __future__ import annotations
@@ -40,16 +49,21 @@ from gateway.signals.context import context_features
 from gateway.signals.provenance import digest
 from gateway.signals.store import (
     ACCOUNT_PREFIX,
+    CROWD_CAP,
+    CROWD_PREFIX,
     DAY,
     HOUR,
     MINUTE,
+    PEERS_MAX,
     SESSION_PREFIX,
     SHARED_CAP,
     TARGET_PREFIX,
     Account,
     Birth,
+    Crowd,
     Mark,
     Op,
+    Peers,
     Session,
     Shared,
     Target,
@@ -59,7 +73,8 @@ SHARING_NAMESPACES = ("ip", "prefix", "asn", "device", "tls_ua")
 SHARING_CAP = SHARED_CAP
 _SHARING_KEYS = {ns: (f"{ns}.accounts_10m", f"{ns}.accounts_1h", f"{ns}.accounts_24h", f"{ns}.sessions_1h")
                  for ns in SHARING_NAMESPACES}
-STICKY_SCOPES = ("session", "account", "device", "prefix", "ip")
+STICKY_SCOPES = ("session", "account", "device", "prefix", "ip", "crowd")  # crowd: the session and its known crowd
+CROWD_MIN = 4  # known sessions on a target that make it a crowd mark for the account
 BORN_MAX = 65_536  # sessions remembered as having a birth; past it the table starts over
 PENDING_MAX = 4096  # writes waiting for the next exchange; past it the oldest are dropped
 
@@ -77,7 +92,7 @@ class Plan:
     __slots__ = (
         "ops", "out", "ts", "sharing", "i_account", "i_target", "net_class", "asn", "country", "device_digest",
         "platform", "tls_digest", "client", "ua_digest", "lat", "lon", "account_hash", "prefix", "asn_key", "anon",
-        "account_key", "target_member", "sticky_keys", "i_session",
+        "account_key", "target_member", "sticky_keys", "i_session", "i_crowd", "known",
     )
 
 
@@ -176,7 +191,7 @@ class SignalCollector:
         p.i_account = len(ops)
         ops.append(Account(a_key, (
             fp.ip, prefix, sid, net_class, "" if asn is None else str(asn), country or "", device_digest,
-            client or "", t_member, ""), loc))
+            client or "", t_member, "", ""), loc))
 
         # Lockstep: the target's recent crowd.
         if target:
@@ -185,8 +200,11 @@ class SignalCollector:
             p.target_member = t_member
             p.i_target = len(ops)
             ops.append(Target(TARGET_PREFIX + safe(t_member), lockstep.encode(ts, p.account_hash, prefix, asn_key, anon)))
+            p.i_crowd = len(ops)
+            ops.append(Crowd(CROWD_PREFIX + safe(t_member), s_key))
         else:
-            p.i_target = -1
+            p.i_target = p.i_crowd = -1
+        p.known = ()
         p.sticky_keys = (s_key, a_key, dev_key, pfx_key, ip_key)
         return p
 
@@ -219,7 +237,7 @@ class SignalCollector:
             out[k24] = a24
             out[ks] = s1h
 
-        counts, times, hours, hour_n, hour_prev, day_n, day_prev, loc, _ = values[plan.i_account]
+        counts, times, hours, hour_n, hour_prev, day_n, day_prev, loc, peers, _ = values[plan.i_account]
         out["account.ips_24h"] = counts[0]
         out["account.live_prefixes"] = counts[1]
         out["account.prefixes_24h"] = counts[2]
@@ -238,17 +256,41 @@ class SignalCollector:
         timing.hour_features(hours, out)
         out["account.actions_1h"] = _sliding(ts, HOUR, hour_n, hour_prev)
         out["account.actions_24h"] = _sliding(ts, DAY, day_n, day_prev)
+        out["account.targets_24h"] = counts[10]
         travel.travel_features("account", ts, plan.lat, plan.lon, plan.net_class, loc, out)
 
         k = plan.i_target
         if k >= 0:
             in_burst = lockstep.target_features(ts, plan.account_hash, plan.prefix, plan.asn_key, plan.anon,
                                                 values[k], out, plan.target_member)
-            lockstep.burst_features(counts[9], counts[10], in_burst, out)
+            lockstep.burst_features(counts[9], counts[11], in_burst, out)
             if in_burst:
                 # Known only now; written with the next exchange (this replica's next request).
                 self.pending.append(Mark(plan.account_key, plan.target_member))
+            self._crowd(plan, values[plan.i_crowd], peers, counts[12], out)
         return out
+
+    def _crowd(self, plan: Plan, crowd: list[str], peers: list[str], marked: int, out: dict) -> None:
+        """The target's crowd today, the part of it this account met before, and what the account learns."""
+        me = plan.ops[plan.i_session].key
+        others = [m for m in crowd if m != me]
+        out["target.crowd_24h"] = len(others)
+        # A popular target's crowd says nothing; on a target this session already acted on
+        # today, its crowd is already among the peers: a second visit counts and teaches nothing.
+        small = len(crowd) < CROWD_CAP and len(others) == len(crowd)
+        known: list[str] = []
+        if small and others and peers:
+            met = set(peers)
+            known = [m for m in others if m in met]
+        plan.known = known
+        out["account.crowd_known"] = len(known)
+        if len(known) >= CROWD_MIN:
+            marked += 1  # this target too (its mark is written with the next exchange)
+            self.pending.append(Mark(plan.account_key, plan.target_member, "crowd"))
+        out["account.crowd_targets_24h"] = marked
+        if small and others:
+            fresh = set(others)
+            self.pending.append(Peers(plan.account_key, tuple([p for p in peers if p not in fresh] + others)[-PEERS_MAX:]))
 
     @staticmethod
     def stickies(plan: Plan, values: list) -> list[tuple[str, str]]:
@@ -266,9 +308,15 @@ class SignalCollector:
         return found
 
     @staticmethod
-    def sticky_key(plan: Plan, scope: str) -> str | None:
-        """The entity a sticky decision on ``scope`` is pinned to, for this request."""
-        return plan.sticky_keys[STICKY_SCOPES.index(scope)]
+    def sticky_keys(plan: Plan, scope: str) -> list[str]:
+        """The entities a sticky decision on ``scope`` is pinned to, for this request.
+
+        ``crowd``: this session and the sessions of its known crowd (they move together).
+        """
+        if scope == "crowd":
+            return [plan.sticky_keys[0], *plan.known]
+        key = plan.sticky_keys[STICKY_SCOPES.index(scope)]
+        return [key] if key else []
 
 
 def _sliding(ts: float, width: float, current: int, previous: int) -> int:
