@@ -59,7 +59,7 @@ class Population:
             Shared(f"asn:{asn}/mobile", a, s),
             Shared(f"dev:{dev}", a, s),
             Shared(f"tu:{i % 97:02x}{i % 89:02x}", a, s),
-            Account(f"a:{a}", (ip, prefix, s, "mobile", asn, "NL", dev, "engage-android", target, ""), loc),
+            Account(f"a:{a}", (ip, prefix, s, "mobile", asn, "NL", dev, "engage-android", target, "", ""), loc),
             Target(f"t:{target}", f"{ts:.3f}|{a}|{prefix}|{asn}/mobile|0"),
         ]
 
@@ -106,7 +106,7 @@ def session_core(population: Population, store: MemoryStore, i: int, ts: float) 
         store.exchange_sync([Session(f"s:{s}", "", population.loc(ts + k))], ts + k)
     store.exchange_sync([
         Shared(f"ip:{ip}", a, s), Shared(f"pfx:{prefix}", a, s),
-        Account(f"a:{a}", (ip, prefix, s, "mobile", "", "", "", "", "", ""), population.loc(ts)),
+        Account(f"a:{a}", (ip, prefix, s, "mobile", "", "", "", "", "", "", ""), population.loc(ts)),
     ], ts)
 
 

@@ -425,15 +425,16 @@ async def test_crowd_cap_drops_the_least_recently_seen(store):
     key = "c:like:busy"
     names = [f"s{i}" for i in range(CROWD_CAP + 5)]
     out = await run(store, [Crowd(key, name) for name in names], T0)
-    assert out == [names[max(0, i - CROWD_CAP):i] for i in range(len(names))]
+    # a full crowd answers None (a popular target): its members are not sent
+    assert out == [names[:i] if i < CROWD_CAP else None for i in range(len(names))]
     # at the cap: s5 seen again moves to the newest end, nothing dropped
-    kept = names[5:]
-    assert await one(store, Crowd(key, "s5"), T0 + 1) == kept
-    kept = [*names[6:], "s5"]
+    assert await one(store, Crowd(key, "s5"), T0 + 1) is None
     # a new member drops the least recent (s6), a dropped one comes back as new (dropping s7)
-    assert await run(store, [Crowd(key, "new"), Crowd(key, "s0"), Crowd(key, "end")], T0 + 2) == [
-        kept, [*kept[1:], "new"], [*kept[2:], "new", "s0"]]
+    assert await run(store, [Crowd(key, "new"), Crowd(key, "s0"), Crowd(key, "end")], T0 + 2) == [None] * 3
+    # a day on, only the last three are in the window; s6, s7 and s8 were dropped
+    kept = [*names[9:], "s5", "new", "s0", "end"]
     assert len(kept) == CROWD_CAP
+    assert await one(store, Crowd(key, "late"), T0 + CROWD_WINDOW + 1.5) == kept[-3:]
 
 
 async def test_crowd_lives_its_window_after_its_last_touch(store):
@@ -488,6 +489,12 @@ async def test_a_mark_into_another_kind_is_refused_and_changes_nothing(store):
             await store.exchange([Mark("a:1", "like:b", kind)], T0 + 1)
     out = await one(store, act(), T0 + 2)
     assert out[COUNTS][TARGETS_1H] == 1 and out[COUNTS][IPS_24H] == 0 and out[TIMES] == [T0]
+
+
+async def test_an_account_op_needs_one_member_per_kind(store):
+    for members in ((), ("ip",), ("",) * (len(ACCOUNT_KINDS) + 1)):
+        with pytest.raises(ValueError, match="one per ACCOUNT_KINDS item"):
+            await store.exchange([Account("a:1", members, "L")], T0)
 
 
 async def test_peers_are_replaced_and_answered_by_the_next_account_op(store):

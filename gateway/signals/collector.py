@@ -270,14 +270,19 @@ class SignalCollector:
             self._crowd(plan, values[plan.i_crowd], peers, counts[12], out)
         return out
 
-    def _crowd(self, plan: Plan, crowd: list[str], peers: list[str], marked: int, out: dict) -> None:
+    def _crowd(self, plan: Plan, crowd: list[str] | None, peers: list[str], marked: int, out: dict) -> None:
         """The target's crowd today, the part of it this account met before, and what the account learns."""
+        if crowd is None:  # full: a popular target's crowd says nothing
+            out["target.crowd_24h"] = CROWD_CAP
+            out["account.crowd_known"] = 0
+            out["account.crowd_targets_24h"] = marked
+            return
         me = plan.ops[plan.i_session].key
         others = [m for m in crowd if m != me]
         out["target.crowd_24h"] = len(others)
-        # A popular target's crowd says nothing; on a target this session already acted on
-        # today, its crowd is already among the peers: a second visit counts and teaches nothing.
-        small = len(crowd) < CROWD_CAP and len(others) == len(crowd)
+        # On a target this session already acted on today, the crowd is already among
+        # the peers: a second visit counts and teaches nothing.
+        small = len(others) == len(crowd)
         known: list[str] = []
         if small and others and peers:
             met = set(peers)

@@ -34,6 +34,7 @@ from gateway.signals.store import (
     DAY,
     HOUR,
     HOURS,
+    MARK_KINDS,
     MOVE_GAP,
     MOVES_MAX,
     PEERS_MAX,
@@ -63,7 +64,8 @@ from gateway.signals.store import (
 _SWEEP_EVERY = 64  # exchanges between sweeps of the least recently used end
 _SWEEP_SPAN = 32  # records examined per sweep
 
-_MARKED = {kind: ACCOUNT_KINDS.index(kind) for kind in ("burst", "crowd")}  # the kinds Mark sees into
+_MARKED = {kind: ACCOUNT_KINDS.index(kind) for kind in MARK_KINDS}
+_N_KINDS = len(ACCOUNT_KINDS)
 _EMPTY: list = []  # shared by every account's unused kinds: ``_see`` never grows an empty set in place
 _A10, _A1H, _A24 = SHARED_ACCOUNT_WINDOWS
 
@@ -196,14 +198,13 @@ def _since(members: list | _Big, cut: float) -> int:
     return len(stamps) - bisect_right(stamps, cut)
 
 
-def _members_since(members: list | _Big, cut: float) -> list[str]:
-    """Members last seen after ``cut``, least recent first."""
+def _crowd_since(members: list | _Big, cut: float) -> list[str] | None:
+    """Members last seen after ``cut``, least recent first; None when they fill the crowd."""
+    n = _since(members, cut) if members else 0
+    if n >= CROWD_CAP:
+        return None
     if type(members) is list:
-        i = len(members)
-        while i and members[i - 1] > cut:
-            i -= 2
-        return members[i::2]
-    n = _since(members, cut)
+        return members[len(members) - 2 * n :: 2]
     return list(islice(reversed(members.index), n))[::-1] if n else []
 
 
@@ -373,6 +374,8 @@ class MemoryStore:
                 _sticky(e, now))
 
     def _account(self, op: Account, now: float) -> tuple:
+        if len(op.members) != _N_KINDS:
+            raise ValueError(f"Account op with {len(op.members)} members; one per ACCOUNT_KINDS item ({_N_KINDS})")
         a = self._record(op.key, _Account, now)
         if a.last <= now - RECENT_TTL:
             del a.times[:]
@@ -418,7 +421,7 @@ class MemoryStore:
     def _crowd(self, op: Crowd, now: float) -> list[str]:
         c = self._record(op.key, _Crowd, now)
         members = c.members
-        seen = _members_since(members, now - CROWD_WINDOW) if members else []
+        seen = _crowd_since(members, now - CROWD_WINDOW)
         c.members = _see(members, op.member, now, CROWD_CAP)
         if c.expires < now + CROWD_WINDOW:
             c.expires = now + CROWD_WINDOW

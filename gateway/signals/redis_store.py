@@ -86,6 +86,7 @@ from gateway.signals.store import (
     ACCOUNT_KINDS,
     ACCOUNT_WINDOWS,
     HOURS,
+    MARK_KINDS,
     PEERS_MAX,
     TIMES_MAX,
     Account,
@@ -428,8 +429,12 @@ for i = 1, #KEYS do
     local members, T = r[5], r[6]
     local n = #members
     local c = count(T, CROWD_WINDOW)
-    out[#out + 1] = c
-    for j = n - c + 1, n do out[#out + 1] = members[j] end
+    if c >= CROWD_CAP then
+      out[#out + 1] = -1  -- full: no members
+    else
+      out[#out + 1] = c
+      for j = n - c + 1, n do out[#out + 1] = members[j] end
+    end
     local member, t = a[p + 1], newest(T, now)
     local at = false
     for j = 1, n do
@@ -585,7 +590,7 @@ _CODES = {kind: _bulk(code) for kind, code in (
     (Shared, b"H"), (Account, b"A"), (Session, b"S"), (Target, b"T"), (Crowd, b"C"), (Birth, b"B"), (Mark, b"M"),
     (Peers, b"P"), (Stick, b"K"))}
 # the account kinds a Mark sees into, as the script takes them (1-based ACCOUNT_KINDS index)
-_MARK_KINDS = {kind: _bulk(b"%d" % (ACCOUNT_KINDS.index(kind) + 1)) for kind in ("burst", "crowd")}
+_MARK_KINDS = {kind: _bulk(b"%d" % (ACCOUNT_KINDS.index(kind) + 1)) for kind in MARK_KINDS}
 _EVALSHA = (_bulk(b"EVALSHA"), _bulk(_SCRIPT_SHA.encode()))
 _EVAL = (_bulk(b"EVAL"), _bulk(_SCRIPT.encode()))
 _CLUSTER_EVALSHA = (_bulk(b"EVALSHA"), _bulk(hashlib.sha1(_CLUSTER_SCRIPT.encode()).hexdigest().encode()))
@@ -683,8 +688,12 @@ def decode(ops: list[Op], reply: list) -> list:
             i += 4
         elif kind is Target or kind is Crowd:
             n = data[i]
-            values.append(data[i + 1:i + 1 + n])
-            i += 1 + n
+            if n < 0:  # a full crowd
+                values.append(None)
+                i += 1
+            else:
+                values.append(data[i + 1:i + 1 + n])
+                i += 1 + n
         else:
             values.append(None)
     if i != (len(data) if type(data) is list else 0) or b != len(reply):

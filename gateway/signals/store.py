@@ -95,13 +95,15 @@ Recency sets
 ``Crowd(key, member)``
     A target's crowd: the sessions that acted on it over the last day. Result:
     the members seen after ``now - CROWD_WINDOW``, least recent first (a
-    list of str, at most ``CROWD_CAP``); then ``member`` is seen (a recency
-    set capped at ``CROWD_CAP``). Lives ``CROWD_WINDOW`` after its last touch.
+    list of str), or None when they are ``CROWD_CAP`` (the crowd is full: a
+    popular target, whose members say nothing); then ``member`` is seen (a
+    recency set capped at ``CROWD_CAP``). Lives ``CROWD_WINDOW`` after its
+    last touch.
 
 ``Mark(key, target, kind="burst")``
-    Sees ``target`` in the account's ``kind`` set, ``burst`` (it was found in
-    a burst) or ``crowd`` (the account met its known crowd there); ValueError
-    for another kind. Result: None.
+    Sees ``target`` in the account's ``kind`` set (``MARK_KINDS``): ``burst``
+    (it was found in a burst) or ``crowd`` (the account met its known crowd
+    there); ValueError for another kind. Result: None.
 
 ``Peers(key, peers)``
     Replaces the account's peers (the sessions it met on its recent small
@@ -130,7 +132,7 @@ Exact rules (where the text above leaves room; both backends follow them)
       has ``t > now - w`` (the subtraction in doubles); there is no upper
       bound (a member clamped past ``now`` counts).
     - Clamp: every recency set clamps on its own newest time (Shared's two
-      sets, each of an account's kinds).
+      sets, each of an account's kinds, a crowd).
     - Members: in ``Account.members`` ``""`` sees nothing (the counts are
       still read); Shared, Crowd and Mark see their members as given.
     - Order: each member is seen (and its set trimmed to its cap) in order,
@@ -151,7 +153,7 @@ Exact rules (where the text above leaves room; both backends follow them)
     - Result types: Session ``(str | None, list[float], str | None, str |
       None, int)``; Shared ``(int, int, int, int, str | None)``; Account
       ``(list[int], list[float], list[int], int, int, int, int, str | None,
-      list[str], str | None)``; Target and Crowd ``list[str]``; Birth, Mark,
+      list[str], str | None)``; Target ``list[str]``; Crowd ``list[str] | None``; Birth, Mark,
       Peers, Stick ``None``.
 """
 
@@ -200,6 +202,7 @@ TARGET_MAX = 32
 CROWD_WINDOW = DAY
 CROWD_CAP = 64  # sessions kept per crowd: a fuller crowd is a popular target, not a pool's
 PEERS_MAX = 128
+MARK_KINDS = ("burst", "crowd")  # the account sets a Mark sees into
 
 
 def stick_kind(key: str) -> str:
