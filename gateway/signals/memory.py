@@ -158,6 +158,9 @@ def _see(members: list | _Big, member: str, now: float, cap: int) -> list | _Big
             return [intern(member), now]  # a new list: empty sets may be shared
         if members[-1] > now:
             now = members[-1]
+        if members[-2] == member:  # already the newest (the same address or device as last time)
+            members[-1] = now
+            return members
         if member in members:  # a member (str) never equals a stamp (float)
             i = members.index(member)
             member = members[i]
