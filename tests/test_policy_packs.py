@@ -227,6 +227,16 @@ def test_durations(tmp_path):
     assert "sticky.for must be seconds or a duration" in errors[0]
 
 
+def test_a_crowd_pin_challenges_or_throttles_never_blocks(tmp_path):
+    base = GOOD_RULE.format(id="a").rstrip("\n")
+    errors = errors_of(tmp_path, "p.yaml", f"rules:\n{base}\n    sticky: {{scope: crowd, for: 1d}}\n")
+    assert "sticky scope 'crowd' also pins other sessions: its action must be challenge or throttle" in errors[0]
+    for action in ("challenge", "throttle"):
+        path = write(tmp_path, "p.yaml", f"rules:\n{base.replace('action: block', 'action: ' + action)}\n"
+                                         "    sticky: {scope: crowd, for: 1d}\n")
+        assert RuleSet.load(path).rules[0].sticky.scope == "crowd"
+
+
 def test_missing_and_empty_paths(tmp_path):
     assert load_and_merge(tmp_path / "nope.yaml").errors == [f"{tmp_path / 'nope.yaml'}:1:1: no such file or folder"]
     (tmp_path / "empty").mkdir()

@@ -39,6 +39,7 @@ TEST_KEYS = ("name", "features", "match")
 ACTIONS = ("allow", "block", "challenge", "throttle", "log", "absorb")
 MODES = ("enforce", "shadow")
 STICKY_ACTIONS = ("block", "challenge", "throttle", "absorb")
+CROWD_ACTIONS = (Decision.CHALLENGE, Decision.THROTTLE)  # what a pin on a whole crowd may do
 
 # libyaml's safe loader when present: same semantics and node marks, ten times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -391,6 +392,11 @@ class _PackReader:
             self.err(node, f"sticky needs 'action:' one of {', '.join(STICKY_ACTIONS)} (what is remembered)")
             return None
         if scope is None or ttl is None:
+            return None
+        if scope == "crowd" and action not in CROWD_ACTIONS:
+            # it pins sessions other than the one that matched, which someone else can steer
+            self.err(node, f"sticky scope 'crowd' also pins other sessions: its action must be "
+                           f"{' or '.join(a.value for a in CROWD_ACTIONS)}, never block or absorb")
             return None
         return StickySpec(scope, ttl)
 
