@@ -7,8 +7,11 @@ own ``redis-server`` on a spare loopback port for the outage test.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 import random
 import shutil
+import struct
 import time
 import uuid
 
@@ -299,20 +302,42 @@ async def test_records_stay_small_under_a_flood_of_members(local):
     assert account < len(ACCOUNT_KINDS) * ACCOUNT_CAP * 34 + PEERS_MAX * 20 and crowd < CROWD_CAP * 30
 
 
+def digest(member: str) -> bytes:
+    return hashlib.sha1(member.encode()).digest()[:12]
+
+
+async def write_previous(client, key: str, record: str, *args: object) -> None:
+    """Store a record as the previous layout wrote it: a msgpack array, built in Lua (``record``) from ARGV."""
+    await client.eval(f"local a = ARGV\n{record}\nredis.call('SET', KEYS[1], cmsgpack.pack(r), 'PX', 3600000)",
+                      1, key, *args)
+
+
+def account_of_the_previous_layout(seen: tuple[str, ...], loc: str, peers: str = "") -> str:
+    """Lua for an account record of the previous layout, after one Account op at a[3] with each kind's set
+    holding ``seen`` (a[1] expiry, a[2] its times, a[4..6] its hour, slot and day, a[7..] the sets)."""
+    return (f"local sets = {{unpack(a, 7, {6 + 2 * len(seen)})}}\n"
+            f"local r = {{'A4', tonumber(a[1]), false, 0, a[2], '{loc}', tonumber(a[3]), sets, "
+            "{tonumber(a[4]), 1, tonumber(a[5])}, tonumber(a[4]), 1, 0, tonumber(a[6]), 1, 0}\n" + peers)
+
+
+def account_args(now: float, seen: tuple[str, ...]) -> list:
+    sets = [x for member in seen for x in ((digest(member), struct.pack("<d", now)) if member else (b"", b""))]
+    return [now + RECENT_TTL, struct.pack("<d", now), now, math.floor(now / 3600), math.floor(now / 600),
+            math.floor(now / 86400), *sets]
+
+
 async def test_an_account_written_before_crowds_and_peers_reads_as_without_them(local):
     """A record of the layout before the "crowd" kind and peers (one set pair fewer, no peers field) stays valid."""
     store, client, prefix = local
-    assert MEMBERS[-1] == ""  # nothing seen in the crowd set: the stripped pair is empty
-    ops = [Account("a:old", MEMBERS, "L1"), Mark("a:old", "like:b"), Peers("a:old", ("s:9",))]
-    assert (await store.exchange(ops, T0)).degraded is False
-    strip = """local r = cmsgpack.unpack(redis.call('GET', KEYS[1]))
-    r[16] = nil; r[8][2 * ARGV[1] + 2] = nil; r[8][2 * ARGV[1] + 1] = nil
-    redis.call('SET', KEYS[1], cmsgpack.pack(r), 'KEEPTTL')
-    return {#r, #r[8]}"""
+    assert MEMBERS[-1] == ""  # nothing seen in the crowd set: the missing pair is empty
+    ops = [Account("a:old", MEMBERS, "L1"), Mark("a:old", "like:b")]
     old = len(ACCOUNT_KINDS) - 1
-    assert await client.eval(strip, 1, store.redis_key("a:old"), old) == [15, 2 * old]
+    seen = (*MEMBERS[:old - 1], "like:b")  # the Mark saw into the burst set
+    assert ACCOUNT_KINDS[old - 1] == "burst" and MEMBERS[old - 1] == ""
+    await write_previous(client, store.redis_key("a:old"), account_of_the_previous_layout(seen, "L1"),
+                         *account_args(T0, seen))
     reference = MemoryStore()
-    reference.exchange_sync(ops[:2], T0)  # the same history, without peers
+    reference.exchange_sync(ops, T0)  # the same history
     later = [Account("a:old", MEMBERS, "L2"), Mark("a:old", "like:c", "crowd")]
     expected = reference.exchange_sync(later, T0 + 1).values
     assert expected[0][8] == [] and expected[0][1] == [T0] and expected[0][7] == "L1"  # read, not replaced
@@ -321,3 +346,30 @@ async def test_an_account_written_before_crowds_and_peers_reads_as_without_them(
     expected = reference.exchange_sync(later, T0 + 2).values
     assert expected[1][8] == ["s:1"] and expected[1][0][-1] == 1  # the crowd Mark on the old record counts
     assert (await store.exchange(later, T0 + 2)).values == expected
+
+
+async def test_records_of_the_previous_layout_are_read_and_converted(local):
+    """Sessions, accounts with peers, targets and crowds written as msgpack arrays answer as their history does."""
+    store, client, prefix = local
+    odd = "odd\x1fone"  # a text that a list keeps escaped
+    await write_previous(client, store.redis_key("s:old"),
+                         "local r = {'S2', tonumber(a[1]), false, 0, 'born', a[2], 'L1', tonumber(a[3]), 'p1', 'd1', "
+                         "true, ''}", T0 + SESSION_TTL, struct.pack("<d", T0), T0)
+    seen = MEMBERS
+    await write_previous(client, store.redis_key("a:old"),
+                         account_of_the_previous_layout(seen, "L1", f"r[16] = {{'s:9', a[{7 + 2 * len(seen)}]}}"),
+                         *account_args(T0, seen), odd)
+    await write_previous(client, store.redis_key("t:old"), "local r = {'T1', tonumber(a[1]), false, 0, {'r2', a[2]}}",
+                         T0 + TARGET_TTL, odd)
+    await write_previous(client, store.redis_key("c:old"), "local r = {'C1', tonumber(a[1]), false, 0, {'s1', a[3]}, a[2]}",
+                         T0 + CROWD_WINDOW, struct.pack("<dd", T0, T0), odd)
+    reference = MemoryStore()
+    reference.exchange_sync([Session("s:old", "born", "L1", "p1", "d1", True), Account("a:old", MEMBERS, "L1"),
+                             Peers("a:old", ("s:9", odd)), Target("t:old", odd), Target("t:old", "r2"),
+                             Crowd("c:old", "s1"), Crowd("c:old", odd)], T0)
+    later = [Session("s:old", "", "L2", "p2", "d1", True), Account("a:old", MEMBERS, "L2"), Target("t:old", "r3"),
+             Crowd("c:old", "s2"), Crowd("c:old", "s1")]
+    expected = reference.exchange_sync(later, T0 + 60).values
+    assert expected[0] == ("born", [T0], "L1", None, 1) and expected[1][8] == ["s:9", odd]
+    assert expected[2] == ["r2", odd] and expected[4] == ["s1", odd, "s2"]
+    assert (await store.exchange(later, T0 + 60)).values == expected

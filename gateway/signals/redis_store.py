@@ -8,30 +8,36 @@ sends the script once, counted too).
 Layout: each entity is ONE string key ``<prefix>:{<entity key>}`` (the hash
 tag is the whole entity key) holding one compact record, with a real ``PX``
 of the record's remaining life on the op clock plus a minute, so Redis drops
-it by itself. Sessions, accounts, targets and crowds are ``cmsgpack`` arrays
-(doubles stay exact); a shared entity, whose two sets sit at their caps on a
-busy carrier address, prefix or app version, is one raw string read in place.
-Inside the script one ``MGET`` reads every key of the exchange, the ops run
-in order, and each touched key costs one ``SET`` at the end. The script is
-built for Redis 7's Lua, where every string made costs about a nanosecond per
-byte: a recency set is two strings (fixed-width member digests, packed times)
-worked on with C string functions, never one Lua value per member.
+it by itself. Every record is one raw string: a kind tag, a packed head,
+then sections (packed doubles, fixed-width digests, texts) the head gives the
+lengths of; no record is a msgpack or JSON value, so an op packs and unpacks
+nothing but a few fixed heads. Inside the script one ``MGET`` reads every key
+of the exchange, the ops run in order, and each touched key costs one ``SET``
+at the end. The script is built for Redis 7's Lua, where every string made
+costs about a nanosecond per byte (Lua hashes each byte): a recency set is two
+strings (fixed-width member digests, packed times) worked on with C string
+functions, never one Lua value per member, and a list of texts (a target's
+records, a crowd, an account's peers) is one string that the script splices
+and hands back whole, split in Python.
 
 Semantics are those of ``gateway.signals.store`` exactly, and identical to
 ``gateway.signals.memory`` (the conformance tests drive both): expiries and
 windows are judged on the ``now`` given to ``exchange``, never on Redis's
 clock, with the same double arithmetic (``now`` crosses the wire as Python's
 exact shortest ``repr``; the script's constants are formatted from
-``gateway.signals.store``). Action times come back as packed little-endian
-doubles, so they round-trip bit for bit; every other answer is one JSON text.
+``gateway.signals.store``). The reply is one string of packed answers:
+action times come back as packed little-endian doubles, so they round-trip
+bit for bit, and texts verbatim (see ``decode``).
 One documented difference: a recency set keeps its members as the first 96
 bits of their SHA-1, so two distinct members of one set would count once if
 their digests collided (odds about 1e-25 for a full set of 128). A crowd,
 whose members are answered back, keeps them verbatim.
 
-A record whose kind tag is not the op's (another kind, an older layout, a
-value this module did not write) reads as absent and is replaced, as in the
-memory backend.
+A record whose kind tag is not the op's (another kind, a value this module
+did not write) reads as absent and is replaced, as in the memory backend. A
+record of the layout before this one (msgpack arrays tagged ``S2``, ``A4``,
+``T1``, ``C1``, met after an upgrade) is converted when read, so sessions,
+accounts, targets and crowds keep their history across the upgrade.
 
 URLs: ``redis://``, ``rediss://`` (TLS; certificate options as URL query
 parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
@@ -114,30 +120,47 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 # KEYS[i] is op i's key. ARGV: now, then per op its code and fields:
 # B record | S birth loc place lane fixed | H account session |
 # A <one member per kind> loc | T record | C member | M target kind |
-# P n <n peers> | K record tag, decision, until. Set members arrive as their
-# digests ("" in an Account op: nothing seen), a Mark's kind as its 1-based
-# ACCOUNT_KINDS index; a crowd's member and the peers arrive verbatim (they are
-# answered back). The reply is a table: a JSON array of every answer but action
-# times (a list as its length, then its items: cjson writes an empty table as
-# {}), then one string of packed little-endian doubles per Session and Account
-# op (its times, newest first).
+# P peers | K record tag, decision, until. Set members arrive as their digests
+# ("" in an Account op: nothing seen), a Mark's kind as its 1-based
+# ACCOUNT_KINDS index. Texts answered back as lists (target records, crowd
+# members, peers) travel as *tokens*: the text itself, or ESC and its JSON when
+# it holds SEP or ESC, so a token never holds SEP; a list of them is kept and
+# answered as SEP, then each token followed by SEP ("P" sends its peers so).
 #
-# Records ([1] is the kind tag, its digit the layout version):
-#   all (msgpack): [1] tag  [2] expiry  [3] sticky or false  [4] until
-#   session:       [5] birth or false  [6] times  [7] loc or false  [8] last
-#   account:       [5] times  [6] loc or false  [7] last  [8] sets: digests, times per kind
-#                  [9] active slots per clock hour: {hour, slots, last slot, ...}
-#                  [10..12] hour, its count, previous  [13..15] day, its count, previous
-#                  [16] peers, or absent (none; so are the sets of kinds added since a record was written)
-#   target:        [5] records, newest first
-#   crowd:         [5] members verbatim, least recently seen first  [6] their times (packed doubles)
-#   shared (raw):  see SHARED_HEAD in the script
-# A recency set is least recently seen first: the clamp makes that time order
-# too, so windows are counted from the newest end or by bisection.
+# The reply is ONE string, read in order (see ``decode``): per op its answer as
+# a packed head (little-endian), then the texts that head gives the lengths of
+# (-1: none). Shared '<HHHHi4' counts, sticky; Session '<i4i4i4HH' birth, loc,
+# sticky, times' bytes, moves, then those texts and the times (packed doubles,
+# newest first); Account '<' 13 x 'H', then 'dddd' hour_n, hour_prev, day_n,
+# day_prev, then 'HI4i4i4I4' the bytes of times, hourly, loc, sticky, peers,
+# then those five; Target 'I4' then the list (oldest first); Crowd 'i4' (-1:
+# full) then the in-window part of the list.
+#
+# Records are raw strings: a 2-byte tag (its digit the layout version), a
+# packed head (little-endian), then sections whose lengths the head gives
+# (-1: none; a sticky decision goes with its until):
+#   shared   'H4' SHARED_HEAD: expiry, until, has sticky, its length, accounts,
+#            sessions; the sticky decision; per set its digests, then its times
+#   session  'S3' SESSION_HEAD: expiry, until, last, sticky, birth, loc, place, lane
+#            lengths, times' and moves' bytes, fixed; then those sections
+#            (times: packed doubles newest first; moves: their times ascending)
+#   account  'A5' ACCOUNT_HEAD: expiry, until, last, hour, its count, previous,
+#            day, its count, previous, sticky, loc, times, hourly, peers lengths,
+#            the number of kinds K, then K x 'H' members per kind; then those
+#            sections, then per kind its digests and its times. hourly: per
+#            clock hour with actions '<ddd' hour, slots counted, last slot
+#   target   'T2' '<dH' expiry, records; the records' list, oldest first
+#   crowd    'C2' '<dH' expiry, members; their times; their tokens' lengths
+#            ('<I4' each); their list, least recently seen first
+# In the script a record is a table: [1] tag [2] expiry [3] sticky or false
+# [4] until, then its fields (see fresh). A recency set is least recently seen
+# first: the clamp makes that time order too, so windows are counted from the
+# newest end or by bisection. An older layout (a msgpack table of the previous
+# version) is converted when read; any other value reads as absent.
 _SCRIPT_TEMPLATE = r"""@READ@
 local now = tonumber(a[base + 1])
-local call, floor, find = redis.call, math.floor, string.find
-local mp_pack, mp_unpack, spack, sunpack, ssub = cmsgpack.pack, cmsgpack.unpack, struct.pack, struct.unpack, string.sub
+local call, floor, find, unpack = redis.call, math.floor, string.find, unpack
+local spack, sunpack, ssub, concat = struct.pack, struct.unpack, string.sub, table.concat
 
 local SESSION_TTL, RECENT_TTL, TARGET_TTL, DAY, HOUR = @SESSION_TTL@, @RECENT_TTL@, @TARGET_TTL@, @DAY@, @HOUR@
 local TIMES_MAX, TARGET_MAX, SHARED_CAP, ACCOUNT_CAP = @TIMES_MAX@, @TARGET_MAX@, @SHARED_CAP@, @ACCOUNT_CAP@
@@ -147,36 +170,148 @@ local A10, A1H, A24, S1H = @SHARED_ACCOUNT_WINDOWS@, @SHARED_SESSION_WINDOW@
 local ACCOUNT_WINDOWS = @ACCOUNT_WINDOWS@
 local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
 local MOVE_GAP, MOVES_MAX = @MOVE_GAP@, @MOVES_MAX@
+local SEP, ESC = '\31', '\30'
 
--- A shared record is one raw string, so a set at its cap is never a Lua value per member:
--- 'H4', then SHARED_HEAD (expiry, until, has a sticky decision, its length, accounts,
--- sessions), the sticky decision, then per set its digests and its times. In the
--- script it is {tag, expiry, sticky, until, v = that string, off = where the sets start,
--- na, ns, built = v's head is up to date}.
-local SHARED_HEAD = '<ddBHHH'
+local SHARED_HEAD, SESSION_HEAD, ACCOUNT_HEAD, LIST_HEAD = '<ddBHHH', '<dddi4i4i4I4I4HHB', '<dddddddddi4i4HI4I4B', '<dH'
+local KINDS_HEAD = '<' .. string.rep('H', NKINDS)
+local ANSWER_COUNTS = '<' .. string.rep('H', @NCOUNTS@) .. 'ddddHI4i4i4I4'
 
 local function fresh(tag)
-  if tag == 'S2' then return {tag, 0, false, 0, false, '', false, 0, '', '', false, ''} end
   if tag == 'H4' then return {tag, 0, false, 0, v = '', off = 1, na = 0, ns = 0, built = false} end
-  if tag == 'A4' then
+  if tag == 'S3' then return {tag, 0, false, 0, false, '', false, 0, '', '', false, ''} end
+  if tag == 'A5' then
     local sets = {}
     for i = 1, 2 * NKINDS do sets[i] = '' end
-    return {tag, 0, false, 0, '', false, 0, sets, {}, 0, 0, 0, 0, 0, 0}
+    return {tag, 0, false, 0, '', false, 0, sets, '', 0, 0, 0, 0, 0, 0, SEP}
   end
-  if tag == 'C1' then return {tag, 0, false, 0, {}, ''} end
-  return {tag, 0, false, 0, {}}
+  if tag == 'C2' then return {tag, 0, false, 0, SEP, '', ''} end
+  return {tag, 0, false, 0, SEP, 0}  -- T2
+end
+
+-- the text of length n at i of v, or false for -1; and where the next starts
+local function text(v, i, n)
+  if n < 0 then return false, i end
+  return ssub(v, i, i + n - 1), i + n
+end
+
+local function size(s)
+  if s then return #s end
+  return -1
+end
+
+-- a text as a token (see the module): ESC and its JSON when it holds SEP or ESC
+local function token(s)
+  if find(s, '[\30\31]') then return ESC .. cjson.encode(s) end
+  return s
+end
+
+-- a record of the layout before this one (a msgpack table), as this layout's table
+local function upgrade(t)
+  local tag = t[1]
+  if tag == 'S2' then t[1] = 'S3'; return t end
+  if tag == 'A4' then
+    local sets, hourly, peers = t[8], {}, {SEP}
+    for j = #sets + 1, 2 * NKINDS do sets[j] = '' end
+    for j = 1, #t[9], 3 do hourly[#hourly + 1] = spack('<ddd', t[9][j], t[9][j + 1], t[9][j + 2]) end
+    for _, s in ipairs(t[16] or {}) do peers[#peers + 1] = token(s) .. SEP end
+    return {'A5', t[2], t[3], t[4], t[5], t[6], t[7], sets, concat(hourly), t[10], t[11], t[12], t[13], t[14], t[15],
+            concat(peers)}
+  end
+  if tag == 'T1' then
+    local d = {SEP}
+    for j = #t[5], 1, -1 do d[#d + 1] = token(t[5][j]) .. SEP end
+    return {'T2', t[2], false, 0, concat(d), #t[5]}
+  end
+  if tag == 'C1' then
+    local d, L = {SEP}, {}
+    for j, s in ipairs(t[5]) do
+      s = token(s)
+      d[j + 1] = s .. SEP; L[j] = spack('<I4', #s)
+    end
+    return {'C2', t[2], false, 0, concat(d), t[6], concat(L)}
+  end
+  return false
 end
 
 local function parse(v)
-  if ssub(v, 1, 2) == 'H4' then
+  local tag = ssub(v, 1, 2)
+  if tag == 'H4' then
     local expiry, until_, has, length, na, ns, at = sunpack(SHARED_HEAD, v, 3)
     local sticky = false
     if has == 1 then sticky = ssub(v, at, at + length - 1) end
     return {'H4', expiry, sticky, until_, v = v, off = at + length, na = na, ns = ns, built = true}
   end
-  local ok, t = pcall(mp_unpack, v)
-  if ok and type(t) == 'table' then return t end
-  return false
+  if tag == 'S3' then
+    local expiry, until_, last, ls, lb, ll, lp, ln, lt, lm, fixed, at = sunpack(SESSION_HEAD, v, 3)
+    local sticky, birth, loc, place, lane, times, moves
+    sticky, at = text(v, at, ls); birth, at = text(v, at, lb); loc, at = text(v, at, ll)
+    place, at = text(v, at, lp); lane, at = text(v, at, ln); times, at = text(v, at, lt); moves = text(v, at, lm)
+    return {'S3', expiry, sticky, until_, birth, times, loc, last, place, lane, fixed == 1, moves}
+  end
+  if tag == 'A5' then
+    local e, u, last, hour, hn, hp, day, dn, dp, ls, ll, lt, lh, lp, nk, at = sunpack(ACCOUNT_HEAD, v, 3)
+    local ns = {sunpack(nk == NKINDS and KINDS_HEAD or '<' .. string.rep('H', nk), v, at)}
+    at = ns[nk + 1]
+    local sticky, loc, times, hourly, peers
+    sticky, at = text(v, at, ls); loc, at = text(v, at, ll); times, at = text(v, at, lt)
+    hourly, at = text(v, at, lh); peers, at = text(v, at, lp)
+    local sets = {}
+    for kind = 1, NKINDS do
+      local n = ns[kind] or 0
+      if kind > nk then n = 0 end
+      sets[2 * kind - 1], at = text(v, at, W * n)
+      sets[2 * kind], at = text(v, at, 8 * n)
+    end
+    return {'A5', e, sticky, u, times, loc, last, sets, hourly, hour, hn, hp, day, dn, dp, peers}
+  end
+  if tag == 'T2' then
+    local expiry, n, at = sunpack(LIST_HEAD, v, 3)
+    return {'T2', expiry, false, 0, ssub(v, at), n}
+  end
+  if tag == 'C2' then
+    local expiry, n, at = sunpack(LIST_HEAD, v, 3)
+    local T, L
+    T, at = text(v, at, 8 * n); L, at = text(v, at, 4 * n)
+    return {'C2', expiry, false, 0, ssub(v, at), T, L}
+  end
+  local ok, t = pcall(cmsgpack.unpack, v)
+  if not (ok and type(t) == 'table') then return false end
+  ok, t = pcall(upgrade, t)
+  return ok and t
+end
+
+-- a shared record's head: tag, fields, sticky decision
+local function shared_head(r)
+  local sticky = r[3] or ''
+  return 'H4' .. spack(SHARED_HEAD, r[2], r[4], r[3] and 1 or 0, #sticky, r.na, r.ns) .. sticky
+end
+
+local function serialize(r)
+  local tag = r[1]
+  if tag == 'H4' then
+    if r.built then return r.v end
+    return shared_head(r) .. ssub(r.v, r.off)
+  end
+  if tag == 'S3' then
+    local sticky, birth, loc = r[3], r[5], r[7]
+    return 'S3' .. spack(SESSION_HEAD, r[2], r[4], r[8], size(sticky), size(birth), size(loc), #r[9], #r[10], #r[6],
+                         #r[12], r[11] and 1 or 0) .. (sticky or '') .. (birth or '') .. (loc or '') .. r[9] .. r[10]
+                         .. r[6] .. r[12]
+  end
+  if tag == 'A5' then
+    local sticky, loc, sets = r[3], r[6], r[8]
+    local parts, ns = {'A5', '', sticky or '', loc or '', r[5], r[9], r[16]}, {}
+    for kind = 1, NKINDS do
+      local T = sets[2 * kind]
+      ns[kind] = #T / 8
+      parts[#parts + 1] = sets[2 * kind - 1]; parts[#parts + 1] = T
+    end
+    parts[2] = spack(ACCOUNT_HEAD, r[2], r[4], r[7], r[10], r[11], r[12], r[13], r[14], r[15], size(sticky), size(loc),
+                     #r[5], #r[9], #r[16], NKINDS) .. spack(KINDS_HEAD, unpack(ns))
+    return concat(parts)
+  end
+  if tag == 'T2' then return 'T2' .. spack(LIST_HEAD, r[2], r[6]) .. r[5] end
+  return 'C2' .. spack(LIST_HEAD, r[2], #r[6] / 8) .. r[6] .. r[7] .. r[5]
 end
 
 -- the live record of this kind under k, else a fresh one; every record taken is written back
@@ -194,15 +329,14 @@ local function take(k, tag)
   return r
 end
 
--- a shared record's head: tag, fields, sticky decision
-local function shared_head(r)
-  local sticky = r[3] or ''
-  return 'H4' .. spack(SHARED_HEAD, r[2], r[4], r[3] and 1 or 0, #sticky, r.na, r.ns) .. sticky
-end
-
 local function live_sticky(r)
   if r[3] and now < r[4] then return r[3] end
   return false
+end
+
+-- a text of the answer: its length ('<i4', -1 for none) goes in the head before it
+local function answer(out, s)
+  if s then out[#out + 1] = s end
 end
 
 -- A recency set is two strings, least recently seen first: M, its members' digests (W
@@ -297,15 +431,7 @@ local function touch(r, expiry)
   if r[2] < expiry then r[2] = expiry end
 end
 
--- the account under k (as take); a record written before ACCOUNT_KINDS grew gains empty sets
-local function account(k)
-  local r = take(k, 'A4')
-  local sets = r[8]
-  for j = #sets + 1, 2 * NKINDS do sets[j] = '' end
-  return r
-end
-
-local out, times_out = {}, {}
+local out = {}
 local p = base + 2
 for i = 1, #KEYS do
   local k, code = KEYS[i], a[p]
@@ -320,24 +446,21 @@ for i = 1, #KEYS do
     r.na, r.ns = na2, ns2
     local head = shared_head(r)
     parts[1] = head
-    v = table.concat(parts)
+    v = concat(parts)
     r.v, r.off, r.built = v, #head + 1, true
     local at = #head + 1 + W * na2
-    out[#out + 1] = count_at(v, at, na2, A10)
-    out[#out + 1] = count_at(v, at, na2, A1H)
-    out[#out + 1] = count_at(v, at, na2, A24)
-    out[#out + 1] = count_at(v, at + 8 * na2 + W * ns2, ns2, S1H)
-    out[#out + 1] = live_sticky(r)
+    local sticky = live_sticky(r)
+    out[#out + 1] = spack('<HHHHi4', count_at(v, at, na2, A10), count_at(v, at, na2, A1H), count_at(v, at, na2, A24),
+                          count_at(v, at + 8 * na2 + W * ns2, ns2, S1H), size(sticky))
+    answer(out, sticky)
     p = p + 3
   elseif code == 'S' then
-    local r = take(k, 'S2')
-    out[#out + 1] = r[5]
+    local r = take(k, 'S3')
+    local birth = r[5]
     if not r[5] and a[p + 1] ~= '' then r[5] = a[p + 1] end
     if r[8] <= now - RECENT_TTL then r[6] = ''; r[7] = false end
-    times_out[#times_out + 1] = r[6]
-    out[#out + 1] = r[7]
-    out[#out + 1] = live_sticky(r)
-    r[6] = spack('<d', now) .. ssub(r[6], 1, 8 * (TIMES_MAX - 1))
+    local times, loc, sticky = r[6], r[7], live_sticky(r)
+    r[6] = spack('<d', now) .. ssub(times, 1, 8 * (TIMES_MAX - 1))
     r[7] = a[p + 2]
     -- moves: {place, lane, fixed} of the last use, and the moves' times (ascending doubles)
     local place, lane, fixed = a[p + 3], a[p + 4], a[p + 5] == '1'
@@ -348,14 +471,15 @@ for i = 1, #KEYS do
     end
     while #moves > 0 and sunpack('<d', moves) <= now - DAY do moves = ssub(moves, 9) end
     r[9], r[10], r[11], r[12] = place, lane, fixed, moves
-    out[#out + 1] = #moves / 8
+    out[#out + 1] = spack('<i4i4i4HH', size(birth), size(loc), size(sticky), #times, #moves / 8)
+    answer(out, birth); answer(out, loc); answer(out, sticky); out[#out + 1] = times
     if now > r[8] then r[8] = now end
     touch(r, now + SESSION_TTL)
     p = p + 6
   elseif code == 'A' then
-    local r = account(k)
+    local r = take(k, 'A5')
     if r[7] <= now - RECENT_TTL then r[5] = ''; r[6] = false end
-    local sets = r[8]
+    local sets, head = r[8], {}
     for kind = 1, NKINDS do
       local M, T = sets[2 * kind - 1], sets[2 * kind]
       local member = a[p + kind]
@@ -364,28 +488,26 @@ for i = 1, #KEYS do
         sets[2 * kind - 1], sets[2 * kind] = M, T
       end
       local windows = ACCOUNT_WINDOWS[kind]
-      for w = 1, #windows do out[#out + 1] = count(T, windows[w]) end
+      for w = 1, #windows do head[#head + 1] = count(T, windows[w]) end
     end
-    -- active slots per clock hour: {hour, slots counted, last slot counted, ...}
+    -- active slots per clock hour: '<ddd' hour, slots counted, last slot counted, per entry
     local hourly, hour, slot = r[9], floor(now / HOUR), floor(now / SLOT_S)
     local n = #hourly
-    if n > 0 and hourly[n - 2] == hour then
-      if slot > hourly[n] then hourly[n - 1] = hourly[n - 1] + 1; hourly[n] = slot end
+    local newest_hour, slots, last_slot = 0, 0, 0
+    if n > 0 then newest_hour, slots, last_slot = sunpack('<ddd', hourly, n - 23) end
+    if n > 0 and newest_hour == hour then
+      if slot > last_slot then hourly = ssub(hourly, 1, n - 24) .. spack('<ddd', hour, slots + 1, slot) end
     else
-      hourly[n + 1] = hour; hourly[n + 2] = 1; hourly[n + 3] = slot
-      if hourly[1] <= hour - HOURS then
+      hourly = hourly .. spack('<ddd', hour, 1, slot)
+      if sunpack('<d', hourly) <= hour - HOURS then
         local kept = {}
-        for j = 1, #hourly, 3 do
-          if hourly[j] > hour - HOURS then
-            kept[#kept + 1] = hourly[j]; kept[#kept + 1] = hourly[j + 1]; kept[#kept + 1] = hourly[j + 2]
-          end
+        for j = 1, #hourly, 24 do
+          if sunpack('<d', hourly, j) > hour - HOURS then kept[#kept + 1] = ssub(hourly, j, j + 23) end
         end
-        hourly = kept
-        r[9] = kept
+        hourly = concat(kept)
       end
     end
-    out[#out + 1] = #hourly / 3
-    for j = 2, #hourly, 3 do out[#out + 1] = hourly[j] end
+    r[9] = hourly
     local day = floor(now / DAY)
     if hour == r[10] then
       r[11] = r[11] + 1
@@ -399,78 +521,77 @@ for i = 1, #KEYS do
       if day == r[13] + 1 then r[15] = r[14] else r[15] = 0 end
       r[13] = day; r[14] = 1
     end
-    out[#out + 1] = r[11]; out[#out + 1] = r[12]; out[#out + 1] = r[14]; out[#out + 1] = r[15]
-    times_out[#times_out + 1] = r[5]
-    out[#out + 1] = r[6]
-    local peers = r[16] or {}
-    out[#out + 1] = #peers
-    for j = 1, #peers do out[#out + 1] = peers[j] end
-    out[#out + 1] = live_sticky(r)
-    r[5] = spack('<d', now) .. ssub(r[5], 1, 8 * (TIMES_MAX - 1))
+    local times, loc, sticky, peers = r[5], r[6], live_sticky(r), r[16]
+    local m = #head
+    head[m + 1], head[m + 2], head[m + 3], head[m + 4] = r[11], r[12], r[14], r[15]
+    head[m + 5], head[m + 6], head[m + 7], head[m + 8], head[m + 9] = #times, #hourly, size(loc), size(sticky), #peers
+    out[#out + 1] = spack(ANSWER_COUNTS, unpack(head))
+    out[#out + 1] = times; out[#out + 1] = hourly; answer(out, loc); answer(out, sticky); out[#out + 1] = peers
+    r[5] = spack('<d', now) .. ssub(times, 1, 8 * (TIMES_MAX - 1))
     r[6] = a[p + NKINDS + 1]
     if now > r[7] then r[7] = now end
     touch(r, now + RECENT_TTL)
     p = p + NKINDS + 2
   elseif code == 'T' then
-    local r = take(k, 'T1')
-    local previous = r[5]
-    out[#out + 1] = #previous
-    local records = {a[p + 1]}
-    for j = 1, #previous do
-      out[#out + 1] = previous[j]
-      if j < TARGET_MAX then records[j + 1] = previous[j] end
-    end
-    r[5] = records
+    -- the records, oldest first: answered, then this one pushed (the oldest dropped past TARGET_MAX)
+    local r = take(k, 'T2')
+    local d, n = r[5], r[6]
+    out[#out + 1] = spack('<I4', #d); out[#out + 1] = d
+    if n >= TARGET_MAX then d = ssub(d, (find(d, SEP, 2, true))) else n = n + 1 end
+    r[5], r[6] = d .. a[p + 1] .. SEP, n
     r[2] = now + TARGET_TTL
     p = p + 2
   elseif code == 'C' then
     -- a crowd: the members seen within CROWD_WINDOW (least recent first), then see this one
-    local r = take(k, 'C1')
-    local members, T = r[5], r[6]
-    local n = #members
+    local r = take(k, 'C2')
+    local d, T, L = r[5], r[6], r[7]
+    local n = #T / 8
     local c = count(T, CROWD_WINDOW)
     if c >= CROWD_CAP then
-      out[#out + 1] = -1  -- full: no members
+      out[#out + 1] = spack('<i4', -1)  -- full: no members
     else
-      out[#out + 1] = c
-      for j = n - c + 1, n do out[#out + 1] = members[j] end
+      local s, part = #d, d  -- s: the SEP before the first of the last c
+      for j = n, n - c + 1, -1 do s = s - sunpack('<I4', L, 4 * j - 3) - 1 end
+      if s > 1 then part = ssub(d, s) end
+      out[#out + 1] = spack('<i4', #part); out[#out + 1] = part
     end
     local member, t = a[p + 1], newest(T, now)
-    local at = false
-    for j = 1, n do
-      if members[j] == member then at = j; break end
-    end
+    local at = find(d, SEP .. member .. SEP, 1, true)  -- a token holds no SEP: a whole token
+    local length = #member
     if at then
-      table.remove(members, at)
-      T = ssub(T, 1, 8 * at - 8) .. ssub(T, 8 * at + 1)
-    elseif n >= CROWD_CAP then
-      table.remove(members, 1)
-      T = ssub(T, 9)
+      local i, s = 1, 1  -- the entry whose SEP before it is at
+      while s < at do s = s + sunpack('<I4', L, 4 * i - 3) + 1; i = i + 1 end
+      if i < n then
+        d = ssub(d, 1, at) .. ssub(d, at + length + 2) .. member .. SEP
+        L = ssub(L, 1, 4 * i - 4) .. ssub(L, 4 * i + 1) .. spack('<I4', length)
+      end
+      T = ssub(T, 1, 8 * i - 8) .. ssub(T, 8 * i + 1) .. spack('<d', t)
+    else
+      if n >= CROWD_CAP then
+        d, T, L = ssub(d, sunpack('<I4', L) + 2), ssub(T, 9), ssub(L, 5)
+      end
+      d, T, L = d .. member .. SEP, T .. spack('<d', t), L .. spack('<I4', length)
     end
-    members[#members + 1] = member
-    r[6] = T .. spack('<d', t)
+    r[5], r[6], r[7] = d, T, L
     touch(r, now + CROWD_WINDOW)
     p = p + 2
   elseif code == 'B' then
-    local r = take(k, 'S2')
+    local r = take(k, 'S3')
     if not r[5] then r[5] = a[p + 1] end
     touch(r, now + SESSION_TTL)
     p = p + 2
   elseif code == 'M' then
-    local r = account(k)
+    local r = take(k, 'A5')
     local kind = tonumber(a[p + 2])
     local sets, m, t = r[8], 2 * kind - 1, 2 * kind
     sets[m], sets[t] = see(sets[m], sets[t], a[p + 1], newest(sets[t], now), ACCOUNT_CAP)
     touch(r, now + RECENT_TTL)
     p = p + 3
   elseif code == 'P' then
-    local r = account(k)
-    local n = tonumber(a[p + 1])
-    local peers = {}
-    for j = 1, n do peers[j] = a[p + 1 + j] end
-    r[16] = peers
+    local r = take(k, 'A5')
+    r[16] = a[p + 1]
     touch(r, now + RECENT_TTL)
-    p = p + 2 + n
+    p = p + 2
   elseif code == 'K' then
     local r = take(k, a[p + 1])
     local until_ = tonumber(a[p + 3])
@@ -489,23 +610,13 @@ for _, k in ipairs(order) do
   if left > 0 then
     local ms = math.ceil(left * 1000) + MARGIN_MS
     if not (ms < MAX_MS) then ms = MAX_MS end
-    local value
-    if r[1] ~= 'H4' then
-      value = mp_pack(r)
-    elseif r.built then
-      value = r.v
-    else
-      value = shared_head(r) .. ssub(r.v, r.off)
-    end
-    call('SET', k, value, 'PX', ms)
+    call('SET', k, serialize(r), 'PX', ms)
   else
     call('DEL', k)
   end
 end
 
-local reply = {cjson.encode(out)}
-for j = 1, #times_out do reply[j + 1] = times_out[j] end
-return reply
+return concat(out)
 """
 
 
@@ -549,7 +660,7 @@ def _build_script(cluster: bool) -> str:
         "SHARED_ACCOUNT_WINDOWS": ", ".join(_lua(w) for w in contract.SHARED_ACCOUNT_WINDOWS),
         "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW, "ACCOUNT_WINDOWS": ACCOUNT_WINDOWS,
         "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
-        "MOVE_GAP": contract.MOVE_GAP, "MOVES_MAX": contract.MOVES_MAX,
+        "MOVE_GAP": contract.MOVE_GAP, "MOVES_MAX": contract.MOVES_MAX, "NCOUNTS": _N_COUNTS,
     }
     script = _SCRIPT_TEMPLATE.replace("@READ@", _READ_CLUSTER if cluster else _READ_PLAIN, 1)
     for name, value in constants.items():
@@ -562,7 +673,13 @@ def _build_script(cluster: bool) -> str:
 _SCRIPT = _build_script(cluster=False)
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 _CLUSTER_SCRIPT = _build_script(cluster=True)
-_UNPACK_TIMES = [struct.Struct(f"<{n}d").unpack for n in range(TIMES_MAX + 1)]
+_TIMES = [struct.Struct(f"<{n}d").unpack_from for n in range(TIMES_MAX + 1)]
+_SHARED_ANSWER = struct.Struct("<HHHHi")
+_SESSION_ANSWER = struct.Struct("<iiiHH")
+_ACCOUNT_ANSWER = struct.Struct(f"<{_N_COUNTS}HddddHIiiI")
+_TARGET_ANSWER = struct.Struct("<I")
+_CROWD_ANSWER = struct.Struct("<i")
+_SEP, _ESC = "\x1f", "\x1e"
 
 
 def _bulk(data: bytes) -> bytes:
@@ -584,6 +701,49 @@ def _member(member: str) -> bytes:
     return _bulk(hashlib.sha1(_utf8(member)).digest()[:_DIGEST_BYTES])
 
 
+def _token(text: str) -> str:
+    """A text as a list holds it: itself, or ESC and its JSON (plain ASCII) when it holds SEP or ESC."""
+    if _SEP in text or _ESC in text:
+        return _ESC + json.dumps(text)
+    return text
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _crowd_member(member: str) -> bytes:
+    """A crowd member as the script takes it: its token (session ids repeat: cached)."""
+    return _text(_token(member))
+
+
+def _list(texts: tuple[str, ...]) -> bytes:
+    """A list as the script keeps it: SEP, then each text's token followed by SEP."""
+    joined = _SEP.join(("", *texts, ""))
+    if joined.count(_SEP) != len(texts) + 1 or _ESC in joined:  # a text holds SEP or ESC: tokens
+        joined = _SEP.join(("", *map(_token, texts), ""))
+    return _text(joined)
+
+
+def _texts(data: bytes) -> list[str]:
+    """The texts of a list the script answered (SEP, each token followed by SEP)."""
+    text = data.decode("utf-8", "surrogatepass")
+    items = text.split(_SEP)[1:-1]
+    if _ESC in text:
+        items = [json.loads(item[1:]) if item[:1] == _ESC else item for item in items]
+    return items
+
+
+def _optional(reply: bytes, at: int, n: int) -> tuple[str | None, int]:
+    """The text of n bytes at ``at`` of the reply (None for n = -1), and where the next starts."""
+    if n < 0:
+        return None, at
+    return reply[at:at + n].decode("utf-8", "surrogatepass"), at + n
+
+
+@functools.lru_cache(maxsize=64)
+def _hours(n: int) -> Callable:
+    """Unpacks n bytes of an account's hourly entries ('<ddd' each)."""
+    return struct.Struct(f"<{n // 8}d").unpack_from
+
+
 _NONE = _bulk(b"")
 _ZERO, _ONE = _bulk(b"0"), _bulk(b"1")
 _CODES = {kind: _bulk(code) for kind, code in (
@@ -603,7 +763,7 @@ _SLOTS = 16384
 _TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionError)  # MovedError is an AskError
 
 
-_STICK_TAGS = {"session": _bulk(b"S2"), "account": _bulk(b"A4"), "shared": _bulk(b"H4")}  # the record a Stick creates
+_STICK_TAGS = {"session": _bulk(b"S3"), "account": _bulk(b"A5"), "shared": _bulk(b"H4")}  # the record a Stick creates
 
 
 def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list[bytes], list[bytes]]:
@@ -632,72 +792,74 @@ def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list
             args.append(_text(op.loc))
         elif kind is Session:
             extend((_text(op.birth), _text(op.loc), _text(op.place), _text(op.lane), _ONE if op.fixed else _ZERO))
-        elif kind is Target or kind is Birth:
+        elif kind is Target:
+            args.append(_text(_token(op.record)))
+        elif kind is Birth:
             args.append(_text(op.record))
         elif kind is Crowd:
-            args.append(_text(op.member))
+            args.append(_crowd_member(op.member))
         elif kind is Mark:
             mark = _MARK_KINDS.get(op.kind)
             if mark is None:
                 raise ValueError(f"Mark into {op.kind!r}: the kinds are {', '.join(_MARK_KINDS)}")
             extend((member(op.target), mark))
         elif kind is Peers:
-            peers = op.peers[-PEERS_MAX:]
-            args.append(_bulk(b"%d" % len(peers)))
-            extend([_text(peer) for peer in peers])
+            args.append(_list(op.peers[-PEERS_MAX:]))
         else:
             extend((_STICK_TAGS[stick_kind(op.key)], _text(op.decision), _bulk(repr(float(op.until)).encode())))
     return keys, args
 
 
-def decode(ops: list[Op], reply: list) -> list:
-    """The contract's values from the script's reply."""
-    if type(reply) is not list or not reply:
+def decode(ops: list[Op], reply: object) -> list:
+    """The contract's values from the script's reply: one string, each op's answer in turn (see the script's header)."""
+    if type(reply) is not bytes:
         raise ValueError(f"state script answered {str(reply)[:80]} for {len(ops)} ops")
-    data = json.loads(reply[0])
     values: list = []
-    i = 0
-    b = 1
+    at = 0
     for op in ops:
         kind = type(op)
         if kind is Shared:
-            sticky = data[i + 4]
-            values.append((data[i], data[i + 1], data[i + 2], data[i + 3], None if sticky is False else sticky))
-            i += 5
+            a10, a1h, a24, s1h, n = _SHARED_ANSWER.unpack_from(reply, at)
+            sticky, at = _optional(reply, at + _SHARED_ANSWER.size, n)
+            values.append((a10, a1h, a24, s1h, sticky))
         elif kind is Account:
-            j = i + _N_COUNTS
-            counts = data[i:j]
-            n = data[j]
-            hours = data[j + 1:j + 1 + n]
-            j += 1 + n
-            loc, n = data[j + 4], data[j + 5]
-            peers = data[j + 6:j + 6 + n]
-            sticky = data[j + 6 + n]
-            blob = reply[b]
-            b += 1
-            values.append((counts, list(_UNPACK_TIMES[len(blob) >> 3](blob)), hours, data[j], data[j + 1],
-                           data[j + 2], data[j + 3], None if loc is False else loc, peers,
-                           None if sticky is False else sticky))
-            i = j + 7 + n
+            *counts, hour_n, hour_prev, day_n, day_prev, nt, nh, nl, ns, np = _ACCOUNT_ANSWER.unpack_from(reply, at)
+            at += _ACCOUNT_ANSWER.size
+            times = list(_TIMES[nt >> 3](reply, at))
+            at += nt
+            hours = [int(slots) for slots in _hours(nh)(reply, at)[1::3]]
+            loc, at = _optional(reply, at + nh, nl)
+            sticky, at = _optional(reply, at, ns)
+            peers = _texts(reply[at:at + np])
+            at += np
+            values.append((counts, times, hours, int(hour_n), int(hour_prev), int(day_n), int(day_prev), loc, peers,
+                           sticky))
         elif kind is Session:
-            birth, loc, sticky = data[i], data[i + 1], data[i + 2]
-            blob = reply[b]
-            b += 1
-            values.append((None if birth is False else birth, list(_UNPACK_TIMES[len(blob) >> 3](blob)),
-                           None if loc is False else loc, None if sticky is False else sticky, data[i + 3]))
-            i += 4
-        elif kind is Target or kind is Crowd:
-            n = data[i]
+            nb, nl, ns, nt, moves = _SESSION_ANSWER.unpack_from(reply, at)
+            birth, at = _optional(reply, at + _SESSION_ANSWER.size, nb)
+            loc, at = _optional(reply, at, nl)
+            sticky, at = _optional(reply, at, ns)
+            values.append((birth, list(_TIMES[nt >> 3](reply, at)), loc, sticky, moves))
+            at += nt
+        elif kind is Target:
+            [n] = _TARGET_ANSWER.unpack_from(reply, at)
+            at += _TARGET_ANSWER.size
+            records = _texts(reply[at:at + n])
+            records.reverse()  # kept oldest first
+            values.append(records)
+            at += n
+        elif kind is Crowd:
+            [n] = _CROWD_ANSWER.unpack_from(reply, at)
+            at += _CROWD_ANSWER.size
             if n < 0:  # a full crowd
                 values.append(None)
-                i += 1
             else:
-                values.append(data[i + 1:i + 1 + n])
-                i += 1 + n
+                values.append(_texts(reply[at:at + n]))
+                at += n
         else:
             values.append(None)
-    if i != (len(data) if type(data) is list else 0) or b != len(reply):
-        raise ValueError(f"state script answered {i} of {len(data)} values for {len(ops)} ops")
+    if at != len(reply):
+        raise ValueError(f"state script answered {len(reply)} bytes, {at} read for {len(ops)} ops")
     return values
 
 
