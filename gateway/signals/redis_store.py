@@ -159,7 +159,7 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 # version) is converted when read; any other value reads as absent.
 _SCRIPT_TEMPLATE = r"""@READ@
 local now = tonumber(a[base + 1])
-local call, floor, find, unpack = redis.call, math.floor, string.find, unpack
+local call, floor, find, unpack, byte = redis.call, math.floor, string.find, unpack, string.byte
 local spack, sunpack, ssub, concat = struct.pack, struct.unpack, string.sub, table.concat
 
 local SESSION_TTL, RECENT_TTL, TARGET_TTL, DAY, HOUR = @SESSION_TTL@, @RECENT_TTL@, @TARGET_TTL@, @DAY@, @HOUR@
@@ -167,7 +167,7 @@ local TIMES_MAX, TARGET_MAX, SHARED_CAP, ACCOUNT_CAP = @TIMES_MAX@, @TARGET_MAX@
 local SLOT_S, HOURS, NKINDS = @SLOT_S@, @HOURS@, @NKINDS@
 local CROWD_WINDOW, CROWD_CAP = @CROWD_WINDOW@, @CROWD_CAP@
 local A10, A1H, A24, S1H = @SHARED_ACCOUNT_WINDOWS@, @SHARED_SESSION_WINDOW@
-local ACCOUNT_WINDOWS = @ACCOUNT_WINDOWS@
+local WINDOWS, NWINDOWS = @WINDOWS@, '@NWINDOWS@'  -- every kind's windows in a row; how many each kind has
 local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
 local MOVE_GAP, MOVES_MAX = @MOVE_GAP@, @MOVES_MAX@
 local SEP, ESC = '\31', '\30'
@@ -180,9 +180,10 @@ local function fresh(tag)
   if tag == 'H4' then return {tag, 0, false, 0, v = '', off = 1, na = 0, ns = 0, built = false} end
   if tag == 'S3' then return {tag, 0, false, 0, false, '', false, 0, '', '', false, ''} end
   if tag == 'A5' then
-    local sets = {}
-    for i = 1, 2 * NKINDS do sets[i] = '' end
-    return {tag, 0, false, 0, '', false, 0, sets, '', 0, 0, 0, 0, 0, 0, SEP}
+    local ns = {}
+    for kind = 1, NKINDS do ns[kind] = 0 end
+    return {tag, 0, false, 0, last = 0, hour = 0, hn = 0, hp = 0, day = 0, dn = 0, dp = 0, times = '', loc = false,
+            hourly = '', peers = SEP, S = '', ns = ns}
   end
   if tag == 'C2' then return {tag, 0, false, 0, SEP, '', ''} end
   return {tag, 0, false, 0, SEP, 0}  -- T2
@@ -210,12 +211,17 @@ local function upgrade(t)
   local tag = t[1]
   if tag == 'S2' then t[1] = 'S3'; return t end
   if tag == 'A4' then
-    local sets, hourly, peers = t[8], {}, {SEP}
-    for j = #sets + 1, 2 * NKINDS do sets[j] = '' end
+    local sets, ns, hourly, peers = t[8], {}, {}, {SEP}
+    for kind = 1, NKINDS do
+      sets[2 * kind - 1] = sets[2 * kind - 1] or ''
+      sets[2 * kind] = sets[2 * kind] or ''
+      ns[kind] = #sets[2 * kind] / 8
+    end
     for j = 1, #t[9], 3 do hourly[#hourly + 1] = spack('<ddd', t[9][j], t[9][j + 1], t[9][j + 2]) end
     for _, s in ipairs(t[16] or {}) do peers[#peers + 1] = token(s) .. SEP end
-    return {'A5', t[2], t[3], t[4], t[5], t[6], t[7], sets, concat(hourly), t[10], t[11], t[12], t[13], t[14], t[15],
-            concat(peers)}
+    return {'A5', t[2], t[3], t[4], last = t[7], hour = t[10], hn = t[11], hp = t[12], day = t[13], dn = t[14],
+            dp = t[15], times = t[5], loc = t[6], hourly = concat(hourly), peers = concat(peers),
+            S = concat(sets, '', 1, 2 * NKINDS), ns = ns}
   end
   if tag == 'T1' then
     local d = {SEP}
@@ -250,19 +256,19 @@ local function parse(v)
   end
   if tag == 'A5' then
     local e, u, last, hour, hn, hp, day, dn, dp, ls, ll, lt, lh, lp, nk, at = sunpack(ACCOUNT_HEAD, v, 3)
-    local ns = {sunpack(nk == NKINDS and KINDS_HEAD or '<' .. string.rep('H', nk), v, at)}
-    at = ns[nk + 1]
-    local sticky, loc, times, hourly, peers
-    sticky, at = text(v, at, ls); loc, at = text(v, at, ll); times, at = text(v, at, lt)
-    hourly, at = text(v, at, lh); peers, at = text(v, at, lp)
-    local sets = {}
+    local got = {sunpack(nk == NKINDS and KINDS_HEAD or '<' .. string.rep('H', nk), v, at)}
+    local ns, length = {}, 0  -- a kind added since the record was written has an empty set; one dropped, none
     for kind = 1, NKINDS do
-      local n = ns[kind] or 0
-      if kind > nk then n = 0 end
-      sets[2 * kind - 1], at = text(v, at, W * n)
-      sets[2 * kind], at = text(v, at, 8 * n)
+      local n = 0
+      if kind <= nk then n = got[kind] end
+      ns[kind] = n
+      length = length + (W + 8) * n
     end
-    return {'A5', e, sticky, u, times, loc, last, sets, hourly, hour, hn, hp, day, dn, dp, peers}
+    local sticky, loc, times, hourly, peers
+    sticky, at = text(v, got[nk + 1], ls); loc, at = text(v, at, ll); times, at = text(v, at, lt)
+    hourly, at = text(v, at, lh); peers, at = text(v, at, lp)
+    return {'A5', e, sticky, u, last = last, hour = hour, hn = hn, hp = hp, day = day, dn = dn, dp = dp, times = times,
+            loc = loc, hourly = hourly, peers = peers, S = ssub(v, at, at + length - 1), ns = ns}
   end
   if tag == 'T2' then
     local expiry, n, at = sunpack(LIST_HEAD, v, 3)
@@ -299,16 +305,10 @@ local function serialize(r)
                          .. r[6] .. r[12]
   end
   if tag == 'A5' then
-    local sticky, loc, sets = r[3], r[6], r[8]
-    local parts, ns = {'A5', '', sticky or '', loc or '', r[5], r[9], r[16]}, {}
-    for kind = 1, NKINDS do
-      local T = sets[2 * kind]
-      ns[kind] = #T / 8
-      parts[#parts + 1] = sets[2 * kind - 1]; parts[#parts + 1] = T
-    end
-    parts[2] = spack(ACCOUNT_HEAD, r[2], r[4], r[7], r[10], r[11], r[12], r[13], r[14], r[15], size(sticky), size(loc),
-                     #r[5], #r[9], #r[16], NKINDS) .. spack(KINDS_HEAD, unpack(ns))
-    return concat(parts)
+    local sticky, loc = r[3], r.loc
+    return 'A5' .. spack(ACCOUNT_HEAD, r[2], r[4], r.last, r.hour, r.hn, r.hp, r.day, r.dn, r.dp, size(sticky), size(loc),
+                         #r.times, #r.hourly, #r.peers, NKINDS) .. spack(KINDS_HEAD, unpack(r.ns)) .. (sticky or '')
+                         .. (loc or '') .. r.times .. r.hourly .. r.peers .. r.S
   end
   if tag == 'T2' then return 'T2' .. spack(LIST_HEAD, r[2], r[6]) .. r[5] end
   return 'C2' .. spack(LIST_HEAD, r[2], #r[6] / 8) .. r[6] .. r[7] .. r[5]
@@ -332,11 +332,6 @@ end
 local function live_sticky(r)
   if r[3] and now < r[4] then return r[3] end
   return false
-end
-
--- a text of the answer: its length ('<i4', -1 for none) goes in the head before it
-local function answer(out, s)
-  if s then out[#out + 1] = s end
 end
 
 -- A recency set is two strings, least recently seen first: M, its members' digests (W
@@ -372,25 +367,6 @@ local function newest(T, t)
   return t
 end
 
--- see digest d at time t (no earlier than the set's newest): it moves to the newest end;
--- past cap the least recently seen are dropped
-local function see(M, T, d, t, cap)
-  local n = #T / 8
-  if n > 0 and ssub(M, -W) == d then return M, ssub(T, 1, -9) .. spack('<d', t) end
-  local at = find(M, d, 1, true)
-  while at and (at - 1) % W ~= 0 do at = find(M, d, at + 1, true) end  -- only whole entries
-  if at then
-    local o = (at - 1) / W * 8
-    return ssub(M, 1, at - 1) .. ssub(M, at + W) .. d, ssub(T, 1, o) .. ssub(T, o + 9) .. spack('<d', t)
-  end
-  M, T = M .. d, T .. spack('<d', t)
-  if n >= cap then
-    local k = n + 1 - cap
-    M, T = ssub(M, W * k + 1), ssub(T, 8 * k + 1)
-  end
-  return M, T
-end
-
 -- the entry (from 0) of digest d among the n digests at m of v, or -1
 local function index_of(v, m, n, d)
   local stop = m + W * n
@@ -402,8 +378,9 @@ local function index_of(v, m, n, d)
   return -1
 end
 
--- the set of n entries at m of v with d seen at time t, as pieces added to parts (its
--- digests, then its times); returns its new size
+-- the set of n entries at m of v with d seen at time t (no earlier than the set's newest: d
+-- moves to the newest end; past cap the least recently seen are dropped), as pieces added to
+-- parts (its digests, then its times); returns its new size and d's entry before (-1: none)
 local function see_into(parts, v, m, n, d, t, cap)
   local tm, i, drop = m + W * n, index_of(v, m, n, d), 0
   local te, j = tm + 8 * n, #parts
@@ -411,12 +388,12 @@ local function see_into(parts, v, m, n, d, t, cap)
     parts[j + 1] = ssub(v, m, m + W * i - 1); parts[j + 2] = ssub(v, m + W * (i + 1), tm - 1); parts[j + 3] = d
     parts[j + 4] = ssub(v, tm, tm + 8 * i - 1); parts[j + 5] = ssub(v, tm + 8 * (i + 1), te - 1)
     parts[j + 6] = spack('<d', t)
-    return n
+    return n, i
   end
   if n >= cap then drop = n + 1 - cap end
   parts[j + 1] = ssub(v, m + W * drop, tm - 1); parts[j + 2] = d
   parts[j + 3] = ssub(v, tm + 8 * drop, te - 1); parts[j + 4] = spack('<d', t)
-  return n + 1 - drop
+  return n + 1 - drop, -1
 end
 
 local function newest_at(v, t0, n, t)
@@ -429,6 +406,60 @@ end
 
 local function touch(r, expiry)
   if r[2] < expiry then r[2] = expiry end
+end
+
+-- An account's sets are one string S: per kind its digests, then its times (ns[kind] entries).
+-- Sees member d (a digest, or '' for none) into each kind's set, from a[p + 1] on, or only
+-- into the set of kind ``only``; S is rebuilt once, from the pieces that changed. Returns the
+-- counts over each kind's windows (after seeing) when ``counts`` is a table to fill.
+local function see_sets(r, p, only, counts)
+  local S, ns, parts = r.S, r.ns, {}
+  local from, at, w, changed = 1, 1, 1, false  -- from: the first byte of S not yet in parts; at: this kind's set
+  for kind = 1, NKINDS do
+    local n, d = ns[kind], ''
+    local tm = at + W * n
+    local te = tm + 8 * n
+    if not only then d = a[p + kind] elseif kind == only then d = a[p + 1] end
+    local i, drop = -1, 0  -- d's entry before, and the entries dropped past the cap
+    if d ~= '' then
+      local t = newest_at(S, tm, n, now)
+      if n > 0 and ssub(S, tm - W, tm - 1) == d then  -- already the newest: only its time changes
+        parts[#parts + 1] = ssub(S, from, te - 9); parts[#parts + 1] = spack('<d', t)
+        i = n - 1
+      else
+        if at > from then parts[#parts + 1] = ssub(S, from, at - 1) end
+        local n2
+        n2, i = see_into(parts, S, at, n, d, t, ACCOUNT_CAP)
+        if i < 0 then drop = n + 1 - n2 end
+        ns[kind] = n2
+      end
+      from, changed = te, true
+    end
+    if counts then
+      -- over each window: the old set's count, less the entry d left (or those dropped) when
+      -- it counted, plus d (its time is at least now); old times ascend, so the first n - c
+      -- are the ones out of the window
+      for j = w, w + byte(NWINDOWS, kind) - 49 do
+        local c = count_at(S, tm, n, WINDOWS[j])
+        if d ~= '' then
+          local out_ = n - c
+          if i >= 0 then
+            if i >= out_ then c = c - 1 end
+          elseif drop > out_ then
+            c = c - (drop - out_)
+          end
+          c = c + 1
+        end
+        counts[#counts + 1] = c
+      end
+    end
+    w = w + byte(NWINDOWS, kind) - 48
+    at = te
+  end
+  if changed then
+    if from <= #S then parts[#parts + 1] = ssub(S, from) end
+    r.S = concat(parts)
+  end
 end
 
 local out = {}
@@ -452,7 +483,7 @@ for i = 1, #KEYS do
     local sticky = live_sticky(r)
     out[#out + 1] = spack('<HHHHi4', count_at(v, at, na2, A10), count_at(v, at, na2, A1H), count_at(v, at, na2, A24),
                           count_at(v, at + 8 * na2 + W * ns2, ns2, S1H), size(sticky))
-    answer(out, sticky)
+    if sticky then out[#out + 1] = sticky end
     p = p + 3
   elseif code == 'S' then
     local r = take(k, 'S3')
@@ -472,26 +503,20 @@ for i = 1, #KEYS do
     while #moves > 0 and sunpack('<d', moves) <= now - DAY do moves = ssub(moves, 9) end
     r[9], r[10], r[11], r[12] = place, lane, fixed, moves
     out[#out + 1] = spack('<i4i4i4HH', size(birth), size(loc), size(sticky), #times, #moves / 8)
-    answer(out, birth); answer(out, loc); answer(out, sticky); out[#out + 1] = times
+    if birth then out[#out + 1] = birth end
+    if loc then out[#out + 1] = loc end
+    if sticky then out[#out + 1] = sticky end
+    out[#out + 1] = times
     if now > r[8] then r[8] = now end
     touch(r, now + SESSION_TTL)
     p = p + 6
   elseif code == 'A' then
     local r = take(k, 'A5')
-    if r[7] <= now - RECENT_TTL then r[5] = ''; r[6] = false end
-    local sets, head = r[8], {}
-    for kind = 1, NKINDS do
-      local M, T = sets[2 * kind - 1], sets[2 * kind]
-      local member = a[p + kind]
-      if member ~= '' then
-        M, T = see(M, T, member, newest(T, now), ACCOUNT_CAP)
-        sets[2 * kind - 1], sets[2 * kind] = M, T
-      end
-      local windows = ACCOUNT_WINDOWS[kind]
-      for w = 1, #windows do head[#head + 1] = count(T, windows[w]) end
-    end
+    if r.last <= now - RECENT_TTL then r.times = ''; r.loc = false end
+    local head = {}
+    see_sets(r, p, false, head)
     -- active slots per clock hour: '<ddd' hour, slots counted, last slot counted, per entry
-    local hourly, hour, slot = r[9], floor(now / HOUR), floor(now / SLOT_S)
+    local hourly, hour, slot = r.hourly, floor(now / HOUR), floor(now / SLOT_S)
     local n = #hourly
     local newest_hour, slots, last_slot = 0, 0, 0
     if n > 0 then newest_hour, slots, last_slot = sunpack('<ddd', hourly, n - 23) end
@@ -507,29 +532,32 @@ for i = 1, #KEYS do
         hourly = concat(kept)
       end
     end
-    r[9] = hourly
+    r.hourly = hourly
     local day = floor(now / DAY)
-    if hour == r[10] then
-      r[11] = r[11] + 1
+    if hour == r.hour then
+      r.hn = r.hn + 1
     else
-      if hour == r[10] + 1 then r[12] = r[11] else r[12] = 0 end
-      r[10] = hour; r[11] = 1
+      if hour == r.hour + 1 then r.hp = r.hn else r.hp = 0 end
+      r.hour = hour; r.hn = 1
     end
-    if day == r[13] then
-      r[14] = r[14] + 1
+    if day == r.day then
+      r.dn = r.dn + 1
     else
-      if day == r[13] + 1 then r[15] = r[14] else r[15] = 0 end
-      r[13] = day; r[14] = 1
+      if day == r.day + 1 then r.dp = r.dn else r.dp = 0 end
+      r.day = day; r.dn = 1
     end
-    local times, loc, sticky, peers = r[5], r[6], live_sticky(r), r[16]
+    local times, loc, sticky, peers = r.times, r.loc, live_sticky(r), r.peers
     local m = #head
-    head[m + 1], head[m + 2], head[m + 3], head[m + 4] = r[11], r[12], r[14], r[15]
+    head[m + 1], head[m + 2], head[m + 3], head[m + 4] = r.hn, r.hp, r.dn, r.dp
     head[m + 5], head[m + 6], head[m + 7], head[m + 8], head[m + 9] = #times, #hourly, size(loc), size(sticky), #peers
     out[#out + 1] = spack(ANSWER_COUNTS, unpack(head))
-    out[#out + 1] = times; out[#out + 1] = hourly; answer(out, loc); answer(out, sticky); out[#out + 1] = peers
-    r[5] = spack('<d', now) .. ssub(times, 1, 8 * (TIMES_MAX - 1))
-    r[6] = a[p + NKINDS + 1]
-    if now > r[7] then r[7] = now end
+    out[#out + 1] = times; out[#out + 1] = hourly
+    if loc then out[#out + 1] = loc end
+    if sticky then out[#out + 1] = sticky end
+    out[#out + 1] = peers
+    r.times = spack('<d', now) .. ssub(times, 1, 8 * (TIMES_MAX - 1))
+    r.loc = a[p + NKINDS + 1]
+    if now > r.last then r.last = now end
     touch(r, now + RECENT_TTL)
     p = p + NKINDS + 2
   elseif code == 'T' then
@@ -582,14 +610,12 @@ for i = 1, #KEYS do
     p = p + 2
   elseif code == 'M' then
     local r = take(k, 'A5')
-    local kind = tonumber(a[p + 2])
-    local sets, m, t = r[8], 2 * kind - 1, 2 * kind
-    sets[m], sets[t] = see(sets[m], sets[t], a[p + 1], newest(sets[t], now), ACCOUNT_CAP)
+    see_sets(r, p, tonumber(a[p + 2]), false)
     touch(r, now + RECENT_TTL)
     p = p + 3
   elseif code == 'P' then
     local r = take(k, 'A5')
-    r[16] = a[p + 1]
+    r.peers = a[p + 1]
     touch(r, now + RECENT_TTL)
     p = p + 2
   elseif code == 'K' then
@@ -658,7 +684,9 @@ def _build_script(cluster: bool) -> str:
         "SHARED_CAP": contract.SHARED_CAP, "ACCOUNT_CAP": contract.ACCOUNT_CAP, "SLOT_S": contract.SLOT_S,
         "HOURS": HOURS, "NKINDS": _N_KINDS, "CROWD_WINDOW": contract.CROWD_WINDOW, "CROWD_CAP": contract.CROWD_CAP,
         "SHARED_ACCOUNT_WINDOWS": ", ".join(_lua(w) for w in contract.SHARED_ACCOUNT_WINDOWS),
-        "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW, "ACCOUNT_WINDOWS": ACCOUNT_WINDOWS,
+        "SHARED_SESSION_WINDOW": contract.SHARED_SESSION_WINDOW,
+        "WINDOWS": tuple(w for windows in ACCOUNT_WINDOWS for w in windows),
+        "NWINDOWS": "".join(str(len(windows)) for windows in ACCOUNT_WINDOWS),
         "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
         "MOVE_GAP": contract.MOVE_GAP, "MOVES_MAX": contract.MOVES_MAX, "NCOUNTS": _N_COUNTS,
     }
