@@ -31,6 +31,7 @@ from gateway.signals.store import (
     PEERS_MAX,
     RECENT_TTL,
     SESSION_TTL,
+    SHARED_CAP,
     TARGET_TTL,
     Account,
     Crowd,
@@ -63,7 +64,7 @@ def request_ops(i: int, now: float) -> list:
     ]
 
 
-SCRIPT_COMMANDS = {f"cmdstat_{name}" for name in ("mget", "set", "del")}
+SCRIPT_COMMANDS = {f"cmdstat_{name}" for name in ("mget", "get", "set", "setrange", "pexpire", "del")}
 
 
 async def commands_served(client) -> dict[str, int]:
@@ -363,13 +364,48 @@ async def test_records_of_the_previous_layout_are_read_and_converted(local):
                          T0 + TARGET_TTL, odd)
     await write_previous(client, store.redis_key("c:old"), "local r = {'C1', tonumber(a[1]), false, 0, {'s1', a[3]}, a[2]}",
                          T0 + CROWD_WINDOW, struct.pack("<dd", T0, T0), odd)
+    # a shared record was raw already: head, sticky decision, per set its digests, then its times
+    sticky = b"block|r|x"
+    shared = (b"H4" + struct.pack("<ddBHHH", T0 + 1 + RECENT_TTL, T0 + 90, 1, len(sticky), 2, 1) + sticky
+              + digest("a1") + digest("a2") + struct.pack("<dd", T0, T0 + 1) + digest("s1") + struct.pack("<d", T0 + 1))
+    await client.set(store.redis_key("ip:old"), shared, px=3_600_000)
     reference = MemoryStore()
     reference.exchange_sync([Session("s:old", "born", "L1", "p1", "d1", True), Account("a:old", MEMBERS, "L1"),
                              Peers("a:old", ("s:9", odd)), Target("t:old", odd), Target("t:old", "r2"),
-                             Crowd("c:old", "s1"), Crowd("c:old", odd)], T0)
+                             Crowd("c:old", "s1"), Crowd("c:old", odd), Shared("ip:old", "a1", "s1")], T0)
+    reference.exchange_sync([Shared("ip:old", "a2", "s1"), Stick("ip:old", "block|r|x", T0 + 90)], T0 + 1)
     later = [Session("s:old", "", "L2", "p2", "d1", True), Account("a:old", MEMBERS, "L2"), Target("t:old", "r3"),
-             Crowd("c:old", "s2"), Crowd("c:old", "s1")]
+             Crowd("c:old", "s2"), Crowd("c:old", "s1"), Shared("ip:old", "a1", "s2")]
     expected = reference.exchange_sync(later, T0 + 60).values
     assert expected[0] == ("born", [T0], "L1", None, 1) and expected[1][8] == ["s:9", odd]
-    assert expected[2] == ["r2", odd] and expected[4] == ["s1", odd, "s2"]
+    assert expected[2] == ["r2", odd] and expected[4] == ["s1", odd, "s2"] and expected[5] == (2, 2, 2, 2, "block|r|x")
     assert (await store.exchange(later, T0 + 60)).values == expected
+
+
+async def test_busy_shared_entities_edited_in_place_answer_as_memory_does(local):
+    """Sets at their caps are rings edited in place: members seen again (either side of the ring moves), new members
+    taking the oldest's slot, several ops on one entity per exchange, sticky decisions; memory answers the same."""
+    store, client, prefix = local
+    rng = random.Random(11)
+    reference = MemoryStore()
+    setranges = int((await client.info("commandstats")).get("cmdstat_setrange", {}).get("calls", 0))
+    now, peak = T0, 0
+    for step in range(1_200):
+        now += rng.choice([0.0, 0.5, 1.0, 30.0, 120.0])  # the 10-minute and hour windows cut the rings' middles
+        ops: list = []
+        for _ in range(rng.randint(1, 4)):
+            key = rng.choice(("pfx:busy", "asn:busy"))
+            if rng.random() < 0.95:
+                few = 5 if rng.random() < 0.3 else 200  # a few regulars come back often
+                ops.append(Shared(key, f"a{rng.randrange(few)}", f"s{rng.randrange(few)}"))
+            else:
+                ops.append(Stick(key, rng.choice(["block|r|x", "challenge|a-longer-rule|y"]), now + rng.choice([-1, 60])))
+        expected = reference.exchange_sync(ops, now).values
+        result = await store.exchange(ops, now)
+        assert result.degraded is False
+        assert result.values == expected, f"step {step}: {ops}"
+        peak = max([peak, *(value[2] for value in expected if value)])
+    assert peak == SHARED_CAP  # the accounts' set reached its cap
+    calls = int((await client.info("commandstats")).get("cmdstat_setrange", {}).get("calls", 0))
+    assert calls - setranges > 1_000  # edited in place, not rewritten
+

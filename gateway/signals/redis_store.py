@@ -13,7 +13,7 @@ then sections (packed doubles, fixed-width digests, texts) the head gives the
 lengths of; no record is a msgpack or JSON value, so an op packs and unpacks
 nothing but a few fixed heads. Inside the script one ``MGET`` reads every key
 of the exchange, the ops run in order, and each touched key costs one ``SET``
-at the end. The script is built for Redis 7's Lua, where every string made
+at the end (a busy shared entity: a few ``SETRANGE`` and a ``PEXPIRE``, below). The script is built for Redis 7's Lua, where every string made
 costs about a nanosecond per byte (Lua hashes each byte): a recency set is two
 strings (fixed-width member digests, packed times) worked on with C string
 functions, never one Lua value per member, and a list of texts (a target's
@@ -33,11 +33,18 @@ bits of their SHA-1, so two distinct members of one set would count once if
 their digests collided (odds about 1e-25 for a full set of 128). A crowd,
 whose members are answered back, keeps them verbatim.
 
+A busy shared entity (a carrier address, prefix or app version, whose two
+sets sit at their caps) is not rewritten whole on each op: its sets are rings
+of fixed-width slots, a member seen again moves the shorter side of its ring by
+one slot, a new member past the cap takes the oldest's slot, and the script
+writes only the slots that changed (``SETRANGE``) and the record's life
+(``PEXPIRE``).
+
 A record whose kind tag is not the op's (another kind, a value this module
 did not write) reads as absent and is replaced, as in the memory backend. A
-record of the layout before this one (msgpack arrays tagged ``S2``, ``A4``,
-``T1``, ``C1``, met after an upgrade) is converted when read, so sessions,
-accounts, targets and crowds keep their history across the upgrade.
+record of the layouts before this one (msgpack arrays tagged ``S2``, ``A4``,
+``T1``, ``C1``, and shared records ``H4``, met after an upgrade) is converted
+when read, so every entity keeps its history across the upgrade.
 
 URLs: ``redis://``, ``rediss://`` (TLS; certificate options as URL query
 parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
@@ -114,6 +121,9 @@ log = logging.getLogger("gateway.state")
 _REAL_EXPIRY_MARGIN_MS = 60_000  # Redis's own expiry: a bound, judged on its clock
 _REAL_EXPIRY_MAX_MS = 10 * 365 * 86_400_000  # a record pinned "forever" still leaves Redis after ten years
 _DIGEST_BYTES = 12  # a set member is kept as the first 96 bits of its SHA-1
+# A shared record at least this long is edited in place (a few SETRANGE calls, each costing about as much as
+# rewriting a kilobyte in Lua) rather than rewritten whole
+_IN_PLACE_BYTES = 1024
 _N_KINDS = len(ACCOUNT_KINDS)
 _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 
@@ -139,8 +149,11 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 # Records are raw strings: a 2-byte tag (its digit the layout version), a
 # packed head (little-endian), then sections whose lengths the head gives
 # (-1: none; a sticky decision goes with its until):
-#   shared   'H4' SHARED_HEAD: expiry, until, has sticky, its length, accounts,
-#            sessions; the sticky decision; per set its digests, then its times
+#   shared   'H5' SHARED_HEAD: expiry, until, has sticky, its length, accounts and
+#            the ring's start, sessions and theirs; the sticky decision; per set a
+#            ring of slots, each a digest and its time (see ring_time). A shared
+#            record of IN_PLACE bytes or more is edited in place: SETRANGE of its
+#            head and of the slots that changed, PEXPIRE for its life
 #   session  'S3' SESSION_HEAD: expiry, until, last, sticky, birth, loc, place, lane
 #            lengths, times' and moves' bytes, fixed; then those sections
 #            (times: packed doubles newest first; moves: their times ascending)
@@ -172,12 +185,13 @@ local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
 local MOVE_GAP, MOVES_MAX = @MOVE_GAP@, @MOVES_MAX@
 local SEP, ESC = '\31', '\30'
 
-local SHARED_HEAD, SESSION_HEAD, ACCOUNT_HEAD, LIST_HEAD = '<ddBHHH', '<dddi4i4i4I4I4HHB', '<dddddddddi4i4HI4I4B', '<dH'
+local SHARED_HEAD, SESSION_HEAD, ACCOUNT_HEAD, LIST_HEAD = '<ddBHHHHH', '<dddi4i4i4I4I4HHB', '<dddddddddi4i4HI4I4B', '<dH'
+local SLOT, IN_PLACE = W + 8, @IN_PLACE@
 local KINDS_HEAD = '<' .. string.rep('H', NKINDS)
 local ANSWER_COUNTS = '<' .. string.rep('H', @NCOUNTS@) .. 'ddddHI4i4i4I4'
 
 local function fresh(tag)
-  if tag == 'H4' then return {tag, 0, false, 0, v = '', off = 1, na = 0, ns = 0, built = false} end
+  if tag == 'H5' then return {tag, 0, false, 0, v = '', off = 1, na = 0, sa = 0, ns = 0, ss = 0} end
   if tag == 'S3' then return {tag, 0, false, 0, false, '', false, 0, '', '', false, ''} end
   if tag == 'A5' then
     local ns = {}
@@ -241,11 +255,25 @@ end
 
 local function parse(v)
   local tag = ssub(v, 1, 2)
-  if tag == 'H4' then
-    local expiry, until_, has, length, na, ns, at = sunpack(SHARED_HEAD, v, 3)
+  if tag == 'H5' then
+    local expiry, until_, has, length, na, sa, ns, ss, at = sunpack(SHARED_HEAD, v, 3)
     local sticky = false
     if has == 1 then sticky = ssub(v, at, at + length - 1) end
-    return {'H4', expiry, sticky, until_, v = v, off = at + length, na = na, ns = ns, built = true}
+    return {'H5', expiry, sticky, until_, v = v, off = at + length, na = na, sa = sa, ns = ns, ss = ss, built = true,
+            stored = true}
+  end
+  if tag == 'H4' then  -- the layout before: per set its digests, then its times
+    local expiry, until_, has, length, na, ns, at = sunpack('<ddBHHH', v, 3)
+    local sticky, parts, m = false, {}, at + length
+    if has == 1 then sticky = ssub(v, at, at + length - 1) end
+    for _, n in ipairs({na, ns}) do
+      local tm = m + W * n
+      for i = 0, n - 1 do
+        parts[#parts + 1] = ssub(v, m + W * i, m + W * i + W - 1); parts[#parts + 1] = ssub(v, tm + 8 * i, tm + 8 * i + 7)
+      end
+      m = tm + 8 * n
+    end
+    return {'H5', expiry, sticky, until_, v = concat(parts), off = 1, na = na, sa = 0, ns = ns, ss = 0}
   end
   if tag == 'S3' then
     local expiry, until_, last, ls, lb, ll, lp, ln, lt, lm, fixed, at = sunpack(SESSION_HEAD, v, 3)
@@ -289,12 +317,12 @@ end
 -- a shared record's head: tag, fields, sticky decision
 local function shared_head(r)
   local sticky = r[3] or ''
-  return 'H4' .. spack(SHARED_HEAD, r[2], r[4], r[3] and 1 or 0, #sticky, r.na, r.ns) .. sticky
+  return 'H5' .. spack(SHARED_HEAD, r[2], r[4], r[3] and 1 or 0, #sticky, r.na, r.sa, r.ns, r.ss) .. sticky
 end
 
 local function serialize(r)
   local tag = r[1]
-  if tag == 'H4' then
+  if tag == 'H5' then
     if r.built then return r.v end
     return shared_head(r) .. ssub(r.v, r.off)
   end
@@ -323,6 +351,8 @@ local function take(k, tag)
     local v = raw[k]
     if v then r = parse(v) end
     order[#order + 1] = k
+  elseif r and r.stale then  -- edited in place in Redis: read back
+    r = parse(call('GET', k))
   end
   if not (r and r[1] == tag and r[2] > now) then r = fresh(tag) end
   recs[k] = r
@@ -408,6 +438,104 @@ local function touch(r, expiry)
   if r[2] < expiry then r[2] = expiry end
 end
 
+-- A shared entity's set is a ring of n slots at m of v (a digest, then its time), from slot s
+-- (its least recently seen) on: logical entry j is slot (s + j) % n, and times ascend with j.
+-- A member seen again moves to the newest end by moving the shorter side of the ring by one
+-- slot; past the cap a new member takes the oldest's slot. So a busy entity's record changes
+-- in a few slots, which the script writes in place (SETRANGE) instead of rewriting it whole.
+local function ring_time(v, m, n, s, j)
+  return sunpack('<d', v, m + SLOT * ((s + j) % n) + W)
+end
+
+-- entries whose time is > now - w (as count_at, on the ring)
+local function ring_count(v, m, n, s, w)
+  if n == 0 then return 0 end
+  local cut = now - w
+  if ring_time(v, m, n, s, 0) > cut then return n end
+  for j = n - 1, n - 4, -1 do
+    if ring_time(v, m, n, s, j) <= cut then return n - 1 - j end
+  end
+  local lo, hi = 0, n  -- entries with time <= cut
+  while lo < hi do
+    local mid = floor((lo + hi + 1) / 2)
+    if ring_time(v, m, n, s, mid - 1) <= cut then lo = mid else hi = mid - 1 end
+  end
+  return n - lo
+end
+
+-- the entry (from 0) of digest d in the ring, or -1
+local function ring_index(v, m, n, s, d)
+  local stop = m + SLOT * n
+  local at = find(v, d, m, true)
+  while at and at < stop do
+    if (at - m) % SLOT == 0 then return ((at - m) / SLOT - s) % n end
+    at = find(v, d, at + 1, true)
+  end
+  return -1
+end
+
+-- the slots of entries x..y (none when y < x)
+local function ring_bytes(v, m, n, s, x, y)
+  if y < x then return '' end
+  local first, c = (s + x) % n, y - x + 1
+  if first + c <= n then return ssub(v, m + SLOT * first, m + SLOT * (first + c) - 1) end
+  return ssub(v, m + SLOT * first, m + SLOT * n - 1) .. ssub(v, m, m + SLOT * (first + c - n) - 1)
+end
+
+-- slots C written from entry x on, as edits {position in v, bytes} (two where the ring wraps)
+local function ring_write(edits, m, n, s, x, C)
+  local first, c = (s + x) % n, #C / SLOT
+  if first + c <= n then
+    edits[#edits + 1] = m + SLOT * first; edits[#edits + 1] = C
+  else
+    local split = SLOT * (n - first)
+    edits[#edits + 1] = m + SLOT * first; edits[#edits + 1] = ssub(C, 1, split)
+    edits[#edits + 1] = m; edits[#edits + 1] = ssub(C, split + 1)
+  end
+end
+
+-- see d (entry j, or -1) at time t, in place: the ring keeps its n slots; returns its new start
+local function ring_see(edits, v, m, n, s, j, d, t)
+  local slot = d .. spack('<d', t)
+  if j >= 0 and j == n - 1 then
+    edits[#edits + 1] = m + SLOT * ((s + j) % n) + W; edits[#edits + 1] = spack('<d', t)
+  elseif j >= 0 and n - 1 - j <= j then  -- the newer side moves down a slot
+    ring_write(edits, m, n, s, j, ring_bytes(v, m, n, s, j + 1, n - 1) .. slot)
+  elseif j >= 0 then  -- the older side moves up a slot; d takes the oldest's, which becomes the newest
+    ring_write(edits, m, n, s, 0, slot .. ring_bytes(v, m, n, s, 0, j - 1))
+    return (s + 1) % n
+  else  -- a new member at the cap takes the oldest's slot
+    ring_write(edits, m, n, s, 0, slot)
+    return (s + 1) % n
+  end
+  return s
+end
+
+-- see d (entry j, or -1) at time t, rebuilt: the ring's slots from its oldest on, d's last;
+-- past cap the least recently seen are dropped. Returns them, their count, the entries dropped
+local function ring_rebuilt(v, m, n, s, j, d, t, cap)
+  local body, drop = '', 0
+  if j >= 0 then
+    body = ring_bytes(v, m, n, s, 0, j - 1) .. ring_bytes(v, m, n, s, j + 1, n - 1)
+    n = n - 1
+  else
+    if n >= cap then drop = n + 1 - cap end
+    body = ring_bytes(v, m, n, s, drop, n - 1)
+  end
+  return body .. d .. spack('<d', t), n + 1 - drop, drop
+end
+
+-- a count c of n entries over a window, after d (entry j, or -1, with drop entries dropped) is
+-- seen: the entries out of the window are the first n - c (times ascend); d's time is >= now
+local function recount(c, n, j, drop)
+  if j >= 0 then
+    if j >= n - c then c = c - 1 end
+  elseif drop > n - c then
+    c = c - (drop - (n - c))
+  end
+  return c + 1
+end
+
 -- An account's sets are one string S: per kind its digests, then its times (ns[kind] entries).
 -- Sees member d (a digest, or '' for none) into each kind's set, from a[p + 1] on, or only
 -- into the set of kind ``only``; S is rebuilt once, from the pieces that changed. Returns the
@@ -441,15 +569,7 @@ local function see_sets(r, p, only, counts)
       -- are the ones out of the window
       for j = w, w + byte(NWINDOWS, kind) - 49 do
         local c = count_at(S, tm, n, WINDOWS[j])
-        if d ~= '' then
-          local out_ = n - c
-          if i >= 0 then
-            if i >= out_ then c = c - 1 end
-          elseif drop > out_ then
-            c = c - (drop - out_)
-          end
-          c = c + 1
-        end
+        if d ~= '' then c = recount(c, n, i, drop) end
         counts[#counts + 1] = c
       end
     end
@@ -467,22 +587,37 @@ local p = base + 2
 for i = 1, #KEYS do
   local k, code = KEYS[i], a[p]
   if code == 'H' then
-    local r = take(k, 'H4')
+    local r = take(k, 'H5')
     touch(r, now + RECENT_TTL)
-    local v, off, na, ns = r.v, r.off, r.na, r.ns
-    local sm = off + (W + 8) * na
-    local parts = {'', ''}
-    local na2 = see_into(parts, v, off, na, a[p + 1], newest_at(v, off + W * na, na, now), SHARED_CAP)
-    local ns2 = see_into(parts, v, sm, ns, a[p + 2], newest_at(v, sm + W * ns, ns, now), SHARED_CAP)
-    r.na, r.ns = na2, ns2
-    local head = shared_head(r)
-    parts[1] = head
-    v = concat(parts)
-    r.v, r.off, r.built = v, #head + 1, true
-    local at = #head + 1 + W * na2
+    local v, off, na, sa, ns, ss, da, ds = r.v, r.off, r.na, r.sa, r.ns, r.ss, a[p + 1], a[p + 2]
+    local sm = off + SLOT * na
+    local ta, ts = now, now  -- clamped on each set's newest
+    if na > 0 then ta = math.max(now, ring_time(v, off, na, sa, na - 1)) end
+    if ns > 0 then ts = math.max(now, ring_time(v, sm, ns, ss, ns - 1)) end
+    local c10, c1h, c24 = ring_count(v, off, na, sa, A10), ring_count(v, off, na, sa, A1H), ring_count(v, off, na, sa, A24)
+    local c1s = ring_count(v, sm, ns, ss, S1H)
+    local ja, js = ring_index(v, off, na, sa, da), ring_index(v, sm, ns, ss, ds)
+    local drop_a, drop_s = 0, 0
+    if r.stored and #v >= IN_PLACE and (ja >= 0 or na == SHARED_CAP) and (js >= 0 or ns == SHARED_CAP) then
+      local edits = {}
+      r.sa = ring_see(edits, v, off, na, sa, ja, da, ta)
+      r.ss = ring_see(edits, v, sm, ns, ss, js, ds, ts)
+      if ja < 0 then drop_a = 1 end
+      if js < 0 then drop_s = 1 end
+      call('SETRANGE', k, 0, shared_head(r))
+      for e = 1, #edits, 2 do call('SETRANGE', k, edits[e] - 1, edits[e + 1]) end
+      r.stale = true
+    else
+      local ra, rs
+      ra, r.na, drop_a = ring_rebuilt(v, off, na, sa, ja, da, ta, SHARED_CAP)
+      rs, r.ns, drop_s = ring_rebuilt(v, sm, ns, ss, js, ds, ts, SHARED_CAP)
+      r.sa, r.ss = 0, 0
+      local head = shared_head(r)
+      r.v, r.off, r.built, r.stored = head .. ra .. rs, #head + 1, true, false
+    end
     local sticky = live_sticky(r)
-    out[#out + 1] = spack('<HHHHi4', count_at(v, at, na2, A10), count_at(v, at, na2, A1H), count_at(v, at, na2, A24),
-                          count_at(v, at + 8 * na2 + W * ns2, ns2, S1H), size(sticky))
+    out[#out + 1] = spack('<HHHHi4', recount(c10, na, ja, drop_a), recount(c1h, na, ja, drop_a),
+                          recount(c24, na, ja, drop_a), recount(c1s, ns, js, drop_s), size(sticky))
     if sticky then out[#out + 1] = sticky end
     p = p + 3
   elseif code == 'S' then
@@ -623,7 +758,7 @@ for i = 1, #KEYS do
     local until_ = tonumber(a[p + 3])
     r[3] = a[p + 2]; r[4] = until_
     touch(r, until_)
-    r.built = false
+    r.built, r.stored = false, false
     p = p + 4
   else
     return redis.error_reply('unknown op code ' .. tostring(code))
@@ -636,7 +771,11 @@ for _, k in ipairs(order) do
   if left > 0 then
     local ms = math.ceil(left * 1000) + MARGIN_MS
     if not (ms < MAX_MS) then ms = MAX_MS end
-    call('SET', k, serialize(r), 'PX', ms)
+    if r.stored then  -- edited in place
+      call('PEXPIRE', k, ms)
+    else
+      call('SET', k, serialize(r), 'PX', ms)
+    end
   else
     call('DEL', k)
   end
@@ -689,6 +828,7 @@ def _build_script(cluster: bool) -> str:
         "NWINDOWS": "".join(str(len(windows)) for windows in ACCOUNT_WINDOWS),
         "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
         "MOVE_GAP": contract.MOVE_GAP, "MOVES_MAX": contract.MOVES_MAX, "NCOUNTS": _N_COUNTS,
+        "IN_PLACE": _IN_PLACE_BYTES,
     }
     script = _SCRIPT_TEMPLATE.replace("@READ@", _READ_CLUSTER if cluster else _READ_PLAIN, 1)
     for name, value in constants.items():
@@ -791,7 +931,7 @@ _SLOTS = 16384
 _TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionError)  # MovedError is an AskError
 
 
-_STICK_TAGS = {"session": _bulk(b"S3"), "account": _bulk(b"A5"), "shared": _bulk(b"H4")}  # the record a Stick creates
+_STICK_TAGS = {"session": _bulk(b"S3"), "account": _bulk(b"A5"), "shared": _bulk(b"H5")}  # the record a Stick creates
 
 
 def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list[bytes], list[bytes]]:
