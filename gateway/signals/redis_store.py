@@ -166,10 +166,11 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 #   crowd    'C2' '<dH' expiry, members; their times; their tokens' lengths
 #            ('<I4' each); their list, least recently seen first
 # In the script a record is a table: [1] tag [2] expiry [3] sticky or false
-# [4] until, then its fields (see fresh). A recency set is least recently seen
-# first: the clamp makes that time order too, so windows are counted from the
-# newest end or by bisection. An older layout (a msgpack table of the previous
-# version) is converted when read; any other value reads as absent.
+# [4] until, then its fields (see fresh); an account's sets stay one string (S).
+# A recency set is least recently seen first: the clamp makes that time order
+# too, so windows are counted from the newest end or by bisection. The layouts
+# before these (msgpack tables tagged S2, A4, T1, C1; shared records H4) are
+# converted when read; any other value reads as absent.
 _SCRIPT_TEMPLATE = r"""@READ@
 local now = tonumber(a[base + 1])
 local call, floor, find, unpack, byte = redis.call, math.floor, string.find, unpack, string.byte
