@@ -42,3 +42,29 @@ async def test_people_moving_about_stay_at_zero_or_one() -> None:
     f = await d.act(shared, residential("81.30.1.1", device="thief-dev"), T0 + 60.0, target="y")
     f = await d.act(shared, residential("81.20.1.1", device="android-dev-1"), T0 + 120.0, target="z")
     assert f["session.fixed_line_moves_24h"] == 0  # each device's own moves only
+
+
+async def test_a_token_used_by_two_devices_in_turn_counts_its_switches() -> None:
+    d = Driver()
+    shared = principal("victim", device="android-dev-1")
+    devices = ["android-dev-1", "thief-dev", "android-dev-1", "thief-dev", "thief-dev"]
+    seen = []
+    for i, device in enumerate(devices):  # owner and thief in turn, each on their own line
+        f = await d.act(shared, residential(f"81.{20 + i % 2}.1.1", device=device), T0 + 600.0 * i, target=f"t{i}")
+        seen.append(f["session.device_switches_24h"])
+    assert seen == [0, 1, 2, 3, 3]
+    f = await d.act(shared, residential("81.20.1.1", device="android-dev-1"), T0 + 600.0 * 5 + 86400.0, target="z")
+    assert f["session.device_switches_24h"] == 1  # a day later only this switch is in the window
+
+
+async def test_one_device_or_none_never_switches() -> None:
+    d = Driver()
+    person = principal("person", device="android-dev-1")
+    for i in range(6):  # home line, mobile data, a cafe: one device throughout
+        fp = residential(f"81.{10 + i}.3.7", device="android-dev-1") if i % 2 else phone(ip=f"100.64.{i}.7")
+        f = await d.act(person, fp, T0 + 900.0 * i, target=f"p{i}")
+        assert f["session.device_switches_24h"] == 0
+    browser = principal("browser-user")
+    for i in range(3):  # no device id sent at all
+        f = await d.act(browser, office(device=None), T0 + 60.0 * i, target=f"b{i}")
+        assert f["session.device_switches_24h"] == 0

@@ -213,8 +213,9 @@ class SignalCollector:
         out = plan.out
         ts = plan.ts
         i = plan.i_session
-        birth, times, loc, _, moves = values[i]
+        birth, times, loc, _, moves, switches = values[i]
         out["session.fixed_line_moves_24h"] = moves
+        out["session.device_switches_24h"] = switches
         key = plan.ops[i].key
         if birth is None:
             out["session.known"] = False

@@ -63,6 +63,10 @@ r("session.fixed_line_moves_24h", "int", "24h",
   "Times the session, on one device, switched from one residential /24 or /64 to another within 30 minutes of its "
   "previous action, both ends residential (saturates at 16): a residential-proxy pool rotating exits. Home to cafe "
   "is one move; mobile data and anonymizers never count.", "state", 0)
+r("session.device_switches_24h", "int", "24h",
+  "Times the session's device id changed from one action to the next (saturates at 16): one token used by two "
+  "devices in turn, a stolen or exported token next to its owner's. A session lives on the device it was issued "
+  "to; without a device id nothing counts.", "state", 0)
 
 # --- sharing: how many identities share one piece of infrastructure ------------
 for ns, what in (

@@ -71,7 +71,8 @@ _A10, _A1H, _A24 = SHARED_ACCOUNT_WINDOWS
 
 
 class _Session:
-    __slots__ = ("expires", "birth", "times", "loc", "last", "sticky", "until", "place", "lane", "fixed", "moves")
+    __slots__ = ("expires", "birth", "times", "loc", "last", "sticky", "until", "place", "lane", "fixed", "moves",
+                 "switches")
 
     def __init__(self) -> None:
         self.expires = 0.0
@@ -84,6 +85,7 @@ class _Session:
         self.place = self.lane = ""  # where the last action came from, for moves
         self.fixed = False
         self.moves: array | None = None  # times of the recent moves, oldest first
+        self.switches: array | None = None  # times of the recent device switches, oldest first
 
 
 class _Shared:
@@ -243,6 +245,25 @@ def _times(times: array, now: float) -> list[float]:
     return previous
 
 
+def _event(events: array | None, now: float) -> array:
+    """Record an event (a move, a switch) at ``now``, keeping the newest MOVES_MAX."""
+    if events is None:
+        events = array("d")
+    events.append(now)
+    if len(events) > MOVES_MAX:
+        del events[0]
+    return events
+
+
+def _recent(events: array | None, cut: float) -> int:
+    """Drop the events at or before ``cut``; how many are left."""
+    if not events:
+        return 0
+    while events and events[0] <= cut:
+        del events[0]
+    return len(events)
+
+
 def _active(hourly: array, hour: int, slot: int) -> list[int]:
     """Count ``slot`` into its clock hour; the active slots of each recent hour, oldest first."""
     if hourly and hourly[-3] == hour:
@@ -346,25 +367,18 @@ class MemoryStore:
             del s.times[:]
             s.loc = None
         loc, s.loc = s.loc, op.loc
-        moves = s.moves
         if op.fixed and s.fixed and s.lane == op.lane and s.place != op.place and now - s.last < MOVE_GAP:
-            if moves is None:
-                moves = s.moves = array("d")
-            moves.append(now)
-            if len(moves) > MOVES_MAX:
-                del moves[0]
+            s.moves = _event(s.moves, now)
+        if op.lane and s.lane and op.lane != s.lane:
+            s.switches = _event(s.switches, now)
         s.place, s.lane, s.fixed = op.place, op.lane, op.fixed
-        n = 0
-        if moves:
-            cut = now - DAY
-            while moves and moves[0] <= cut:
-                del moves[0]
-            n = len(moves)
+        cut = now - DAY
+        moves, switches = _recent(s.moves, cut), _recent(s.switches, cut)
         if now > s.last:
             s.last = now
         if s.expires < now + SESSION_TTL:
             s.expires = now + SESSION_TTL
-        return birth, _times(s.times, now), loc, _sticky(s, now), n
+        return birth, _times(s.times, now), loc, _sticky(s, now), moves, switches
 
     def _shared(self, op: Shared, now: float) -> tuple:
         e = self._record(op.key, _Shared, now)

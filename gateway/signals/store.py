@@ -36,7 +36,7 @@ Recency sets
 
 ``Session(key, birth, loc, place, lane, fixed)``
     A protected request on the session. Result
-    ``(birth, times, loc, sticky, moves)``: the birth before this op (None if none;
+    ``(birth, times, loc, sticky, moves, switches)``: the birth before this op (None if none;
     then ``birth``, unless empty, is stored as a first-use birth), the session's earlier
     action times newest first (at most ``TIMES_MAX``), the location record of
     its previous use, and its live sticky decision (None if none). Then ``now``
@@ -52,6 +52,11 @@ Recency sets
     as below, before this op). The engine passes the prefix as ``place``, the
     device as ``lane`` and "on a residential line" as ``fixed``: a session
     hopping between home lines within minutes is a proxy pool's rotation.
+
+    ``switches`` counts the session's kept *switches* likewise (after ``now -
+    DAY``, this op's included, the newest ``MOVES_MAX`` kept): an op is a
+    switch when its ``lane`` and the previous Session op's are both non-empty
+    and differ. A token used by two devices in turn switches at every turn.
 
 ``Shared(key, account, session)``
     An address, prefix, ASN, device or TLS+UA pair. Sees ``account`` in the
@@ -151,7 +156,7 @@ Exact rules (where the text above leaves room; both backends follow them)
     - Stick replaces the entity's sticky decision whatever its ``until``. It
       names a session, account or shared entity, never a target or a crowd.
     - Result types: Session ``(str | None, list[float], str | None, str |
-      None, int)``; Shared ``(int, int, int, int, str | None)``; Account
+      None, int, int)``; Shared ``(int, int, int, int, str | None)``; Account
       ``(list[int], list[float], list[int], int, int, int, int, str | None,
       list[str], str | None)``; Target ``list[str]``; Crowd ``list[str] | None``; Birth, Mark,
       Peers, Stick ``None``.
