@@ -129,7 +129,7 @@ async def test_result_shapes_and_types(store):
     ], now)
     birth, session, shared, account, target, crowd, mark, peers, stick = values
     assert birth is None and mark is None and peers is None and stick is None
-    assert session == ("born", [], None, None, 0) and type(session) is tuple and type(session[1]) is list
+    assert session == ("born", [], None, None, 0, 0) and type(session) is tuple and type(session[1]) is list
     assert shared == (1, 1, 1, 1, None) and type(shared) is tuple
     assert type(account) is tuple and len(account) == 10
     counts, hours = account[COUNTS], account[HOURS_]
@@ -256,8 +256,8 @@ async def test_marks_count_distinct_targets_in_the_burst_set(store):
 async def test_session_times_newest_first_bounded_and_exact(store):
     nows = [T0 + 0.1 * i + 1 / 3 for i in range(TIMES_MAX + 5)]
     results = [await one(store, Session("s:t", "b", f"L{i}"), now) for i, now in enumerate(nows)]
-    assert results[0] == (None, [], None, None, 0)
-    assert results[1] == ("b", [nows[0]], "L0", None, 0)
+    assert results[0] == (None, [], None, None, 0, 0)
+    assert results[1] == ("b", [nows[0]], "L0", None, 0, 0)
     assert results[TIMES_MAX + 1][1] == nows[TIMES_MAX::-1][:TIMES_MAX]
     assert results[-1][1] == nows[-2::-1][:TIMES_MAX]
     assert all(type(t) is float for t in results[-1][1])
@@ -267,10 +267,10 @@ async def test_session_times_newest_first_bounded_and_exact(store):
 async def test_times_and_location_cleared_after_recent_ttl_idle(store):
     last = T0 + 0.25
     await one(store, Session("s:x", "b", "L1"), last)
-    assert await one(store, Session("s:x", "b2", "L2"), last + RECENT_TTL - 0.5) == ("b", [last], "L1", None, 0)
+    assert await one(store, Session("s:x", "b2", "L2"), last + RECENT_TTL - 0.5) == ("b", [last], "L1", None, 0, 0)
     last += RECENT_TTL - 0.5
     # idle exactly RECENT_TTL: times and location are gone, the birth stays
-    assert await one(store, Session("s:x", "b3", "L3"), last + RECENT_TTL) == ("b", [], None, None, 0)
+    assert await one(store, Session("s:x", "b3", "L3"), last + RECENT_TTL) == ("b", [], None, None, 0, 0)
     # the same for an account
     await one(store, act(ip="i", loc="A1"), T0)
     out = await one(store, act(loc="A2"), T0 + RECENT_TTL - 1)
@@ -542,7 +542,7 @@ async def test_stick_on_absent_entities_and_until(store):
                       Stick("dev:k", "throttle|r3|x", until)], T0)
     session, account, shared = await run(store, [Session("s:k", "b", "L"), act(key="a:k"),
                                                  Shared("dev:k", "a", "s")], T0 + 30)
-    assert session == (None, [], None, "block|r1|x", 0)
+    assert session == (None, [], None, "block|r1|x", 0, 0)
     assert account[STICKY] == "challenge|r2|x" and account[HOUR_N] == 1
     assert shared == (1, 1, 1, 1, "throttle|r3|x")
     session, account, shared = await run(store, [Session("s:k", "b", "L"), act(key="a:k"),
@@ -558,7 +558,7 @@ async def test_stick_replaces_and_keeps_the_entity_alive(store):
     assert out == (1, 1, 1, 1, "log|r2|x")
     # a Stick already past: created empty, it is absent at once
     await one(store, Stick("s:gone", "block|r|x", T0), T0 + 5)
-    assert await one(store, Session("s:gone", "b", "L"), T0 + 5) == (None, [], None, None, 0)
+    assert await one(store, Session("s:gone", "b", "L"), T0 + 5) == (None, [], None, None, 0, 0)
 
 
 async def test_a_key_holding_another_kind_is_replaced(store):
@@ -568,7 +568,7 @@ async def test_a_key_holding_another_kind_is_replaced(store):
     assert out == (1, 1, 1, 1, None)  # the sticky decision went with the replaced record
     await one(store, Session("ip:m", "b", "L"), T0 + 3)
     assert (await one(store, act(key="ip:m"), T0 + 4))[TIMES] == []
-    assert await one(store, Session("ip:m", "b", "L"), T0 + 5) == (None, [], None, None, 0)
+    assert await one(store, Session("ip:m", "b", "L"), T0 + 5) == (None, [], None, None, 0, 0)
 
 
 async def test_ops_run_in_order_within_a_batch(store):
@@ -580,8 +580,8 @@ async def test_ops_run_in_order_within_a_batch(store):
         Mark("a:o", "like:o"), act(key="a:o", target="like:o"),
     ]
     out = await run(store, ops, T0)
-    assert out[:5] == [(None, [], None, None, 0), None, ("first", [T0], "L1", None, 0), None,
-                       ("first", [T0, T0], "L2", "block|r|x", 0)]
+    assert out[:5] == [(None, [], None, None, 0, 0), None, ("first", [T0], "L1", None, 0, 0), None,
+                       ("first", [T0, T0], "L2", "block|r|x", 0, 0)]
     assert out[5:9] == [[], ["r1"], (1, 1, 1, 1, None), (2, 2, 2, 1, None)]
     assert out[10][COUNTS][TARGETS_1H:] == [1, 1, 1, 0]
 
@@ -644,7 +644,7 @@ def random_batch(rng: random.Random, now: float, lives: Lives, keys: tuple[str, 
         if roll == 0:
             op = Birth(key, word)
         elif roll == 1:
-            op = Session(key, word, f"loc{rng.randrange(3)}", rng.choice(["p1", "p2", "p3"]), rng.choice(["d1", "d2"]),
+            op = Session(key, word, f"loc{rng.randrange(3)}", rng.choice(["p1", "p2", "p3"]), rng.choice(["d1", "d2", ""]),
                          rng.random() < 0.7)
         elif roll == 2:
             op = Shared(key, word, rng.choice(["s1", "s2", "s3"]))
@@ -707,6 +707,21 @@ async def test_session_moves_between_fixed_lines(store):
     for i in range(MOVES_MAX + 3):
         out = await one(store, use(f"q{i}", lane="dev-2"), t + i)
     assert out[4] == MOVES_MAX  # saturates, the newest kept
+
+
+async def test_session_switches_between_devices(store):
+    def use(lane, place="p1"):
+        return Session("s:sw", "b", "L", place, lane, False)
+
+    assert [(await one(store, use(lane), T0 + 60 * i))[5] for i, lane in enumerate(
+        ["dev-1", "dev-1", "dev-2", "", "dev-2", "dev-1", ""])] == [0, 0, 1, 1, 1, 2, 2]  # "" neither switches nor counts
+    assert (await one(store, use("dev-2"), T0 + 400))[5] == 2  # after "" (no device): not a switch
+    assert (await one(store, use("dev-1"), T0 + 120 + DAY))[5] == 2  # the first switch is a day old
+    t = T0 + 2 * DAY
+    for i in range(MOVES_MAX + 3):
+        out = await one(store, use(f"dev-{i % 2}"), t + i)
+    assert out[5] == MOVES_MAX  # saturates, the newest kept
+    assert out[4] == 0  # not fixed lines: no moves
 
 
 async def test_a_stick_on_a_target_is_refused(store):

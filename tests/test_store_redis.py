@@ -165,7 +165,7 @@ async def test_a_foreign_value_under_a_key_reads_as_absent_and_is_replaced(local
     result = await store.exchange([Shared("ip:1", "a", "s"), Shared("ip:2", "a", "s"),
                                    Shared("ip:3", "a", "s"), Session("s:4", "b", "L")], T0)
     assert result.degraded is False
-    assert result.values == [(1, 1, 1, 1, None)] * 3 + [(None, [], None, None, 0)]
+    assert result.values == [(1, 1, 1, 1, None)] * 3 + [(None, [], None, None, 0, 0)]
     assert await client.type(store.redis_key("ip:1")) == b"string"
 
 
@@ -254,7 +254,7 @@ async def test_outage_degrades_every_exchange_then_recovers():
         assert result.degraded is False
         assert store.breaker.state == CLOSED
         # state now lives in the fresh Redis again: the session is new there
-        assert result.values[0] == (None, [], None, None, 0)
+        assert result.values[0] == (None, [], None, None, 0, 0)
         result = await store.exchange([Session("s:s1", "", "L")], T0 + 41)
         assert result.values[0][0] == "born" and result.degraded is False
     finally:
@@ -377,8 +377,26 @@ async def test_records_of_the_previous_layout_are_read_and_converted(local):
     later = [Session("s:old", "", "L2", "p2", "d1", True), Account("a:old", MEMBERS, "L2"), Target("t:old", "r3"),
              Crowd("c:old", "s2"), Crowd("c:old", "s1"), Shared("ip:old", "a1", "s2")]
     expected = reference.exchange_sync(later, T0 + 60).values
-    assert expected[0] == ("born", [T0], "L1", None, 1) and expected[1][8] == ["s:9", odd]
+    assert expected[0] == ("born", [T0], "L1", None, 1, 0) and expected[1][8] == ["s:9", odd]
     assert expected[2] == ["r2", odd] and expected[4] == ["s1", odd, "s2"] and expected[5] == (2, 2, 2, 2, "block|r|x")
+    assert (await store.exchange(later, T0 + 60)).values == expected
+
+
+async def test_a_session_of_the_layout_before_switches_is_converted(local):
+    """An S3 session (no switches section) keeps its birth, times, location, sticky decision and moves."""
+    store, client, prefix = local
+    sticky, birth, loc, place, lane = b"block|r|x", b"born", b"L1", b"p1", b"d1"
+    times, moves = struct.pack("<dd", T0 + 30, T0), struct.pack("<d", T0 + 30)  # times newest first
+    head = struct.pack("<dddiiiIIHHB", T0 + SESSION_TTL, T0 + 600, T0 + 30,
+                       len(sticky), len(birth), len(loc), len(place), len(lane), len(times), len(moves), 1)
+    await client.set(store.redis_key("s:s3"), b"S3" + head + sticky + birth + loc + place + lane + times + moves,
+                     px=3_600_000)
+    reference = MemoryStore()
+    reference.exchange_sync([Session("s:s3", "born", "L0", "p0", "d1", True)], T0)
+    reference.exchange_sync([Session("s:s3", "", "L1", "p1", "d1", True), Stick("s:s3", "block|r|x", T0 + 600)], T0 + 30)
+    later = [Session("s:s3", "", "L2", "p2", "d2", True)]
+    expected = reference.exchange_sync(later, T0 + 60).values
+    assert expected == [("born", [T0 + 30, T0], "L1", "block|r|x", 1, 1)]  # another device: a switch, not a move
     assert (await store.exchange(later, T0 + 60)).values == expected
 
 

@@ -43,8 +43,8 @@ writes only the slots that changed (``SETRANGE``) and the record's life
 A record whose kind tag is not the op's (another kind, a value this module
 did not write) reads as absent and is replaced, as in the memory backend. A
 record of the layouts before this one (msgpack arrays tagged ``S2``, ``A4``,
-``T1``, ``C1``, and shared records ``H4``, met after an upgrade) is converted
-when read, so every entity keeps its history across the upgrade.
+``T1``, ``C1``, shared records ``H4`` and sessions ``S3``, without device
+switches; met after an upgrade) is converted when read, so every entity keeps its history across the upgrade.
 
 URLs: ``redis://``, ``rediss://`` (TLS; certificate options as URL query
 parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
@@ -139,8 +139,8 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 #
 # The reply is ONE string, read in order (see ``decode``): per op its answer as
 # a packed head (little-endian), then the texts that head gives the lengths of
-# (-1: none). Shared '<HHHHi4' counts, sticky; Session '<i4i4i4HH' birth, loc,
-# sticky, times' bytes, moves, then those texts and the times (packed doubles,
+# (-1: none). Shared '<HHHHi4' counts, sticky; Session '<i4i4i4HHH' birth, loc,
+# sticky, times' bytes, moves, switches, then those texts and the times (packed doubles,
 # newest first); Account '<' 13 x 'H', then 'dddd' hour_n, hour_prev, day_n,
 # day_prev, then 'HI4i4i4I4' the bytes of times, hourly, loc, sticky, peers,
 # then those five; Target 'I4' then the list (oldest first); Crowd 'i4' (-1:
@@ -154,9 +154,9 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 #            ring of slots, each a digest and its time (see ring_time). A shared
 #            record of IN_PLACE bytes or more is edited in place: SETRANGE of its
 #            head and of the slots that changed, PEXPIRE for its life
-#   session  'S3' SESSION_HEAD: expiry, until, last, sticky, birth, loc, place, lane
-#            lengths, times' and moves' bytes, fixed; then those sections
-#            (times: packed doubles newest first; moves: their times ascending)
+#   session  'S4' SESSION_HEAD: expiry, until, last, sticky, birth, loc, place, lane
+#            lengths, times', moves' and switches' bytes, fixed; then those sections
+#            (times: packed doubles newest first; moves, switches: their times ascending)
 #   account  'A5' ACCOUNT_HEAD: expiry, until, last, hour, its count, previous,
 #            day, its count, previous, sticky, loc, times, hourly, peers lengths,
 #            the number of kinds K, then K x 'H' members per kind; then those
@@ -169,8 +169,8 @@ _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 # [4] until, then its fields (see fresh); an account's sets stay one string (S).
 # A recency set is least recently seen first: the clamp makes that time order
 # too, so windows are counted from the newest end or by bisection. The layouts
-# before these (msgpack tables tagged S2, A4, T1, C1; shared records H4) are
-# converted when read; any other value reads as absent.
+# before these (msgpack tables tagged S2, A4, T1, C1; shared records H4; sessions
+# S3, without switches) are converted when read; any other value reads as absent.
 _SCRIPT_TEMPLATE = r"""@READ@
 local now = tonumber(a[base + 1])
 local call, floor, find, unpack, byte = redis.call, math.floor, string.find, unpack, string.byte
@@ -186,14 +186,15 @@ local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
 local MOVE_GAP, MOVES_MAX = @MOVE_GAP@, @MOVES_MAX@
 local SEP, ESC = '\31', '\30'
 
-local SHARED_HEAD, SESSION_HEAD, ACCOUNT_HEAD, LIST_HEAD = '<ddBHHHHH', '<dddi4i4i4I4I4HHB', '<dddddddddi4i4HI4I4B', '<dH'
+local SHARED_HEAD, SESSION_HEAD, ACCOUNT_HEAD, LIST_HEAD = '<ddBHHHHH', '<dddi4i4i4I4I4HHHB', '<dddddddddi4i4HI4I4B', '<dH'
+local SESSION_HEAD_S3 = '<dddi4i4i4I4I4HHB'  -- before switches
 local SLOT, IN_PLACE = W + 8, @IN_PLACE@
 local KINDS_HEAD = '<' .. string.rep('H', NKINDS)
 local ANSWER_COUNTS = '<' .. string.rep('H', @NCOUNTS@) .. 'ddddHI4i4i4I4'
 
 local function fresh(tag)
   if tag == 'H5' then return {tag, 0, false, 0, v = '', off = 1, na = 0, sa = 0, ns = 0, ss = 0} end
-  if tag == 'S3' then return {tag, 0, false, 0, false, '', false, 0, '', '', false, ''} end
+  if tag == 'S4' then return {tag, 0, false, 0, false, '', false, 0, '', '', false, '', ''} end
   if tag == 'A5' then
     local ns = {}
     for kind = 1, NKINDS do ns[kind] = 0 end
@@ -224,7 +225,7 @@ end
 -- a record of the layout before this one (a msgpack table), as this layout's table
 local function upgrade(t)
   local tag = t[1]
-  if tag == 'S2' then t[1] = 'S3'; return t end
+  if tag == 'S2' then t[1] = 'S4'; t[13] = ''; return t end
   if tag == 'A4' then
     local sets, ns, hourly, peers = t[8], {}, {}, {SEP}
     for kind = 1, NKINDS do
@@ -276,12 +277,19 @@ local function parse(v)
     end
     return {'H5', expiry, sticky, until_, v = concat(parts), off = 1, na = na, sa = 0, ns = ns, ss = 0}
   end
-  if tag == 'S3' then
-    local expiry, until_, last, ls, lb, ll, lp, ln, lt, lm, fixed, at = sunpack(SESSION_HEAD, v, 3)
-    local sticky, birth, loc, place, lane, times, moves
+  if tag == 'S4' or tag == 'S3' then  -- S3: before switches
+    local expiry, until_, last, ls, lb, ll, lp, ln, lt, lm, lw, fixed, at
+    if tag == 'S4' then
+      expiry, until_, last, ls, lb, ll, lp, ln, lt, lm, lw, fixed, at = sunpack(SESSION_HEAD, v, 3)
+    else
+      lw = 0
+      expiry, until_, last, ls, lb, ll, lp, ln, lt, lm, fixed, at = sunpack(SESSION_HEAD_S3, v, 3)
+    end
+    local sticky, birth, loc, place, lane, times, moves, switches
     sticky, at = text(v, at, ls); birth, at = text(v, at, lb); loc, at = text(v, at, ll)
-    place, at = text(v, at, lp); lane, at = text(v, at, ln); times, at = text(v, at, lt); moves = text(v, at, lm)
-    return {'S3', expiry, sticky, until_, birth, times, loc, last, place, lane, fixed == 1, moves}
+    place, at = text(v, at, lp); lane, at = text(v, at, ln); times, at = text(v, at, lt); moves, at = text(v, at, lm)
+    switches = text(v, at, lw)
+    return {'S4', expiry, sticky, until_, birth, times, loc, last, place, lane, fixed == 1, moves, switches}
   end
   if tag == 'A5' then
     local e, u, last, hour, hn, hp, day, dn, dp, ls, ll, lt, lh, lp, nk, at = sunpack(ACCOUNT_HEAD, v, 3)
@@ -327,11 +335,11 @@ local function serialize(r)
     if r.built then return r.v end
     return shared_head(r) .. ssub(r.v, r.off)
   end
-  if tag == 'S3' then
+  if tag == 'S4' then
     local sticky, birth, loc = r[3], r[5], r[7]
-    return 'S3' .. spack(SESSION_HEAD, r[2], r[4], r[8], size(sticky), size(birth), size(loc), #r[9], #r[10], #r[6],
-                         #r[12], r[11] and 1 or 0) .. (sticky or '') .. (birth or '') .. (loc or '') .. r[9] .. r[10]
-                         .. r[6] .. r[12]
+    return 'S4' .. spack(SESSION_HEAD, r[2], r[4], r[8], size(sticky), size(birth), size(loc), #r[9], #r[10], #r[6],
+                         #r[12], #r[13], r[11] and 1 or 0) .. (sticky or '') .. (birth or '') .. (loc or '') .. r[9]
+                         .. r[10] .. r[6] .. r[12] .. r[13]
   end
   if tag == 'A5' then
     local sticky, loc = r[3], r.loc
@@ -622,7 +630,7 @@ for i = 1, #KEYS do
     if sticky then out[#out + 1] = sticky end
     p = p + 3
   elseif code == 'S' then
-    local r = take(k, 'S3')
+    local r = take(k, 'S4')
     local birth = r[5]
     if not r[5] and a[p + 1] ~= '' then r[5] = a[p + 1] end
     if r[8] <= now - RECENT_TTL then r[6] = ''; r[7] = false end
@@ -637,8 +645,15 @@ for i = 1, #KEYS do
       if #moves > 8 * MOVES_MAX then moves = ssub(moves, 9) end
     end
     while #moves > 0 and sunpack('<d', moves) <= now - DAY do moves = ssub(moves, 9) end
-    r[9], r[10], r[11], r[12] = place, lane, fixed, moves
-    out[#out + 1] = spack('<i4i4i4HH', size(birth), size(loc), size(sticky), #times, #moves / 8)
+    -- switches: the device (lane) changed from the last use (both given); their times ascending
+    local switches = r[13]
+    if lane ~= '' and r[10] ~= '' and lane ~= r[10] then
+      switches = switches .. spack('<d', now)
+      if #switches > 8 * MOVES_MAX then switches = ssub(switches, 9) end
+    end
+    while #switches > 0 and sunpack('<d', switches) <= now - DAY do switches = ssub(switches, 9) end
+    r[9], r[10], r[11], r[12], r[13] = place, lane, fixed, moves, switches
+    out[#out + 1] = spack('<i4i4i4HHH', size(birth), size(loc), size(sticky), #times, #moves / 8, #switches / 8)
     if birth then out[#out + 1] = birth end
     if loc then out[#out + 1] = loc end
     if sticky then out[#out + 1] = sticky end
@@ -740,7 +755,7 @@ for i = 1, #KEYS do
     touch(r, now + CROWD_WINDOW)
     p = p + 2
   elseif code == 'B' then
-    local r = take(k, 'S3')
+    local r = take(k, 'S4')
     if not r[5] then r[5] = a[p + 1] end
     touch(r, now + SESSION_TTL)
     p = p + 2
@@ -844,7 +859,7 @@ _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 _CLUSTER_SCRIPT = _build_script(cluster=True)
 _TIMES = [struct.Struct(f"<{n}d").unpack_from for n in range(TIMES_MAX + 1)]
 _SHARED_ANSWER = struct.Struct("<HHHHi")
-_SESSION_ANSWER = struct.Struct("<iiiHH")
+_SESSION_ANSWER = struct.Struct("<iiiHHH")
 _ACCOUNT_ANSWER = struct.Struct(f"<{_N_COUNTS}HddddHIiiI")
 _TARGET_ANSWER = struct.Struct("<I")
 _CROWD_ANSWER = struct.Struct("<i")
@@ -932,7 +947,7 @@ _SLOTS = 16384
 _TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionError)  # MovedError is an AskError
 
 
-_STICK_TAGS = {"session": _bulk(b"S3"), "account": _bulk(b"A5"), "shared": _bulk(b"H5")}  # the record a Stick creates
+_STICK_TAGS = {"session": _bulk(b"S4"), "account": _bulk(b"A5"), "shared": _bulk(b"H5")}  # the record a Stick creates
 
 
 def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list[bytes], list[bytes]]:
@@ -1004,11 +1019,11 @@ def decode(ops: list[Op], reply: object) -> list:
             values.append((counts, times, hours, int(hour_n), int(hour_prev), int(day_n), int(day_prev), loc, peers,
                            sticky))
         elif kind is Session:
-            nb, nl, ns, nt, moves = _SESSION_ANSWER.unpack_from(reply, at)
+            nb, nl, ns, nt, moves, switches = _SESSION_ANSWER.unpack_from(reply, at)
             birth, at = _optional(reply, at + _SESSION_ANSWER.size, nb)
             loc, at = _optional(reply, at, nl)
             sticky, at = _optional(reply, at, ns)
-            values.append((birth, list(_TIMES[nt >> 3](reply, at)), loc, sticky, moves))
+            values.append((birth, list(_TIMES[nt >> 3](reply, at)), loc, sticky, moves, switches))
             at += nt
         elif kind is Target:
             [n] = _TARGET_ANSWER.unpack_from(reply, at)
