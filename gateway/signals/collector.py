@@ -31,7 +31,7 @@ The crowd: a pool of accounts run by one farm or ring turns up together,
 target after target, however slowly and from wherever it acts. Each target
 keeps the sessions that acted on it over the last day; each account keeps the
 sessions it met on its recent *small* targets (a crowd below ``CROWD_CAP``: a
-popular post's crowd says nothing), its *peers*. Known crowd = this target's
+popular post's crowd says nothing), its *peers*, in the order first met. Known crowd = this target's
 crowd that is already among the peers. Peers and crowd marks are learned after
 the answers, so they travel with the next exchange, like burst marks.
 """
@@ -285,18 +285,21 @@ class SignalCollector:
         # the peers: a second visit counts and teaches nothing.
         small = len(others) == len(crowd)
         known: list[str] = []
+        new = others
         if small and others and peers:
             met = set(peers)
             known = [m for m in others if m in met]
+            if known:
+                new = [m for m in others if m not in met]
         plan.known = known
         out["account.crowd_known"] = len(known)
         if len(known) >= CROWD_MIN:
             marked += 1  # this target too (its mark is written with the next exchange)
             self.pending.append(Mark(plan.account_key, plan.target_member, "crowd"))
         out["account.crowd_targets_24h"] = marked
-        if small and others:
-            fresh = set(others)
-            self.pending.append(Peers(plan.account_key, tuple([p for p in peers if p not in fresh] + others)[-PEERS_MAX:]))
+        if small and new:  # peers in the order first met; the earliest go first past PEERS_MAX
+            self.pending.append(Peers(plan.account_key, tuple(peers[-(PEERS_MAX - len(new)):] + new)
+                                      if len(new) < PEERS_MAX else tuple(new[-PEERS_MAX:])))
 
     @staticmethod
     def stickies(plan: Plan, values: list) -> list[tuple[str, str]]:
