@@ -94,7 +94,7 @@ async def test_other_scheme_is_malformed(auth, minter):
 @pytest.mark.parametrize("garbage", ["x", "a.b.c", "a.b", "....", "ey.ey.ey", b64(b"[1]") + ".e30.", "tok\u00e9n", "a b"])
 async def test_garbage_is_malformed(auth, garbage):
     err = await refused(auth, facts(garbage))
-    assert err.reason == "malformed"
+    assert (err.reason, err.error) == ("malformed", "invalid_token")  # RFC 6750 3.1: a malformed token
 
 
 async def test_garbage_payload_is_malformed(auth, minter):

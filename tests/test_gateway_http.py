@@ -82,7 +82,7 @@ def test_bad_tokens_get_401_with_rfc6750_header(tmp_path, serve, kind):
     if kind == "missing":
         assert "error=" not in www.split("DPoP")[0]
     else:
-        assert 'error="invalid_token"' in www or 'error="invalid_request"' in www
+        assert 'error="invalid_token"' in www  # RFC 6750 3.1: expired, malformed or invalid, all invalid_token
 
 
 def test_policy_block_is_problem_json_403_with_decision_id(tmp_path, serve):

@@ -83,7 +83,7 @@ class Authenticator:
             principal = self._cache.get(token_hash, facts.ts)
             if principal is None:
                 if not _B64TOKEN.fullmatch(token):
-                    raise AuthError("malformed", "the access token has characters a token cannot have", "invalid_request")
+                    raise AuthError("malformed", "the access token has characters a token cannot have")
                 if self._jwt is not None and (self._introspector is None or is_compact_jws(token)):
                     principal, valid_from, valid_until = self._jwt.verify(token, token_hash, facts.ts)
                 elif self._introspector is not None:
@@ -110,7 +110,7 @@ class Authenticator:
             if len(token) > self._max_token_bytes:
                 raise AuthError("oversized", f"the token is longer than {self._max_token_bytes} bytes")
             if not _B64TOKEN.fullmatch(token):
-                raise AuthError("malformed", "the token has characters a token cannot have", "invalid_request")
+                raise AuthError("malformed", "the token has characters a token cannot have")
             token_hash = hashlib.sha256(token.encode()).hexdigest()
             principal = self._cache.get(token_hash, now)
             if principal is None:
@@ -151,7 +151,7 @@ class Authenticator:
         if not value:
             raise AuthError("missing", "no access token was sent", "")
         if len(value) > self._max_token_bytes + 16:
-            raise AuthError("oversized", f"the token is longer than {self._max_token_bytes} bytes", "invalid_request")
+            raise AuthError("oversized", f"the token is longer than {self._max_token_bytes} bytes")
         scheme, _, token = value.partition(" ")
         scheme = scheme.lower()
         if scheme != "bearer" and scheme != "dpop":
@@ -162,7 +162,7 @@ class Authenticator:
         if not token:
             raise AuthError("malformed", "the Authorization header holds no token", "invalid_request")
         if len(token) > self._max_token_bytes:
-            raise AuthError("oversized", f"the token is longer than {self._max_token_bytes} bytes", "invalid_request")
+            raise AuthError("oversized", f"the token is longer than {self._max_token_bytes} bytes")
         return token
 
     def _prove(self, principal: Principal, token: str, facts: RequestFacts) -> Principal:

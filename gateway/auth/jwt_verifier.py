@@ -37,16 +37,16 @@ class JWTVerifier:
         try:
             header = read_header(token)
         except ValueError as exc:
-            raise AuthError("malformed", f"the token is not a well-formed JWT: {exc}", "invalid_request") from None
+            raise AuthError("malformed", f"the token is not a well-formed JWT: {exc}") from None
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms:
             raise AuthError("algorithm", f"the token's algorithm {show(alg)} is not accepted; expected {self._pinned}")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
-            raise AuthError("malformed", "the token's 'kid' header is not a string", "invalid_request")
+            raise AuthError("malformed", "the token's 'kid' header is not a string")
         typ = header.get("typ")
         if isinstance(typ, str) and typ.lower() == "dpop+jwt":
-            raise AuthError("malformed", "a DPoP proof was sent where the access token belongs", "invalid_request")
+            raise AuthError("malformed", "a DPoP proof was sent where the access token belongs")
         if not self._keys.loaded:
             raise AuthError("no_keys", "the gateway has no signing keys loaded yet")
         key = self._keys.lookup(kid, alg)
@@ -60,7 +60,7 @@ class JWTVerifier:
         except jwt.InvalidSignatureError:
             raise AuthError("signature", "the token's signature does not verify") from None
         except jwt.PyJWTError as exc:
-            raise AuthError("malformed", f"the token cannot be decoded: {exc}", "invalid_request") from None
+            raise AuthError("malformed", f"the token cannot be decoded: {exc}") from None
         auth = self._auth
         check_issuer_audience(claims, auth.issuer, auth.audience)
         valid_from, valid_until = check_times(claims, now, auth.leeway_s, require_exp=True)
