@@ -13,8 +13,9 @@ then sections (packed doubles, fixed-width digests, texts) the head gives the
 lengths of; no record is a msgpack or JSON value, so an op packs and unpacks
 nothing but a few fixed heads. Inside the script one ``MGET`` reads every key
 of the exchange, the ops run in order, and each touched key costs one ``SET``
-at the end (a busy shared entity: a few ``SETRANGE`` and a ``PEXPIRE``, below). The script is built for Redis 7's Lua, where every string made
-costs about a nanosecond per byte (Lua hashes each byte): a recency set is two
+at the end (a busy shared entity: a few ``SETRANGE`` and a ``PEXPIRE``,
+below). The script is built for Redis 7's Lua, where every string made costs
+about a nanosecond per byte (Lua hashes each byte): a recency set is two
 strings (fixed-width member digests, packed times) worked on with C string
 functions, never one Lua value per member, and a list of texts (a target's
 records, a crowd, an account's peers) is one string that the script splices
@@ -44,7 +45,8 @@ A record whose kind tag is not the op's (another kind, a value this module
 did not write) reads as absent and is replaced, as in the memory backend. A
 record of the layouts before this one (msgpack arrays tagged ``S2``, ``A4``,
 ``T1``, ``C1``, shared records ``H4`` and sessions ``S3``, without device
-switches; met after an upgrade) is converted when read, so every entity keeps its history across the upgrade.
+switches; met after an upgrade) is converted when read, so every entity keeps
+its history across the upgrade.
 
 URLs: ``redis://``, ``rediss://`` (TLS; certificate options as URL query
 parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
