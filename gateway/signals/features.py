@@ -119,7 +119,7 @@ r("account.burst_share_1h", "float", "1h", "Share of the distinct targets this a
 r("target.crowd_24h", "int", "24h", "Other sessions that acted on this target in the last day (saturates at 64: a fuller crowd is a popular target's).", "state", 0)
 r("account.crowd_known", "int", "24h", "Sessions in this target's crowd that this account already met on its recent small targets (its peers; 0 on a popular target).", "state", 0)
 r("account.crowd_targets_24h", "int", "24h", "Distinct targets this account acted on in the last day where it met at least 4 known sessions (this one included).", "state", 0)
-r("account.targets_24h", "int", "24h", "Distinct targets (action and target) this account acted on in the last day.", "state", 0)
+r("account.targets_24h", "int", "24h", "Distinct targets (action and target) this account acted on in the last day (saturates at 64).", "state", 0)
 
 # --- model ---------------------------------------------------------------------
 r("model.score", "float", "", "The model's calibrated probability of abuse (0..1); absent without a model.", "request", 0)
