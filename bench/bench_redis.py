@@ -152,9 +152,12 @@ def start_private_redis() -> tuple[subprocess.Popen, str] | None:
         return None
 
 
-async def scripts_run(client: aioredis.Redis) -> int:
+async def scripts_run(client: aioredis.Redis) -> tuple[int, int]:
+    """Scripts the server ran, and the microseconds it spent in them."""
     stats = await client.info("commandstats")
-    return sum(int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval"))
+    names = ("cmdstat_evalsha", "cmdstat_eval")
+    return (sum(int(stats.get(name, {}).get("calls", 0)) for name in names),
+            sum(int(stats.get(name, {}).get("usec", 0)) for name in names))
 
 
 async def round_trips(url: str, n: int) -> None:
@@ -175,11 +178,13 @@ async def round_trips(url: str, n: int) -> None:
         for f in facts[1:]:
             await engine.decide(f)
         counted_store = store.round_trips - before_store
-        counted_server = await scripts_run(client) - before_server
+        after_server = await scripts_run(client)
+        counted_server, server_us = after_server[0] - before_server[0], after_server[1] - before_server[1]
         await engine.close()
         print(f"round trips per protected request through Engine.decide ({n - 1} requests, {where}): "
               f"{counted_store / (n - 1):.3f} counted by the store, {counted_server / (n - 1):.3f} scripts run "
-              f"by the server (target: exactly 1)")
+              f"by the server (target: exactly 1); the server's own time {server_us / max(1, counted_server):.0f} us "
+              "a script")
     finally:
         keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
         for i in range(0, len(keys), 500):
