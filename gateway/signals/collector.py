@@ -48,11 +48,14 @@ from gateway.signals import lockstep, provenance, timing, travel
 from gateway.signals.context import context_features
 from gateway.signals.provenance import digest
 from gateway.signals.store import (
+    ACCOUNT_KINDS,
     ACCOUNT_PREFIX,
+    ACCOUNT_WINDOWS,
     CROWD_CAP,
     CROWD_PREFIX,
     DAY,
     HOUR,
+    LIVE,
     MINUTE,
     PEERS_MAX,
     SESSION_PREFIX,
@@ -75,6 +78,20 @@ _SHARING_KEYS = {ns: (f"{ns}.accounts_10m", f"{ns}.accounts_1h", f"{ns}.accounts
                  for ns in SHARING_NAMESPACES}
 STICKY_SCOPES = ("session", "account", "device", "prefix", "ip", "crowd")  # crowd: the session and its known crowd
 CROWD_MIN = 4  # known sessions on a target that make it a crowd mark for the account
+
+def _count_index(kind: str, window: float) -> int:
+    """Where the Account op's answer counts ``kind`` over ``window`` (its counts are flat, kind by kind)."""
+    i = ACCOUNT_KINDS.index(kind)
+    return sum(len(w) for w in ACCOUNT_WINDOWS[:i]) + ACCOUNT_WINDOWS[i].index(window)
+
+
+_IPS_24H, _PREFIXES_LIVE = _count_index("ip", DAY), _count_index("prefix", LIVE)
+_PREFIXES_24H = _count_index("prefix", DAY)
+_SESSIONS_LIVE, _CLASSES_LIVE = _count_index("session", LIVE), _count_index("class", LIVE)
+_ASNS_24H, _COUNTRIES_24H = _count_index("asn", DAY), _count_index("country", DAY)
+_DEVICES_24H, _CLIENTS_24H = _count_index("device", DAY), _count_index("client", DAY)
+_TARGETS_1H, _TARGETS_24H = _count_index("target", HOUR), _count_index("target", DAY)
+_BURSTS_1H, _CROWDS_24H = _count_index("burst", HOUR), _count_index("crowd", DAY)
 BORN_MAX = 65_536  # sessions remembered as having a birth; past it the table starts over
 PENDING_MAX = 4096  # writes waiting for the next exchange; past it the oldest are dropped
 
@@ -239,36 +256,36 @@ class SignalCollector:
             out[ks] = s1h
 
         counts, times, hours, hour_n, hour_prev, day_n, day_prev, loc, peers, _ = values[plan.i_account]
-        out["account.ips_24h"] = counts[0]
-        out["account.live_prefixes"] = counts[1]
-        out["account.prefixes_24h"] = counts[2]
-        out["account.live_sessions"] = counts[3]
-        out["account.live_classes"] = counts[4]
+        out["account.ips_24h"] = counts[_IPS_24H]
+        out["account.live_prefixes"] = counts[_PREFIXES_LIVE]
+        out["account.prefixes_24h"] = counts[_PREFIXES_24H]
+        out["account.live_sessions"] = counts[_SESSIONS_LIVE]
+        out["account.live_classes"] = counts[_CLASSES_LIVE]
         if plan.asn is not None:
-            out["account.asns_24h"] = counts[5]
+            out["account.asns_24h"] = counts[_ASNS_24H]
         if plan.country:
-            out["account.countries_24h"] = counts[6]
+            out["account.countries_24h"] = counts[_COUNTRIES_24H]
         if plan.device_digest:
-            out["account.devices_24h"] = counts[7]
+            out["account.devices_24h"] = counts[_DEVICES_24H]
         if plan.client:
-            out["account.clients_24h"] = counts[8]
+            out["account.clients_24h"] = counts[_CLIENTS_24H]
         timing.gap_features("account", ts, times, out)
         out["account.actions_1m"] = timing.actions_within(ts, times, MINUTE)
         timing.hour_features(hours, out)
         out["account.actions_1h"] = _sliding(ts, HOUR, hour_n, hour_prev)
         out["account.actions_24h"] = _sliding(ts, DAY, day_n, day_prev)
-        out["account.targets_24h"] = counts[10]
+        out["account.targets_24h"] = counts[_TARGETS_24H]
         travel.travel_features("account", ts, plan.lat, plan.lon, plan.net_class, loc, out)
 
         k = plan.i_target
         if k >= 0:
             in_burst = lockstep.target_features(ts, plan.account_hash, plan.prefix, plan.asn_key, plan.anon,
                                                 values[k], out, plan.target_member)
-            lockstep.burst_features(counts[9], counts[11], in_burst, out)
+            lockstep.burst_features(counts[_TARGETS_1H], counts[_BURSTS_1H], in_burst, out)
             if in_burst:
                 # Known only now; written with the next exchange (this replica's next request).
                 self.pending.append(Mark(plan.account_key, plan.target_member))
-            self._crowd(plan, values[plan.i_crowd], peers, counts[12], out)
+            self._crowd(plan, values[plan.i_crowd], peers, counts[_CROWDS_24H], out)
         return out
 
     def _crowd(self, plan: Plan, crowd: list[str] | None, peers: list[str], marked: int, out: dict) -> None:

@@ -181,13 +181,14 @@ SHARED_ACCOUNT_WINDOWS = (600.0, HOUR, DAY)
 SHARED_SESSION_WINDOW = HOUR
 SHARED_CAP = 128  # distinct accounts / sessions kept per shared entity (rules compare with <= 50)
 
+LIVE = 900.0  # an account's sessions, prefixes and classes count as live this long after their last action
 ACCOUNT_KINDS = ("ip", "prefix", "session", "class", "asn", "country", "device", "client", "target", "burst",
                  "crowd")
 ACCOUNT_WINDOWS: tuple[tuple[float, ...], ...] = (
     (DAY,),  # ip
-    (900.0, DAY),  # prefix: live (15 min) and day
-    (900.0,),  # session: live
-    (900.0,),  # class: live
+    (LIVE, DAY),  # prefix: live and day
+    (LIVE,),  # session: live
+    (LIVE,),  # class: live
     (DAY,),  # asn
     (DAY,),  # country
     (DAY,),  # device
