@@ -107,8 +107,8 @@ class _Account:
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.kinds: list = [_EMPTY] * len(ACCOUNT_KINDS)  # a recency set per kind
-        self.stamps = array("d", bytes(8 * len(ACCOUNT_KINDS)))  # a lone member's stamp, per kind
+        self.kinds: list = [_EMPTY] * _N_KINDS  # a recency set per kind
+        self.stamps = array("d", bytes(8 * _N_KINDS))  # a lone member's stamp, per kind
         self.times = array("d")
         self.hourly = array("q")  # [clock hour, active slots, last slot, ...] for the last HOURS hours
         self.hour = self.hour_n = self.hour_prev = 0
@@ -278,6 +278,19 @@ def _active(hourly: array, hour: int, slot: int) -> list[int]:
     return hourly[1::3].tolist()
 
 
+def _bucket(bucket: int, stored: int, n: int, previous: int) -> tuple[int, int, int]:
+    """An action counted into its clock bucket: (the bucket, its count, the count of the one just before)."""
+    if bucket == stored:
+        return stored, n + 1, previous
+    return bucket, 1, n if bucket == stored + 1 else 0
+
+
+def _touch(record: _Session | _Shared | _Account | _Crowd, expires: float) -> None:
+    """A record lives at least until ``expires`` (the contract's Life rule)."""
+    if record.expires < expires:
+        record.expires = expires
+
+
 def _sticky(record: _Session | _Shared | _Account, now: float) -> str | None:
     return record.sticky if record.sticky is not None and now < record.until else None
 
@@ -355,8 +368,7 @@ class MemoryStore:
         record = self._record(op.key, _Session, now)
         if record.birth is None:
             record.birth = op.record
-        if record.expires < now + SESSION_TTL:
-            record.expires = now + SESSION_TTL
+        _touch(record, now + SESSION_TTL)
 
     def _session(self, op: Session, now: float) -> tuple:
         s = self._record(op.key, _Session, now)
@@ -376,16 +388,14 @@ class MemoryStore:
         moves, switches = _recent(s.moves, cut), _recent(s.switches, cut)
         if now > s.last:
             s.last = now
-        if s.expires < now + SESSION_TTL:
-            s.expires = now + SESSION_TTL
+        _touch(s, now + SESSION_TTL)
         return birth, _times(s.times, now), loc, _sticky(s, now), moves, switches
 
     def _shared(self, op: Shared, now: float) -> tuple:
         e = self._record(op.key, _Shared, now)
         accounts, at = e.accounts, e.accounts_at = _see_slot(e.accounts, e.accounts_at, op.account, now, SHARED_CAP)
         sessions, st = e.sessions, e.sessions_at = _see_slot(e.sessions, e.sessions_at, op.session, now, SHARED_CAP)
-        if e.expires < now + RECENT_TTL:
-            e.expires = now + RECENT_TTL
+        _touch(e, now + RECENT_TTL)
         return (_since_slot(accounts, at, now - _A10), _since_slot(accounts, at, now - _A1H),
                 _since_slot(accounts, at, now - _A24), _since_slot(sessions, st, now - SHARED_SESSION_WINDOW),
                 _sticky(e, now))
@@ -409,23 +419,14 @@ class MemoryStore:
 
     def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> tuple:
         times = _times(a.times, now)
-        hours = _active(a.hourly, floor(now / HOUR), floor(now / SLOT_S))
-        hour, day = floor(now / HOUR), floor(now / DAY)
-        if hour == a.hour:
-            a.hour_n += 1
-        else:
-            a.hour_prev = a.hour_n if hour == a.hour + 1 else 0
-            a.hour, a.hour_n = hour, 1
-        if day == a.day:
-            a.day_n += 1
-        else:
-            a.day_prev = a.day_n if day == a.day + 1 else 0
-            a.day, a.day_n = day, 1
+        hour = floor(now / HOUR)
+        hours = _active(a.hourly, hour, floor(now / SLOT_S))
+        a.hour, a.hour_n, a.hour_prev = _bucket(hour, a.hour, a.hour_n, a.hour_prev)
+        a.day, a.day_n, a.day_prev = _bucket(floor(now / DAY), a.day, a.day_n, a.day_prev)
         loc, a.loc = a.loc, op.loc
         if now > a.last:
             a.last = now
-        if a.expires < now + RECENT_TTL:
-            a.expires = now + RECENT_TTL
+        _touch(a, now + RECENT_TTL)
         return counts, times, hours, a.hour_n, a.hour_prev, a.day_n, a.day_prev, loc, list(a.peers), _sticky(a, now)
 
     def _target(self, op: Target, now: float) -> list[str]:
@@ -440,8 +441,7 @@ class MemoryStore:
         members = c.members
         seen = _crowd_since(members, now - CROWD_WINDOW)
         c.members = _see(members, op.member, now, CROWD_CAP)
-        if c.expires < now + CROWD_WINDOW:
-            c.expires = now + CROWD_WINDOW
+        _touch(c, now + CROWD_WINDOW)
         return seen
 
     def _mark(self, op: Mark, now: float) -> None:
@@ -450,20 +450,17 @@ class MemoryStore:
             raise ValueError(f"Mark into {op.kind!r}: the kinds are {', '.join(_MARKED)}")
         a = self._record(op.key, _Account, now)
         a.kinds[k], a.stamps[k] = _see_slot(a.kinds[k], a.stamps[k], op.target, now, ACCOUNT_CAP)
-        if a.expires < now + RECENT_TTL:
-            a.expires = now + RECENT_TTL
+        _touch(a, now + RECENT_TTL)
 
     def _peers(self, op: Peers, now: float) -> None:
         a = self._record(op.key, _Account, now)
         a.peers = tuple(intern(p) for p in op.peers[-PEERS_MAX:])
-        if a.expires < now + RECENT_TTL:
-            a.expires = now + RECENT_TTL
+        _touch(a, now + RECENT_TTL)
 
     def _stick(self, op: Stick, now: float) -> None:
         record = self._record(op.key, _STICKY_RECORDS[stick_kind(op.key)], now)
         record.sticky, record.until = op.decision, op.until
-        if record.expires < op.until:
-            record.expires = op.until
+        _touch(record, op.until)
 
 
 _STICKY_RECORDS: dict[str, type] = {"session": _Session, "account": _Account, "shared": _Shared}

@@ -321,6 +321,24 @@ local function touch(r, expiry)
   if r[2] < expiry then r[2] = expiry end
 end
 
+-- a session's moves or switches (their times, ascending doubles): this op's added when it
+-- is one, the newest MOVES_MAX kept, those a day old dropped
+local function events(times, happened)
+  if happened then
+    times = times .. spack('<d', now)
+    if #times > 8 * MOVES_MAX then times = ssub(times, 9) end
+  end
+  while #times > 0 and sunpack('<d', times) <= now - DAY do times = ssub(times, 9) end
+  return times
+end
+
+-- an action counted into its clock bucket: the bucket, its count, the count of the one just before
+local function bucket(b, stored, n, previous)
+  if b == stored then return stored, n + 1, previous end
+  if b == stored + 1 then return b, 1, n end
+  return b, 1, 0
+end
+
 -- A shared entity's set is a ring of n slots at m of v (a digest, then its time), from slot s
 -- (its least recently seen) on: logical entry j is slot (s + j) % n, and times ascend with j.
 -- A member seen again moves to the newest end by moving the shorter side of the ring by one
@@ -513,19 +531,9 @@ for i = 1, #KEYS do
     r[7] = a[p + 2]
     -- moves: {place, lane, fixed} of the last use, and the moves' times (ascending doubles)
     local place, lane, fixed = a[p + 3], a[p + 4], a[p + 5] == '1'
-    local moves = r[12]
-    if fixed and r[11] and r[10] == lane and r[9] ~= place and now - r[8] < MOVE_GAP then
-      moves = moves .. spack('<d', now)
-      if #moves > 8 * MOVES_MAX then moves = ssub(moves, 9) end
-    end
-    while #moves > 0 and sunpack('<d', moves) <= now - DAY do moves = ssub(moves, 9) end
-    -- switches: the device (lane) changed from the last use (both given); their times ascending
-    local switches = r[13]
-    if lane ~= '' and r[10] ~= '' and lane ~= r[10] then
-      switches = switches .. spack('<d', now)
-      if #switches > 8 * MOVES_MAX then switches = ssub(switches, 9) end
-    end
-    while #switches > 0 and sunpack('<d', switches) <= now - DAY do switches = ssub(switches, 9) end
+    local moves = events(r[12], fixed and r[11] and r[10] == lane and r[9] ~= place and now - r[8] < MOVE_GAP)
+    -- switches: the device (lane) changed from the last use (both given)
+    local switches = events(r[13], lane ~= '' and r[10] ~= '' and lane ~= r[10])
     r[9], r[10], r[11], r[12], r[13] = place, lane, fixed, moves, switches
     out[#out + 1] = spack('<i4i4i4HHH', size(birth), size(loc), size(sticky), #times, #moves / 8, #switches / 8)
     if birth then out[#out + 1] = birth end
@@ -558,19 +566,8 @@ for i = 1, #KEYS do
       end
     end
     r.hourly = hourly
-    local day = floor(now / DAY)
-    if hour == r.hour then
-      r.hn = r.hn + 1
-    else
-      if hour == r.hour + 1 then r.hp = r.hn else r.hp = 0 end
-      r.hour = hour; r.hn = 1
-    end
-    if day == r.day then
-      r.dn = r.dn + 1
-    else
-      if day == r.day + 1 then r.dp = r.dn else r.dp = 0 end
-      r.day = day; r.dn = 1
-    end
+    r.hour, r.hn, r.hp = bucket(hour, r.hour, r.hn, r.hp)
+    r.day, r.dn, r.dp = bucket(floor(now / DAY), r.day, r.dn, r.dp)
     local times, loc, sticky, peers = r.times, r.loc, live_sticky(r), r.peers
     local m = #head
     head[m + 1], head[m + 2], head[m + 3], head[m + 4] = r.hn, r.hp, r.dn, r.dp
