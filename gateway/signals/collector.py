@@ -57,7 +57,6 @@ from gateway.signals.store import (
     HOUR,
     LIVE,
     MINUTE,
-    PEERS_MAX,
     SESSION_PREFIX,
     SHARED_CAP,
     TARGET_PREFIX,
@@ -109,7 +108,7 @@ class Plan:
     __slots__ = (
         "ops", "out", "ts", "sharing", "i_account", "i_target", "net_class", "asn", "country", "device_digest",
         "platform", "tls_digest", "client", "ua_digest", "lat", "lon", "account_hash", "prefix", "asn_key", "anon",
-        "account_key", "target_member", "sticky_keys", "i_session", "i_crowd", "known",
+        "account_key", "target_member", "scope_keys", "i_session", "i_crowd", "known",
     )
 
 
@@ -222,7 +221,7 @@ class SignalCollector:
         else:
             p.i_target = p.i_crowd = -1
         p.known = ()
-        p.sticky_keys = (s_key, a_key, dev_key, pfx_key, ip_key)
+        p.scope_keys = (s_key, a_key, dev_key, pfx_key, ip_key)  # in STICKY_SCOPES order
         return p
 
     def features(self, plan: Plan, values: list) -> dict[str, object]:
@@ -314,9 +313,8 @@ class SignalCollector:
             marked += 1  # this target too (its mark is written with the next exchange)
             self.pending.append(Mark(plan.account_key, plan.target_member, "crowd"))
         out["account.crowd_targets_24h"] = marked
-        if small and new:  # peers in the order first met; the earliest go first past PEERS_MAX
-            self.pending.append(Peers(plan.account_key, tuple(peers[-(PEERS_MAX - len(new)):] + new)
-                                      if len(new) < PEERS_MAX else tuple(new[-PEERS_MAX:])))
+        if small and new:  # peers in the order first met; the store keeps the last PEERS_MAX
+            self.pending.append(Peers(plan.account_key, (*peers, *new)))
 
     @staticmethod
     def stickies(plan: Plan, values: list) -> list[tuple[str, str]]:
@@ -340,8 +338,8 @@ class SignalCollector:
         ``crowd``: this session and the sessions of its known crowd (they move together).
         """
         if scope == "crowd":
-            return [plan.sticky_keys[0], *plan.known]
-        key = plan.sticky_keys[STICKY_SCOPES.index(scope)]
+            return [plan.scope_keys[0], *plan.known]
+        key = plan.scope_keys[STICKY_SCOPES.index(scope)]
         return [key] if key else []
 
 
