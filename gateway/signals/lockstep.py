@@ -32,7 +32,6 @@ BURST_MIN_ACCOUNTS = 10
 BURST_PREFIX_SHARE = 0.5
 BURST_ANON_SHARE = 0.5
 BURST_ASN_SHARE = 0.8
-BURST_HISTORY_S = 3600.0  # how long an account's burst record is kept (account.burst_*_1h)
 CONSUMER_CLASSES = ("/mobile", "/residential")
 
 

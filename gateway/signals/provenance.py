@@ -14,8 +14,6 @@ import ipaddress
 from collections.abc import Mapping
 from zlib import crc32
 
-BIRTH_TTL_S = 30 * 86400.0  # a session's birth is remembered this long (refreshes keep the session id)
-
 # Token claims that describe the network the token was issued to, when the
 # issuer adds them; they override what the gateway saw at the token endpoint
 # (the token may be minted by a backend on the client's behalf).

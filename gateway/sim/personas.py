@@ -30,8 +30,6 @@ EVASIONS = ("crude", "medium", "careful")
 BENIGN = ("mobile_cgnat", "home_broadband", "traveller", "power_user", "social_manager", "household",
           "third_party_app")
 ABUSE = ("password_sharing", "collusion_ring", "like_farm", "leaked_token", "cyborg")
-# Benign owners of accounts that abuse also touches: reported as personas of their own.
-LINKED = ("sharing_customer", "ring_member", "leak_victim", "cyborg_owner")
 THIRD_PARTY_APPS = {
     "partner-scheduler": "PartnerScheduler/3.2 (+https://scheduler.partner.example/bot)",
     "partner-analytics": "PartnerAnalytics/1.9 python-httpx/0.27",
@@ -64,7 +62,6 @@ class Targets:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.popular = [f"m{rng.randrange(10**6, 10**7)}" for _ in range(60)]
-        self._fresh = 0
 
     def media(self) -> str:
         r = self.rng
@@ -76,7 +73,6 @@ class Targets:
         return f"u{self.rng.randrange(10**6, 10**8)}"
 
     def purchased(self, kind: str = "m") -> str:
-        self._fresh += 1
         return f"{kind}{self.rng.randrange(10**8, 10**9)}"
 
 
