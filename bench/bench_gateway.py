@@ -40,7 +40,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchkit import APP_UA, free_port, load_average, server_stack, time_decisions, wrk_script  # noqa: E402
+from benchkit import (  # noqa: E402
+    APP_UA,
+    free_port,
+    load_average,
+    python_pace,
+    server_stack,
+    time_decisions,
+    wrk_script,
+)
 
 from gateway.demo.app import DEMO_CONFIG, build_demo_app, build_protected_demo, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
@@ -260,7 +268,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores, {load_average()} at the start")
+    print(f"{os.cpu_count()} cores, {load_average()} at the start, {python_pace()}")
     with tempfile.TemporaryDirectory() as tmp:
         log_path = str(Path(tmp) / "decisions.jsonl")
         d = asyncio.run(in_process(args.requests, log_path))

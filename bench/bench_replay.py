@@ -32,6 +32,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from benchkit import python_pace  # noqa: E402
 
 from gateway.engine import Engine  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
@@ -148,7 +151,7 @@ def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     rate = n / replay_cpu
     print(f"records: {n} ({summary['actions']} protected actions), scenario {args.scenario} seed {args.seed}"
-          f"{', --features' if args.features else ''}; best of {args.rounds} rounds; load average {load}")
+          f"{', --features' if args.features else ''}; best of {args.rounds} rounds; load average {load}; {python_pace()}")
     print("               CPU us/record  records/s   (wall us/record)")
     for name, cpu, wall in (("engine only", engine_cpu, engine_wall), ("full replay", replay_cpu, replay_wall),
                             ("replay's own", replay_cpu - engine_cpu, replay_wall - engine_wall)):

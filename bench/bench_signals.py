@@ -26,6 +26,9 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchkit import python_pace  # noqa: E402
 
 from gateway.auth.principal import Principal  # noqa: E402
 from gateway.facts import RequestFacts  # noqa: E402
@@ -119,7 +122,7 @@ def bench_latency(requests: int, sessions: int) -> tuple[float, float, float, fl
             ops // len(samples))
 
 
-def bench_memory(sessions: int, actions: int) -> tuple[float, int]:
+def bench_memory(sessions: int, actions: int) -> tuple[float, int, float, int]:
     rng = random.Random(2)
     pop = Population(rng, sessions)
     collector = SignalCollector(settings())
@@ -138,7 +141,11 @@ def bench_memory(sessions: int, actions: int) -> tuple[float, int]:
         collector.features(plan, store.exchange_sync(plan.ops, ts).values)
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    return used / sessions, len(store)
+    del pop
+    gc.collect()
+    start = time.perf_counter()
+    gc.collect()  # a full collection walks every record the store holds
+    return used / sessions, len(store), time.perf_counter() - start, len(gc.get_objects())
 
 
 def main() -> None:
@@ -156,11 +163,13 @@ def main() -> None:
     print(f"  wall: median {median:.1f} us, p99 {p99:.1f} us   (target: median <= 25 us)")
     print(f"  cpu:  median {cpu_median:.1f} us, p99 {cpu_p99:.1f} us   (this thread's CPU time: fair on a shared machine)")
     print(f"  cyclic GC: {'off' if a.no_gc else 'on'}")
-    print(f"  load average while running: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"  load average while running: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {python_pace()}")
     if not a.skip_memory:
-        per_session, keys = bench_memory(a.sessions, a.actions)
+        per_session, keys, pause, tracked = bench_memory(a.sessions, a.actions)
         print(f"memory: {per_session:.0f} bytes per active session over {a.sessions} sessions x {a.actions} actions "
               f"({keys} keys held, state.max_keys default)  (target: <= 1024)")
+        print(f"  a full cyclic-GC collection with this state held: {pause * 1000:.0f} ms "
+              f"({tracked} objects tracked in the process)")
 
 
 if __name__ == "__main__":
