@@ -12,13 +12,17 @@ while small (its windows are counted walking from the newest end), and past
 ``_BIG_FROM`` members a dict plus a sorted ``array('d')`` of the stamps (its
 windows are counted by bisection). An account keeps one such set per kind.
 A set of one member (an account's one device, a device's one account: most
-sets) is the member alone, its stamp kept in a float slot beside it. Action
-times are ``array('d')``, oldest first. Members are interned: one account id
-in many sets is stored once.
+sets) is the member alone, its stamp kept beside it. Action times are packed
+doubles in a ``bytearray``, oldest first: unlike an array, a bytearray is not
+tracked by the cyclic garbage collector, whose full passes walk every tracked
+object (a second or so with a few hundred thousand records held; see
+bench/bench_signals.py). Members are interned: one account id in many sets is
+stored once.
 """
 
 from __future__ import annotations
 
+import struct
 from array import array
 from bisect import bisect_left, bisect_right
 from itertools import islice
@@ -68,6 +72,14 @@ _MARKED = {kind: ACCOUNT_KINDS.index(kind) for kind in MARK_KINDS}
 _N_KINDS = len(ACCOUNT_KINDS)
 _EMPTY: list = []  # shared by every account's unused kinds: ``_see`` never grows an empty set in place
 _A10, _A1H, _A24 = SHARED_ACCOUNT_WINDOWS
+# Times, hourly counts and an account's lone-member stamps are packed (bytearray, bytes): not arrays,
+# which the cyclic GC tracks (see the module docstring).
+_pack_time, _first_time = struct.Struct("d").pack, struct.Struct("d").unpack_from
+_DOUBLES = [struct.Struct(f"{n}d").unpack for n in range(max(TIMES_MAX, MOVES_MAX) + 1)]
+_STAMPS = struct.Struct(f"{_N_KINDS}d")
+_NO_STAMPS = bytes(_STAMPS.size)
+_HOUR = struct.Struct("3q")  # clock hour, active slots, last slot counted
+_INTS = [struct.Struct(f"{n}q").unpack for n in range(3 * (HOURS + 1) + 1)]
 
 
 class _Session:
@@ -77,15 +89,15 @@ class _Session:
     def __init__(self) -> None:
         self.expires = 0.0
         self.birth: str | None = None
-        self.times = array("d")  # oldest first
+        self.times = bytearray()  # packed doubles, oldest first
         self.loc: str | None = None
         self.last = 0.0  # the last action's time (times and loc are dropped after RECENT_TTL idle)
         self.sticky: str | None = None
         self.until = 0.0
         self.place = self.lane = ""  # where the last action came from, for moves
         self.fixed = False
-        self.moves: array | None = None  # times of the recent moves, oldest first
-        self.switches: array | None = None  # times of the recent device switches, oldest first
+        self.moves: bytearray | None = None  # times of the recent moves (packed doubles), oldest first
+        self.switches: bytearray | None = None  # times of the recent device switches, oldest first
 
 
 class _Shared:
@@ -108,9 +120,9 @@ class _Account:
     def __init__(self) -> None:
         self.expires = 0.0
         self.kinds: list = [_EMPTY] * _N_KINDS  # a recency set per kind
-        self.stamps = array("d", bytes(8 * _N_KINDS))  # a lone member's stamp, per kind
-        self.times = array("d")
-        self.hourly = array("q")  # [clock hour, active slots, last slot, ...] for the last HOURS hours
+        self.stamps = _NO_STAMPS  # a lone member's stamp, per kind (packed doubles)
+        self.times = bytearray()  # packed doubles, oldest first
+        self.hourly = bytearray()  # (clock hour, active slots, last slot) packed, for the last HOURS hours
         self.hour = self.hour_n = self.hour_prev = 0
         self.day = self.day_n = self.day_prev = 0
         self.loc: str | None = None
@@ -236,46 +248,50 @@ def _since_slot(members: str | list | _Big, stamp: float, cut: float) -> int:
     return _since(members, cut) if members else 0
 
 
-def _times(times: array, now: float) -> list[float]:
+def _times(times: bytearray, now: float) -> list[float]:
     """The earlier times newest first, then push ``now`` keeping the newest TIMES_MAX."""
-    previous = times[::-1].tolist()
-    times.append(now)
-    if len(times) > TIMES_MAX:
-        del times[0]
+    previous = list(_DOUBLES[len(times) >> 3](times))
+    previous.reverse()
+    times += _pack_time(now)
+    if len(times) > 8 * TIMES_MAX:
+        del times[:8]
     return previous
 
 
-def _event(events: array | None, now: float) -> array:
+def _event(events: bytearray | None, now: float) -> bytearray:
     """Record an event (a move, a switch) at ``now``, keeping the newest MOVES_MAX."""
     if events is None:
-        events = array("d")
-    events.append(now)
-    if len(events) > MOVES_MAX:
-        del events[0]
+        events = bytearray()
+    events += _pack_time(now)
+    if len(events) > 8 * MOVES_MAX:
+        del events[:8]
     return events
 
 
-def _recent(events: array | None, cut: float) -> int:
+def _recent(events: bytearray | None, cut: float) -> int:
     """Drop the events at or before ``cut``; how many are left."""
     if not events:
         return 0
-    while events and events[0] <= cut:
-        del events[0]
-    return len(events)
+    while events and _first_time(events)[0] <= cut:
+        del events[:8]
+    return len(events) >> 3
 
 
-def _active(hourly: array, hour: int, slot: int) -> list[int]:
+def _active(hourly: bytearray, hour: int, slot: int) -> list[int]:
     """Count ``slot`` into its clock hour; the active slots of each recent hour, oldest first."""
-    if hourly and hourly[-3] == hour:
-        if slot > hourly[-1]:
-            hourly[-2] += 1
-            hourly[-1] = slot
+    end = len(hourly) - _HOUR.size
+    newest, slots, last = _HOUR.unpack_from(hourly, end) if hourly else (None, 0, 0)
+    if newest == hour:
+        if slot > last:
+            _HOUR.pack_into(hourly, end, hour, slots + 1, slot)
     else:
-        hourly.extend((hour, 1, slot))
-        if hourly[0] <= hour - HOURS:
-            kept = [x for i in range(0, len(hourly), 3) if hourly[i] > hour - HOURS for x in hourly[i : i + 3]]
-            hourly[:] = array("q", kept)
-    return hourly[1::3].tolist()
+        hourly += _HOUR.pack(hour, 1, slot)
+        if _HOUR.unpack_from(hourly)[0] <= hour - HOURS:
+            step = _HOUR.size
+            hourly[:] = b"".join(hourly[i : i + step] for i in range(0, len(hourly), step)
+                                 if _HOUR.unpack_from(hourly, i)[0] > hour - HOURS)
+    n = len(hourly) >> 3
+    return list((_INTS[n] if n < len(_INTS) else struct.Struct(f"{n}q").unpack)(hourly)[1::3])
 
 
 def _bucket(bucket: int, stored: int, n: int, previous: int) -> tuple[int, int, int]:
@@ -407,7 +423,7 @@ class MemoryStore:
         if a.last <= now - RECENT_TTL:
             del a.times[:]
             a.loc = None
-        kinds, stamps = a.kinds, a.stamps
+        kinds, stamps = a.kinds, list(_STAMPS.unpack(a.stamps))
         counts = []
         for i, member in enumerate(op.members):
             members, stamp = kinds[i], stamps[i]
@@ -415,6 +431,7 @@ class MemoryStore:
                 members, stamp = kinds[i], stamps[i] = _see_slot(members, stamp, member, now, ACCOUNT_CAP)
             for window in ACCOUNT_WINDOWS[i]:
                 counts.append(_since_slot(members, stamp, now - window))
+        a.stamps = _STAMPS.pack(*stamps)
         return self._account_result(a, op, now, counts)
 
     def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> tuple:
@@ -449,7 +466,9 @@ class MemoryStore:
         if k is None:
             raise ValueError(f"Mark into {op.kind!r}: the kinds are {', '.join(_MARKED)}")
         a = self._record(op.key, _Account, now)
-        a.kinds[k], a.stamps[k] = _see_slot(a.kinds[k], a.stamps[k], op.target, now, ACCOUNT_CAP)
+        stamps = list(_STAMPS.unpack(a.stamps))
+        a.kinds[k], stamps[k] = _see_slot(a.kinds[k], stamps[k], op.target, now, ACCOUNT_CAP)
+        a.stamps = _STAMPS.pack(*stamps)
         _touch(a, now + RECENT_TTL)
 
     def _peers(self, op: Peers, now: float) -> None:
