@@ -355,6 +355,15 @@ async def test_hours_edges(store):
     assert (await one(store, act(), hb + 24 * HOUR))[HOURS_] == [1, 1]
 
 
+async def test_hours_stay_bounded_when_the_clock_swings(store):
+    # a replay file out of order: every action a new entry; no more than HOURS are kept, the newest added
+    hb = math.floor(T0 / HOUR) * HOUR
+    for i in range(3 * HOURS):
+        out = await one(store, act(), hb + (0 if i % 2 else 100 * HOUR) + i * SLOT_S)
+        assert len(out[HOURS_]) == min(i + 1, HOURS), i
+    assert out[HOURS_] == [1] * HOURS
+
+
 async def test_hour_and_day_buckets(store):
     h0 = math.floor(T0 / DAY) * DAY + 5 * HOUR  # 05:00 on a day
     out = [await one(store, act(), t) for t in (h0 + 1, h0 + 2, h0 + HOUR, h0 + HOUR + 5, h0 + HOUR + 6)]

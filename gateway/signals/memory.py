@@ -79,7 +79,7 @@ _DOUBLES = [struct.Struct(f"{n}d").unpack for n in range(max(TIMES_MAX, MOVES_MA
 _STAMPS = struct.Struct(f"{_N_KINDS}d")
 _NO_STAMPS = bytes(_STAMPS.size)
 _HOUR = struct.Struct("3q")  # clock hour, active slots, last slot counted
-_INTS = [struct.Struct(f"{n}q").unpack for n in range(3 * (HOURS + 1) + 1)]
+_INTS = [struct.Struct(f"{n}q").unpack for n in range(3 * HOURS + 1)]
 
 
 class _Session:
@@ -290,8 +290,9 @@ def _active(hourly: bytearray, hour: int, slot: int) -> list[int]:
             step = _HOUR.size
             hourly[:] = b"".join(hourly[i : i + step] for i in range(0, len(hourly), step)
                                  if _HOUR.unpack_from(hourly, i)[0] > hour - HOURS)
-    n = len(hourly) >> 3
-    return list((_INTS[n] if n < len(_INTS) else struct.Struct(f"{n}q").unpack)(hourly)[1::3])
+        if len(hourly) > HOURS * _HOUR.size:  # hours out of order: the earliest added go first
+            del hourly[: -HOURS * _HOUR.size]
+    return list(_INTS[len(hourly) >> 3](hourly)[1::3])
 
 
 def _bucket(bucket: int, stored: int, n: int, previous: int) -> tuple[int, int, int]:

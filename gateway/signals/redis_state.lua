@@ -564,6 +564,7 @@ for i = 1, #KEYS do
         end
         hourly = concat(kept)
       end
+      if #hourly > 24 * HOURS then hourly = ssub(hourly, #hourly - 24 * HOURS + 1) end  -- hours out of order
     end
     r.hourly = hourly
     r.hour, r.hn, r.hp = bucket(hour, r.hour, r.hn, r.hp)

@@ -82,7 +82,8 @@ Recency sets
       same clock hour as the newest entry counts its slot when it is after
       that entry's last counted slot; an action in any other clock hour (one
       arriving out of order, too) starts a new entry. Entries of hours at or
-      before ``H - HOURS`` are dropped;
+      before ``H - HOURS`` are dropped, and past ``HOURS`` entries (hours out
+      of order) the earliest added;
     - ``hour_n``/``day_n``: actions in the current clock hour / day (buckets
       ``floor(now / 3600)`` / ``floor(now / 86400)``, this one included);
       ``hour_prev``/``day_prev``: in the bucket just before (0 if idle then);
