@@ -13,11 +13,11 @@ while small (its windows are counted walking from the newest end), and past
 windows are counted by bisection). An account keeps one such set per kind.
 A set of one member (an account's one device, a device's one account: most
 sets) is the member alone, its stamp kept beside it. Action times are packed
-doubles in a ``bytearray``, oldest first: unlike an array, a bytearray is not
-tracked by the cyclic garbage collector, whose full passes walk every tracked
-object (a second or so with a few hundred thousand records held; see
-bench/bench_signals.py). Members are interned: one account id in many sets is
-stored once.
+doubles in a ``bytearray``, oldest first. Neither a bytearray nor a tuple of
+strings and floats is tracked by the cyclic garbage collector (an array and a
+list always are), whose full passes walk every tracked object: half a second
+with a few hundred thousand records held (bench/bench_signals.py). Members are
+interned: one account id in many sets is stored once.
 """
 
 from __future__ import annotations
