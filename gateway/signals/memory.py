@@ -7,17 +7,17 @@ Layout, chosen for speed and bytes per entity: one ``dict`` of entity key ->
 record, in recency order (every op moves its entity to the recent end); past
 ``max_keys`` the least recently used entities are evicted, a few at once so
 the cost stays amortised O(1). A record is a slotted object. A shared
-entity's recency set is a flat ``(member, stamp, ...)`` tuple in time order
+entity's recency set is a flat ``[member, stamp, ...]`` list in time order
 while small (its windows are counted walking from the newest end), and past
 ``_BIG_FROM`` members a dict plus a sorted ``array('d')`` of the stamps (its
 windows are counted by bisection). An account keeps one such set per kind.
 A set of one member (an account's one device, a device's one account: most
 sets) is the member alone, its stamp kept beside it. Action times are packed
-doubles in a ``bytearray``, oldest first. Neither a bytearray nor a tuple of
-strings and floats is tracked by the cyclic garbage collector (an array and a
-list always are), whose full passes walk every tracked object: half a second
-with a few hundred thousand records held (bench/bench_signals.py). Members are
-interned: one account id in many sets is stored once.
+doubles in a ``bytearray``, oldest first: unlike an array, a bytearray is not
+tracked by the cyclic garbage collector, whose full passes walk every tracked
+object (most of a second with a few hundred thousand records held; see
+bench/bench_signals.py). Members are interned: one account id in many sets is
+stored once.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ _SWEEP_SPAN = 32  # records examined per sweep
 
 _MARKED = {kind: ACCOUNT_KINDS.index(kind) for kind in MARK_KINDS}
 _N_KINDS = len(ACCOUNT_KINDS)
-_EMPTY: tuple = ()  # an empty recency set
+_EMPTY: list = []  # shared by every account's unused kinds: ``_see`` never grows an empty set in place
 _A10, _A1H, _A24 = SHARED_ACCOUNT_WINDOWS
 # Times, hourly counts and an account's lone-member stamps are packed (bytearray, bytes): not arrays,
 # which the cyclic GC tracks (see the module docstring).
@@ -78,7 +78,6 @@ _pack_time, _first_time = struct.Struct("d").pack, struct.Struct("d").unpack_fro
 _DOUBLES = [struct.Struct(f"{n}d").unpack for n in range(max(TIMES_MAX, MOVES_MAX) + 1)]
 _STAMPS = struct.Struct(f"{_N_KINDS}d")
 _NO_STAMPS = bytes(_STAMPS.size)
-_NO_KINDS = (_EMPTY,) * _N_KINDS
 _HOUR = struct.Struct("3q")  # clock hour, active slots, last slot counted
 _INTS = [struct.Struct(f"{n}q").unpack for n in range(3 * HOURS + 1)]
 
@@ -106,9 +105,9 @@ class _Shared:
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.accounts: str | tuple | _Big = _EMPTY  # a recency set (a lone member's stamp in accounts_at)
+        self.accounts: str | list | _Big = _EMPTY  # a recency set (a lone member's stamp in accounts_at)
         self.accounts_at = 0.0
-        self.sessions: str | tuple | _Big = _EMPTY
+        self.sessions: str | list | _Big = _EMPTY
         self.sessions_at = 0.0
         self.sticky: str | None = None
         self.until = 0.0
@@ -120,7 +119,7 @@ class _Account:
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.kinds: tuple = _NO_KINDS  # a recency set per kind
+        self.kinds: list = [_EMPTY] * _N_KINDS  # a recency set per kind
         self.stamps = _NO_STAMPS  # a lone member's stamp, per kind (packed doubles)
         self.times = bytearray()  # packed doubles, oldest first
         self.hourly = bytearray()  # (clock hour, active slots, last slot) packed, for the last HOURS hours
@@ -146,7 +145,7 @@ class _Crowd:
 
     def __init__(self) -> None:
         self.expires = 0.0
-        self.members: tuple | _Big = _EMPTY  # a recency set of sessions
+        self.members: list | _Big = _EMPTY  # a recency set of sessions
 
 
 class _Big:
@@ -155,33 +154,37 @@ class _Big:
 
     __slots__ = ("index", "stamps")
 
-    def __init__(self, small: tuple) -> None:
+    def __init__(self, small: list) -> None:
         self.index: dict[str, float] = dict(zip(small[::2], small[1::2], strict=True))
         self.stamps = array("d", small[1::2])
 
 
-_BIG_FROM = 4  # members; smaller sets are a flat (member, stamp, member, stamp, ...) tuple (bytes matter more)
+_BIG_FROM = 4  # members; smaller sets are a flat [member, stamp, member, stamp, ...] list (bytes matter more)
 
 
-def _see(members: tuple | _Big, member: str, now: float, cap: int) -> tuple | _Big:
+def _see(members: list | _Big, member: str, now: float, cap: int) -> list | _Big:
     """Mark ``member`` seen now (clamped to the newest), at the newest end; drop the least recent past ``cap``.
 
-    Returns the set, which may have changed form (a small set is a new tuple).
+    Returns the set, which may have changed form.
     """
-    if type(members) is tuple:
+    if type(members) is list:
         if not members:
-            return intern(member), now
+            return [intern(member), now]  # a new list: empty sets may be shared
         if members[-1] > now:
             now = members[-1]
         if members[-2] == member:  # already the newest (the same address or device as last time)
-            return (*members[:-1], now)
+            members[-1] = now
+            return members
         if member in members:  # a member (str) never equals a stamp (float)
             i = members.index(member)
-            members = (*members[:i], *members[i + 2 :], members[i], now)
+            member = members[i]
+            del members[i : i + 2]
         else:
-            members = (*members, intern(member), now)
+            member = intern(member)
+        members.append(member)
+        members.append(now)
         if len(members) > 2 * cap:
-            members = members[2:]
+            del members[:2]
         return _Big(members) if len(members) > 2 * _BIG_FROM else members
     index, stamps = members.index, members.stamps
     if stamps[-1] > now:
@@ -199,9 +202,9 @@ def _see(members: tuple | _Big, member: str, now: float, cap: int) -> tuple | _B
     return members
 
 
-def _since(members: tuple | _Big, cut: float) -> int:
+def _since(members: list | _Big, cut: float) -> int:
     """Members last seen after ``cut``."""
-    if type(members) is tuple:
+    if type(members) is list:
         n = 0
         for i in range(len(members) - 1, 0, -2):
             if members[i] <= cut:
@@ -212,19 +215,19 @@ def _since(members: tuple | _Big, cut: float) -> int:
     return len(stamps) - bisect_right(stamps, cut)
 
 
-def _crowd_since(members: tuple | _Big, cut: float) -> list[str] | None:
+def _crowd_since(members: list | _Big, cut: float) -> list[str] | None:
     """Members last seen after ``cut``, least recent first; None when they fill the crowd."""
     n = _since(members, cut) if members else 0
     if n >= CROWD_CAP:
         return None
-    if type(members) is tuple:
-        return list(members[len(members) - 2 * n :: 2])
+    if type(members) is list:
+        return members[len(members) - 2 * n :: 2]
     return list(islice(reversed(members.index), n))[::-1] if n else []
 
 
-def _see_slot(members: str | tuple | _Big, stamp: float, member: str, now: float, cap: int) -> tuple:
+def _see_slot(members: str | list | _Big, stamp: float, member: str, now: float, cap: int) -> tuple:
     """``_see`` for a set that may be a lone member (a str whose stamp is kept apart, the common case:
-    an account's one device, a device's one account), which saves a tuple per set.
+    an account's one device, a device's one account), which saves a list per set.
 
     Returns the set and, for a lone member, its stamp.
     """
@@ -233,13 +236,13 @@ def _see_slot(members: str | tuple | _Big, stamp: float, member: str, now: float
             now = stamp
         if members == member:
             return members, now
-        return _see((members, stamp), member, now, cap), 0.0
+        return _see([members, stamp], member, now, cap), 0.0
     if not members:
         return intern(member), now
     return _see(members, member, now, cap), 0.0
 
 
-def _since_slot(members: str | tuple | _Big, stamp: float, cut: float) -> int:
+def _since_slot(members: str | list | _Big, stamp: float, cut: float) -> int:
     if type(members) is str:
         return 1 if stamp > cut else 0
     return _since(members, cut) if members else 0
@@ -421,7 +424,7 @@ class MemoryStore:
         if a.last <= now - RECENT_TTL:
             del a.times[:]
             a.loc = None
-        kinds, stamps = list(a.kinds), list(_STAMPS.unpack(a.stamps))
+        kinds, stamps = a.kinds, list(_STAMPS.unpack(a.stamps))
         counts = []
         for i, member in enumerate(op.members):
             members, stamp = kinds[i], stamps[i]
@@ -429,7 +432,7 @@ class MemoryStore:
                 members, stamp = kinds[i], stamps[i] = _see_slot(members, stamp, member, now, ACCOUNT_CAP)
             for window in ACCOUNT_WINDOWS[i]:
                 counts.append(_since_slot(members, stamp, now - window))
-        a.kinds, a.stamps = tuple(kinds), _STAMPS.pack(*stamps)
+        a.stamps = _STAMPS.pack(*stamps)
         return self._account_result(a, op, now, counts)
 
     def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> tuple:
@@ -464,9 +467,9 @@ class MemoryStore:
         if k is None:
             raise ValueError(f"Mark into {op.kind!r}: the kinds are {', '.join(_MARKED)}")
         a = self._record(op.key, _Account, now)
-        kinds, stamps = list(a.kinds), list(_STAMPS.unpack(a.stamps))
-        kinds[k], stamps[k] = _see_slot(kinds[k], stamps[k], op.target, now, ACCOUNT_CAP)
-        a.kinds, a.stamps = tuple(kinds), _STAMPS.pack(*stamps)
+        stamps = list(_STAMPS.unpack(a.stamps))
+        a.kinds[k], stamps[k] = _see_slot(a.kinds[k], stamps[k], op.target, now, ACCOUNT_CAP)
+        a.stamps = _STAMPS.pack(*stamps)
         _touch(a, now + RECENT_TTL)
 
     def _peers(self, op: Peers, now: float) -> None:
