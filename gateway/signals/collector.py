@@ -31,9 +31,10 @@ The crowd: a pool of accounts run by one farm or ring turns up together,
 target after target, however slowly and from wherever it acts. Each target
 keeps the sessions that acted on it over the last day; each account keeps the
 sessions it met on its recent *small* targets (a crowd below ``CROWD_CAP``: a
-popular post's crowd says nothing), its *peers*, in the order first met. Known crowd = this target's
-crowd that is already among the peers. Peers and crowd marks are learned after
-the answers, so they travel with the next exchange, like burst marks.
+popular post's crowd says nothing), its *peers*, in the order first met. The
+known crowd is the part of this target's crowd already among the peers. Peers
+and crowd marks are learned after the answers, so they travel with the next
+exchange, like burst marks.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ _SHARING_KEYS = {ns: (f"{ns}.accounts_10m", f"{ns}.accounts_1h", f"{ns}.accounts
                  for ns in SHARING_NAMESPACES}
 STICKY_SCOPES = ("session", "account", "device", "prefix", "ip", "crowd")  # crowd: the session and its known crowd
 CROWD_MIN = 4  # known sessions on a target that make it a crowd mark for the account
+
 
 def _count_index(kind: str, window: float) -> int:
     """Where the Account op's answer counts ``kind`` over ``window`` (its counts are flat, kind by kind)."""

@@ -75,7 +75,7 @@ _A10, _A1H, _A24 = SHARED_ACCOUNT_WINDOWS
 # Times, hourly counts and an account's lone-member stamps are packed (bytearray, bytes): not arrays,
 # which the cyclic GC tracks (see the module docstring).
 _pack_time, _first_time = struct.Struct("d").pack, struct.Struct("d").unpack_from
-_DOUBLES = [struct.Struct(f"{n}d").unpack for n in range(max(TIMES_MAX, MOVES_MAX) + 1)]
+_TIMES = [struct.Struct(f"{n}d").unpack for n in range(TIMES_MAX + 1)]  # by count
 _STAMPS = struct.Struct(f"{_N_KINDS}d")
 _NO_STAMPS = bytes(_STAMPS.size)
 _HOUR = struct.Struct("3q")  # clock hour, active slots, last slot counted
@@ -250,21 +250,24 @@ def _since_slot(members: str | list | _Big, stamp: float, cut: float) -> int:
 
 def _times(times: bytearray, now: float) -> list[float]:
     """The earlier times newest first, then push ``now`` keeping the newest TIMES_MAX."""
-    previous = list(_DOUBLES[len(times) >> 3](times))
+    previous = list(_TIMES[len(times) >> 3](times))
     previous.reverse()
-    times += _pack_time(now)
-    if len(times) > 8 * TIMES_MAX:
-        del times[:8]
+    _push(times, now, TIMES_MAX)
     return previous
+
+
+def _push(times: bytearray, now: float, keep: int) -> None:
+    """Append ``now`` to packed times, keeping the newest ``keep``."""
+    times += _pack_time(now)
+    if len(times) > 8 * keep:
+        del times[:8]
 
 
 def _event(events: bytearray | None, now: float) -> bytearray:
     """Record an event (a move, a switch) at ``now``, keeping the newest MOVES_MAX."""
     if events is None:
         events = bytearray()
-    events += _pack_time(now)
-    if len(events) > 8 * MOVES_MAX:
-        del events[:8]
+    _push(events, now, MOVES_MAX)
     return events
 
 

@@ -272,13 +272,6 @@ local function count(T, w)
   return count_at(T, 1, #T / 8, w)
 end
 
-local function newest(T, t)
-  if #T > 0 then
-    local last = sunpack('<d', T, #T - 7)
-    if last > t then return last end
-  end
-  return t
-end
 
 -- the entry (from 0) of digest d among the n digests at m of v, or -1
 local function index_of(v, m, n, d)
@@ -315,6 +308,10 @@ local function newest_at(v, t0, n, t)
     if last > t then return last end
   end
   return t
+end
+
+local function newest(T, t)
+  return newest_at(T, 1, #T / 8, t)
 end
 
 local function touch(r, expiry)
