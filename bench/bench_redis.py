@@ -11,7 +11,7 @@ Prints, in the terms of the targets:
    median with the memory backend; the ratio (target <= 1.3). The three are
    measured interleaved, request by request, so machine load hits all alike.
 2. Round trips per protected request through a real Engine, counted twice:
-   by the store and by the server (EVAL/EVALSHA calls in INFO commandstats,
+   by the store and by the server (FCALL, EVALSHA and EVAL calls in INFO commandstats,
    on a private redis-server when one is installed; on ``--url`` otherwise,
    where other clients' scripts would inflate the server count).
 3. The store alone: an 8-op exchange, one op per entity (bench_store.py's
@@ -153,9 +153,9 @@ def start_private_redis() -> tuple[subprocess.Popen, str] | None:
 
 
 async def scripts_run(client: aioredis.Redis) -> tuple[int, int]:
-    """Scripts the server ran, and the microseconds it spent in them."""
+    """Scripts the server ran (the state function, or the script where it runs so), and the microseconds in them."""
     stats = await client.info("commandstats")
-    names = ("cmdstat_evalsha", "cmdstat_eval")
+    names = ("cmdstat_fcall", "cmdstat_evalsha", "cmdstat_eval")
     return (sum(int(stats.get(name, {}).get("calls", 0)) for name in names),
             sum(int(stats.get(name, {}).get("usec", 0)) for name in names))
 
@@ -171,7 +171,7 @@ async def round_trips(url: str, n: int) -> None:
     facts = protected_requests(n)
     try:
         await engine.start()
-        await engine.decide(facts[0])  # connects and loads the script
+        await engine.decide(facts[0])  # connects and loads the function library
         store = engine.store
         assert isinstance(store, RedisStore)
         before_store, before_server = store.round_trips, await scripts_run(client)
@@ -235,7 +235,7 @@ async def store_cost(url: str, work: list) -> None:
         private[0].kill()
         private[0].wait()
     rt, mem, red = statistics.median(trips), statistics.median(on_memory), statistics.median(on_redis)
-    server = stats.get("cmdstat_evalsha", {}).get("usec_per_call")
+    server = stats.get("cmdstat_fcall", stats.get("cmdstat_evalsha", {})).get("usec_per_call")
     whose = "this bench's scripts" if private else "all clients' scripts averaged"
     print(f"store alone, {len(work[0][0])}-op exchange: Redis median {red * 1e6:.0f} us "
           f"(server time per script {server} us, {whose}), memory {mem * 1e6:.0f} us, "

@@ -90,19 +90,19 @@ async def test_one_round_trip_per_exchange_counted_by_the_server():
                 return await super().send_packed_command(command, check_health)
 
         pool.connection_class = CountingConnection
-        await store.exchange(request_ops(0, T0), T0)  # connects and loads the script
+        await store.exchange(request_ops(0, T0), T0)  # connects and loads the function library
         before, trips, sent = await commands_served(client), store.round_trips, len(sends)
         for i in range(1, 21):
             result = await store.exchange(request_ops(i, T0 + i), T0 + i)
             assert result.degraded is False
         after = await commands_served(client)
         served = {name for name in after if after[name] != before.get(name, 0)}
-        # client side: 20 writes to the socket, each one EVALSHA
+        # client side: 20 writes to the socket, each one FCALL
         assert len(sends) - sent == 20
         assert store.round_trips - trips == 20
-        # server side: 20 EVALSHA, and nothing else but what the script itself runs
-        assert after["cmdstat_evalsha"] - before.get("cmdstat_evalsha", 0) == 20
-        assert served - SCRIPT_COMMANDS == {"cmdstat_evalsha"}
+        # server side: 20 FCALL, and nothing else but what the function itself runs
+        assert after["cmdstat_fcall"] - before.get("cmdstat_fcall", 0) == 20
+        assert served - SCRIPT_COMMANDS == {"cmdstat_fcall"}
     finally:
         await store.close()
         await client.aclose()
@@ -122,17 +122,42 @@ async def local():
     await client.aclose()
 
 
-async def test_script_is_resent_once_after_a_flush(local):
+async def test_library_is_loaded_again_after_a_flush(local):
     store, client, prefix = local
     await store.exchange(request_ops(0, T0), T0)
-    await client.script_flush()
+    await client.function_flush()
     trips = store.round_trips
     result = await store.exchange(request_ops(1, T0 + 1), T0 + 1)
     assert result.degraded is False
     assert result.values[0][0] == "born"
-    assert store.round_trips - trips == 2  # NOSCRIPT, then EVAL with the text
+    assert store.round_trips - trips == 3  # FCALL: function not found; FUNCTION LOAD; FCALL
     await store.exchange(request_ops(2, T0 + 2), T0 + 2)
-    assert store.round_trips - trips == 3
+    assert store.round_trips - trips == 4
+
+
+async def test_a_user_who_may_not_load_functions_runs_the_script_with_the_same_answers(local):
+    """Where FUNCTION LOAD is refused (a restricted user here; a server before Redis 7 alike), EVALSHA serves."""
+    store, client, prefix = local
+    user, password = f"gw-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    await client.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["*"],
+                             commands=["+@all", "-function"])
+    url = f"redis://{user}:{password}@127.0.0.1:{REDIS_URL.rsplit(':', 1)[1]}"
+    limited = RedisStore(State(backend="redis", url=url, prefix=prefix + "-acl", timeout_ms=2000.0))
+    try:
+        for i in range(3):
+            ops = request_ops(i, T0 + i)
+            got, want = await limited.exchange(ops, T0 + i), await store.exchange(request_ops(i, T0 + i), T0 + i)
+            assert got.degraded is False and got.values == want.values
+        assert limited._seed.library is False and limited._seed.loaded is True
+        await client.script_flush()
+        trips = limited.round_trips
+        result = await limited.exchange(request_ops(3, T0 + 3), T0 + 3)
+        assert result.degraded is False
+        assert limited.round_trips - trips == 2  # NOSCRIPT, then EVAL with the text
+    finally:
+        await limited.close()
+        await drop_keys(client, prefix + "-acl")
+        await client.acl_deluser(user)
 
 
 async def test_one_key_per_entity_with_the_prefix_a_hash_tag_and_a_real_expiry(local):

@@ -1,6 +1,8 @@
-@READ@
--- The state script: every op of one exchange, in one call. gateway/signals/redis_store.py
--- fills in the constants (names between at-signs), puts the read prologue first and packs ARGV.
+@HEAD@
+-- The state code: every op of one exchange, in one call of run. gateway/signals/redis_store.py
+-- fills in the constants (names between at-signs) and the read prologue, packs ARGV, and makes
+-- two forms of it: a function library (HEAD names it, TAIL registers run), where the helpers
+-- below are built once at load, and a script for EVAL (TAIL: return run(KEYS, ARGV)).
 --
 -- KEYS[i] is op i's key. ARGV: now, then per op its code and fields:
 -- B record | S birth loc place lane fixed | H account session |
@@ -46,9 +48,9 @@
 -- too, so windows are counted from the newest end or by bisection. The layouts
 -- before these (msgpack tables tagged S2, A4, T1, C1; shared records H4; sessions
 -- S3, without switches) are converted when read; any other value reads as absent.
-local now = tonumber(a[base + 1])
-local call, floor, find, unpack, byte = redis.call, math.floor, string.find, unpack, string.byte
-local spack, sunpack, ssub, concat = struct.pack, struct.unpack, string.sub, table.concat
+local a, base, K, raw, now  -- this call's ARGV, where its ops start, KEYS, stored texts, clock: set by run
+-- bound by run on its first call: a library is loaded where no global is visible
+local call, floor, find, unpack, byte, spack, sunpack, ssub, concat
 
 local SESSION_TTL, RECENT_TTL, TARGET_TTL, DAY, HOUR = @SESSION_TTL@, @RECENT_TTL@, @TARGET_TTL@, @DAY@, @HOUR@
 local TIMES_MAX, TARGET_MAX, SHARED_CAP, ACCOUNT_CAP = @TIMES_MAX@, @TARGET_MAX@, @SHARED_CAP@, @ACCOUNT_CAP@
@@ -63,8 +65,7 @@ local SEP, ESC = '\31', '\30'
 local SHARED_HEAD, SESSION_HEAD, ACCOUNT_HEAD, LIST_HEAD = '<ddBHHHHH', '<dddi4i4i4I4I4HHHB', '<dddddddddi4i4HI4I4B', '<dH'
 local SESSION_HEAD_S3 = '<dddi4i4i4I4I4HHB'  -- before switches
 local SLOT, IN_PLACE = W + 8, @IN_PLACE@
-local KINDS_HEAD = '<' .. string.rep('H', NKINDS)
-local ANSWER_COUNTS = '<' .. string.rep('H', @NCOUNTS@) .. 'ddddHI4i4i4I4'
+local KINDS_HEAD, ANSWER_COUNTS = '@KINDS_HEAD@', '@ANSWER_COUNTS@'
 
 local function fresh(tag)
   if tag == 'H5' then return {tag, 0, false, 0, v = '', off = 1, na = 0, sa = 0, ns = 0, ss = 0} end
@@ -226,7 +227,7 @@ local function serialize(r)
 end
 
 -- the live record of this kind under k, else a fresh one; every record taken is written back
-local recs, order = {}, {}
+local recs, order  -- this call's records by key, and the keys in the order first taken
 local function take(k, tag)
   local r = recs[k]
   if r == nil then
@@ -480,190 +481,201 @@ local function see_sets(r, p, only, counts)
   end
 end
 
-local out = {}
-local p = base + 2
-for i = 1, #KEYS do
-  local k, code = KEYS[i], a[p]
-  if code == 'H' then
-    local r = take(k, 'H5')
-    touch(r, now + RECENT_TTL)
-    local v, off, na, sa, ns, ss, da, ds = r.v, r.off, r.na, r.sa, r.ns, r.ss, a[p + 1], a[p + 2]
-    local sm = off + SLOT * na
-    local ta, ts = now, now  -- clamped on each set's newest
-    if na > 0 then ta = math.max(now, ring_time(v, off, na, sa, na - 1)) end
-    if ns > 0 then ts = math.max(now, ring_time(v, sm, ns, ss, ns - 1)) end
-    local c10, c1h, c24 = ring_count(v, off, na, sa, A10), ring_count(v, off, na, sa, A1H), ring_count(v, off, na, sa, A24)
-    local c1s = ring_count(v, sm, ns, ss, S1H)
-    local ja, js = ring_index(v, off, na, sa, da), ring_index(v, sm, ns, ss, ds)
-    local drop_a, drop_s = 0, 0
-    if r.stored and #v >= IN_PLACE and (ja >= 0 or na == SHARED_CAP) and (js >= 0 or ns == SHARED_CAP) then
-      local edits = {}
-      r.sa = ring_see(edits, v, off, na, sa, ja, da, ta)
-      r.ss = ring_see(edits, v, sm, ns, ss, js, ds, ts)
-      if ja < 0 then drop_a = 1 end
-      if js < 0 then drop_s = 1 end
-      call('SETRANGE', k, 0, shared_head(r))
-      for e = 1, #edits, 2 do call('SETRANGE', k, edits[e] - 1, edits[e + 1]) end
-      r.stale = true
-    else
-      local ra, rs
-      ra, r.na, drop_a = ring_rebuilt(v, off, na, sa, ja, da, ta, SHARED_CAP)
-      rs, r.ns, drop_s = ring_rebuilt(v, sm, ns, ss, js, ds, ts, SHARED_CAP)
-      r.sa, r.ss = 0, 0
-      local head = shared_head(r)
-      r.v, r.off, r.built, r.stored = head .. ra .. rs, #head + 1, true, false
-    end
-    local sticky = live_sticky(r)
-    out[#out + 1] = spack('<HHHHi4', recount(c10, na, ja, drop_a), recount(c1h, na, ja, drop_a),
-                          recount(c24, na, ja, drop_a), recount(c1s, ns, js, drop_s), size(sticky))
-    if sticky then out[#out + 1] = sticky end
-    p = p + 3
-  elseif code == 'S' then
-    local r = take(k, 'S4')
-    local birth = r[5]
-    if not r[5] and a[p + 1] ~= '' then r[5] = a[p + 1] end
-    if r[8] <= now - RECENT_TTL then r[6] = ''; r[7] = false end
-    local times, loc, sticky = r[6], r[7], live_sticky(r)
-    r[6] = spack('<d', now) .. ssub(times, 1, 8 * (TIMES_MAX - 1))
-    r[7] = a[p + 2]
-    -- moves: {place, lane, fixed} of the last use, and the moves' times (ascending doubles)
-    local place, lane, fixed = a[p + 3], a[p + 4], a[p + 5] == '1'
-    local moves = events(r[12], fixed and r[11] and r[10] == lane and r[9] ~= place and now - r[8] < MOVE_GAP)
-    -- switches: the device (lane) changed from the last use (both given)
-    local switches = events(r[13], lane ~= '' and r[10] ~= '' and lane ~= r[10])
-    r[9], r[10], r[11], r[12], r[13] = place, lane, fixed, moves, switches
-    out[#out + 1] = spack('<i4i4i4HHH', size(birth), size(loc), size(sticky), #times, #moves / 8, #switches / 8)
-    if birth then out[#out + 1] = birth end
-    if loc then out[#out + 1] = loc end
-    if sticky then out[#out + 1] = sticky end
-    out[#out + 1] = times
-    if now > r[8] then r[8] = now end
-    touch(r, now + SESSION_TTL)
-    p = p + 6
-  elseif code == 'A' then
-    local r = take(k, 'A5')
-    if r.last <= now - RECENT_TTL then r.times = ''; r.loc = false end
-    local head = {}
-    see_sets(r, p, false, head)
-    -- active slots per clock hour: '<ddd' hour, slots counted, last slot counted, per entry
-    local hourly, hour, slot = r.hourly, floor(now / HOUR), floor(now / SLOT_S)
-    local n = #hourly
-    local newest_hour, slots, last_slot = 0, 0, 0
-    if n > 0 then newest_hour, slots, last_slot = sunpack('<ddd', hourly, n - 23) end
-    if n > 0 and newest_hour == hour then
-      if slot > last_slot then hourly = ssub(hourly, 1, n - 24) .. spack('<ddd', hour, slots + 1, slot) end
-    else
-      hourly = hourly .. spack('<ddd', hour, 1, slot)
-      if sunpack('<d', hourly) <= hour - HOURS then
-        local kept = {}
-        for j = 1, #hourly, 24 do
-          if sunpack('<d', hourly, j) > hour - HOURS then kept[#kept + 1] = ssub(hourly, j, j + 23) end
+local function run(keys, args)
+  if not call then
+    call, floor, find, unpack, byte = redis.call, math.floor, string.find, _G.unpack, string.byte  -- unpack: the global
+    spack, sunpack, ssub, concat = struct.pack, struct.unpack, string.sub, table.concat
+  end
+  @READ@
+  now = tonumber(a[base + 1])
+  recs, order = {}, {}
+  local out = {}
+  local p = base + 2
+  for i = 1, #K do
+    local k, code = K[i], a[p]
+    if code == 'H' then
+      local r = take(k, 'H5')
+      touch(r, now + RECENT_TTL)
+      local v, off, na, sa, ns, ss, da, ds = r.v, r.off, r.na, r.sa, r.ns, r.ss, a[p + 1], a[p + 2]
+      local sm = off + SLOT * na
+      local ta, ts = now, now  -- clamped on each set's newest
+      if na > 0 then ta = math.max(now, ring_time(v, off, na, sa, na - 1)) end
+      if ns > 0 then ts = math.max(now, ring_time(v, sm, ns, ss, ns - 1)) end
+      local c10, c1h, c24 = ring_count(v, off, na, sa, A10), ring_count(v, off, na, sa, A1H), ring_count(v, off, na, sa, A24)
+      local c1s = ring_count(v, sm, ns, ss, S1H)
+      local ja, js = ring_index(v, off, na, sa, da), ring_index(v, sm, ns, ss, ds)
+      local drop_a, drop_s = 0, 0
+      if r.stored and #v >= IN_PLACE and (ja >= 0 or na == SHARED_CAP) and (js >= 0 or ns == SHARED_CAP) then
+        local edits = {}
+        r.sa = ring_see(edits, v, off, na, sa, ja, da, ta)
+        r.ss = ring_see(edits, v, sm, ns, ss, js, ds, ts)
+        if ja < 0 then drop_a = 1 end
+        if js < 0 then drop_s = 1 end
+        call('SETRANGE', k, 0, shared_head(r))
+        for e = 1, #edits, 2 do call('SETRANGE', k, edits[e] - 1, edits[e + 1]) end
+        r.stale = true
+      else
+        local ra, rs
+        ra, r.na, drop_a = ring_rebuilt(v, off, na, sa, ja, da, ta, SHARED_CAP)
+        rs, r.ns, drop_s = ring_rebuilt(v, sm, ns, ss, js, ds, ts, SHARED_CAP)
+        r.sa, r.ss = 0, 0
+        local head = shared_head(r)
+        r.v, r.off, r.built, r.stored = head .. ra .. rs, #head + 1, true, false
+      end
+      local sticky = live_sticky(r)
+      out[#out + 1] = spack('<HHHHi4', recount(c10, na, ja, drop_a), recount(c1h, na, ja, drop_a),
+                            recount(c24, na, ja, drop_a), recount(c1s, ns, js, drop_s), size(sticky))
+      if sticky then out[#out + 1] = sticky end
+      p = p + 3
+    elseif code == 'S' then
+      local r = take(k, 'S4')
+      local birth = r[5]
+      if not r[5] and a[p + 1] ~= '' then r[5] = a[p + 1] end
+      if r[8] <= now - RECENT_TTL then r[6] = ''; r[7] = false end
+      local times, loc, sticky = r[6], r[7], live_sticky(r)
+      r[6] = spack('<d', now) .. ssub(times, 1, 8 * (TIMES_MAX - 1))
+      r[7] = a[p + 2]
+      -- moves: {place, lane, fixed} of the last use, and the moves' times (ascending doubles)
+      local place, lane, fixed = a[p + 3], a[p + 4], a[p + 5] == '1'
+      local moves = events(r[12], fixed and r[11] and r[10] == lane and r[9] ~= place and now - r[8] < MOVE_GAP)
+      -- switches: the device (lane) changed from the last use (both given)
+      local switches = events(r[13], lane ~= '' and r[10] ~= '' and lane ~= r[10])
+      r[9], r[10], r[11], r[12], r[13] = place, lane, fixed, moves, switches
+      out[#out + 1] = spack('<i4i4i4HHH', size(birth), size(loc), size(sticky), #times, #moves / 8, #switches / 8)
+      if birth then out[#out + 1] = birth end
+      if loc then out[#out + 1] = loc end
+      if sticky then out[#out + 1] = sticky end
+      out[#out + 1] = times
+      if now > r[8] then r[8] = now end
+      touch(r, now + SESSION_TTL)
+      p = p + 6
+    elseif code == 'A' then
+      local r = take(k, 'A5')
+      if r.last <= now - RECENT_TTL then r.times = ''; r.loc = false end
+      local head = {}
+      see_sets(r, p, false, head)
+      -- active slots per clock hour: '<ddd' hour, slots counted, last slot counted, per entry
+      local hourly, hour, slot = r.hourly, floor(now / HOUR), floor(now / SLOT_S)
+      local n = #hourly
+      local newest_hour, slots, last_slot = 0, 0, 0
+      if n > 0 then newest_hour, slots, last_slot = sunpack('<ddd', hourly, n - 23) end
+      if n > 0 and newest_hour == hour then
+        if slot > last_slot then hourly = ssub(hourly, 1, n - 24) .. spack('<ddd', hour, slots + 1, slot) end
+      else
+        hourly = hourly .. spack('<ddd', hour, 1, slot)
+        if sunpack('<d', hourly) <= hour - HOURS then
+          local kept = {}
+          for j = 1, #hourly, 24 do
+            if sunpack('<d', hourly, j) > hour - HOURS then kept[#kept + 1] = ssub(hourly, j, j + 23) end
+          end
+          hourly = concat(kept)
         end
-        hourly = concat(kept)
+        if #hourly > 24 * HOURS then hourly = ssub(hourly, #hourly - 24 * HOURS + 1) end  -- hours out of order
       end
-      if #hourly > 24 * HOURS then hourly = ssub(hourly, #hourly - 24 * HOURS + 1) end  -- hours out of order
-    end
-    r.hourly = hourly
-    r.hour, r.hn, r.hp = bucket(hour, r.hour, r.hn, r.hp)
-    r.day, r.dn, r.dp = bucket(floor(now / DAY), r.day, r.dn, r.dp)
-    local times, loc, sticky, peers = r.times, r.loc, live_sticky(r), r.peers
-    local m = #head
-    head[m + 1], head[m + 2], head[m + 3], head[m + 4] = r.hn, r.hp, r.dn, r.dp
-    head[m + 5], head[m + 6], head[m + 7], head[m + 8], head[m + 9] = #times, #hourly, size(loc), size(sticky), #peers
-    out[#out + 1] = spack(ANSWER_COUNTS, unpack(head))
-    out[#out + 1] = times; out[#out + 1] = hourly
-    if loc then out[#out + 1] = loc end
-    if sticky then out[#out + 1] = sticky end
-    out[#out + 1] = peers
-    r.times = spack('<d', now) .. ssub(times, 1, 8 * (TIMES_MAX - 1))
-    r.loc = a[p + NKINDS + 1]
-    if now > r.last then r.last = now end
-    touch(r, now + RECENT_TTL)
-    p = p + NKINDS + 2
-  elseif code == 'T' then
-    -- the records, oldest first: answered, then this one pushed (the oldest dropped past TARGET_MAX)
-    local r = take(k, 'T2')
-    local d, n = r[5], r[6]
-    out[#out + 1] = spack('<I4', #d); out[#out + 1] = d
-    if n >= TARGET_MAX then d = ssub(d, (find(d, SEP, 2, true))) else n = n + 1 end
-    r[5], r[6] = d .. a[p + 1] .. SEP, n
-    r[2] = now + TARGET_TTL
-    p = p + 2
-  elseif code == 'C' then
-    -- a crowd: the members seen within CROWD_WINDOW (least recent first), then see this one
-    local r = take(k, 'C2')
-    local d, T, L = r[5], r[6], r[7]
-    local n = #T / 8
-    local c = count(T, CROWD_WINDOW)
-    if c >= CROWD_CAP then
-      out[#out + 1] = spack('<i4', -1)  -- full: no members
+      r.hourly = hourly
+      r.hour, r.hn, r.hp = bucket(hour, r.hour, r.hn, r.hp)
+      r.day, r.dn, r.dp = bucket(floor(now / DAY), r.day, r.dn, r.dp)
+      local times, loc, sticky, peers = r.times, r.loc, live_sticky(r), r.peers
+      local m = #head
+      head[m + 1], head[m + 2], head[m + 3], head[m + 4] = r.hn, r.hp, r.dn, r.dp
+      head[m + 5], head[m + 6], head[m + 7], head[m + 8], head[m + 9] = #times, #hourly, size(loc), size(sticky), #peers
+      out[#out + 1] = spack(ANSWER_COUNTS, unpack(head))
+      out[#out + 1] = times; out[#out + 1] = hourly
+      if loc then out[#out + 1] = loc end
+      if sticky then out[#out + 1] = sticky end
+      out[#out + 1] = peers
+      r.times = spack('<d', now) .. ssub(times, 1, 8 * (TIMES_MAX - 1))
+      r.loc = a[p + NKINDS + 1]
+      if now > r.last then r.last = now end
+      touch(r, now + RECENT_TTL)
+      p = p + NKINDS + 2
+    elseif code == 'T' then
+      -- the records, oldest first: answered, then this one pushed (the oldest dropped past TARGET_MAX)
+      local r = take(k, 'T2')
+      local d, n = r[5], r[6]
+      out[#out + 1] = spack('<I4', #d); out[#out + 1] = d
+      if n >= TARGET_MAX then d = ssub(d, (find(d, SEP, 2, true))) else n = n + 1 end
+      r[5], r[6] = d .. a[p + 1] .. SEP, n
+      r[2] = now + TARGET_TTL
+      p = p + 2
+    elseif code == 'C' then
+      -- a crowd: the members seen within CROWD_WINDOW (least recent first), then see this one
+      local r = take(k, 'C2')
+      local d, T, L = r[5], r[6], r[7]
+      local n = #T / 8
+      local c = count(T, CROWD_WINDOW)
+      if c >= CROWD_CAP then
+        out[#out + 1] = spack('<i4', -1)  -- full: no members
+      else
+        local s, part = #d, d  -- s: the SEP before the first of the last c
+        for j = n, n - c + 1, -1 do s = s - sunpack('<I4', L, 4 * j - 3) - 1 end
+        if s > 1 then part = ssub(d, s) end
+        out[#out + 1] = spack('<i4', #part); out[#out + 1] = part
+      end
+      local member, t = a[p + 1], newest(T, now)
+      local at = find(d, SEP .. member .. SEP, 1, true)  -- a token holds no SEP: a whole token
+      local length = #member
+      if at then
+        local i, s = 1, 1  -- the entry whose SEP before it is at
+        while s < at do s = s + sunpack('<I4', L, 4 * i - 3) + 1; i = i + 1 end
+        if i < n then
+          d = ssub(d, 1, at) .. ssub(d, at + length + 2) .. member .. SEP
+          L = ssub(L, 1, 4 * i - 4) .. ssub(L, 4 * i + 1) .. spack('<I4', length)
+        end
+        T = ssub(T, 1, 8 * i - 8) .. ssub(T, 8 * i + 1) .. spack('<d', t)
+      else
+        if n >= CROWD_CAP then
+          d, T, L = ssub(d, sunpack('<I4', L) + 2), ssub(T, 9), ssub(L, 5)
+        end
+        d, T, L = d .. member .. SEP, T .. spack('<d', t), L .. spack('<I4', length)
+      end
+      r[5], r[6], r[7] = d, T, L
+      touch(r, now + CROWD_WINDOW)
+      p = p + 2
+    elseif code == 'B' then
+      local r = take(k, 'S4')
+      if not r[5] then r[5] = a[p + 1] end
+      touch(r, now + SESSION_TTL)
+      p = p + 2
+    elseif code == 'M' then
+      local r = take(k, 'A5')
+      see_sets(r, p, tonumber(a[p + 2]), false)
+      touch(r, now + RECENT_TTL)
+      p = p + 3
+    elseif code == 'P' then
+      local r = take(k, 'A5')
+      r.peers = a[p + 1]
+      touch(r, now + RECENT_TTL)
+      p = p + 2
+    elseif code == 'K' then
+      local r = take(k, a[p + 1])
+      local until_ = tonumber(a[p + 3])
+      r[3] = a[p + 2]; r[4] = until_
+      touch(r, until_)
+      r.built, r.stored = false, false
+      p = p + 4
     else
-      local s, part = #d, d  -- s: the SEP before the first of the last c
-      for j = n, n - c + 1, -1 do s = s - sunpack('<I4', L, 4 * j - 3) - 1 end
-      if s > 1 then part = ssub(d, s) end
-      out[#out + 1] = spack('<i4', #part); out[#out + 1] = part
+      return redis.error_reply('unknown op code ' .. tostring(code))
     end
-    local member, t = a[p + 1], newest(T, now)
-    local at = find(d, SEP .. member .. SEP, 1, true)  -- a token holds no SEP: a whole token
-    local length = #member
-    if at then
-      local i, s = 1, 1  -- the entry whose SEP before it is at
-      while s < at do s = s + sunpack('<I4', L, 4 * i - 3) + 1; i = i + 1 end
-      if i < n then
-        d = ssub(d, 1, at) .. ssub(d, at + length + 2) .. member .. SEP
-        L = ssub(L, 1, 4 * i - 4) .. ssub(L, 4 * i + 1) .. spack('<I4', length)
-      end
-      T = ssub(T, 1, 8 * i - 8) .. ssub(T, 8 * i + 1) .. spack('<d', t)
-    else
-      if n >= CROWD_CAP then
-        d, T, L = ssub(d, sunpack('<I4', L) + 2), ssub(T, 9), ssub(L, 5)
-      end
-      d, T, L = d .. member .. SEP, T .. spack('<d', t), L .. spack('<I4', length)
-    end
-    r[5], r[6], r[7] = d, T, L
-    touch(r, now + CROWD_WINDOW)
-    p = p + 2
-  elseif code == 'B' then
-    local r = take(k, 'S4')
-    if not r[5] then r[5] = a[p + 1] end
-    touch(r, now + SESSION_TTL)
-    p = p + 2
-  elseif code == 'M' then
-    local r = take(k, 'A5')
-    see_sets(r, p, tonumber(a[p + 2]), false)
-    touch(r, now + RECENT_TTL)
-    p = p + 3
-  elseif code == 'P' then
-    local r = take(k, 'A5')
-    r.peers = a[p + 1]
-    touch(r, now + RECENT_TTL)
-    p = p + 2
-  elseif code == 'K' then
-    local r = take(k, a[p + 1])
-    local until_ = tonumber(a[p + 3])
-    r[3] = a[p + 2]; r[4] = until_
-    touch(r, until_)
-    r.built, r.stored = false, false
-    p = p + 4
-  else
-    return redis.error_reply('unknown op code ' .. tostring(code))
   end
+
+  for _, k in ipairs(order) do
+    local r = recs[k]
+    local left = r[2] - now
+    if left > 0 then
+      local ms = math.ceil(left * 1000) + MARGIN_MS
+      if not (ms < MAX_MS) then ms = MAX_MS end
+      if r.stored then  -- edited in place
+        call('PEXPIRE', k, ms)
+      else
+        call('SET', k, serialize(r), 'PX', ms)
+      end
+    else
+      call('DEL', k)
+    end
+  end
+
+  return concat(out)
 end
 
-for _, k in ipairs(order) do
-  local r = recs[k]
-  local left = r[2] - now
-  if left > 0 then
-    local ms = math.ceil(left * 1000) + MARGIN_MS
-    if not (ms < MAX_MS) then ms = MAX_MS end
-    if r.stored then  -- edited in place
-      call('PEXPIRE', k, ms)
-    else
-      call('SET', k, serialize(r), 'PX', ms)
-    end
-  else
-    call('DEL', k)
-  end
-end
-
-return concat(out)
+@TAIL@
