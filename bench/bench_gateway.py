@@ -7,6 +7,9 @@
    microseconds; a full ASGI call of the protected app vs. the bare app, on an
    unprotected route (the pass-through) and on a protected one, with the
    gateway's own work outside Engine.decide (facts, rendering) on its own.
+   The decisions are then run once more with the state store's answers
+   replayed from a recording: the same features, rules and verdicts with no
+   store work, the floor that no faster store could go below.
 2. Through uvicorn on loopback with wrk as the load generator (one uvicorn
    process per app, one wrk thread): requests/s of the bare app and of the
    protected app, on an unprotected route and on a protected route with the
@@ -54,6 +57,7 @@ from gateway.demo.app import DEMO_CONFIG, build_demo_app, build_protected_demo, 
 from gateway.engine import Engine  # noqa: E402
 from gateway.facts import RequestFacts  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
+from gateway.signals.store import BatchResult  # noqa: E402
 
 UA = APP_UA
 
@@ -74,10 +78,25 @@ def headers_for(token: str, ip: str, device: str = "dev-bench") -> dict[str, str
     }
 
 
+class RecordedStore:
+    """A state store that answers each exchange with the next recorded answer: no state work at all."""
+
+    def __init__(self, answers: list[list]) -> None:
+        self.answers = iter(answers)
+        self.mismatched = 0  # answers that do not fit their request's ops: the replay went out of step
+
+    async def exchange(self, ops: list, now: float) -> BatchResult:
+        values = next(self.answers)
+        self.mismatched += len(values) != len(ops)
+        return BatchResult(values)
+
+    async def close(self) -> None:
+        pass
+
+
 async def in_process(n: int, log_path: str) -> dict[str, float]:
-    settings = bench_settings(log_path)
-    engine = Engine(settings)
-    await engine.start()
+    """The decision's median and p99 on memory state; then the same decisions with the state answers replayed
+    from a recording (the same features, rules and verdicts, no store work): what no faster store could beat."""
     now = time.time()
     rng = random.Random(7)
     # People at a person's pace, so every decision runs the whole pipeline (signals, model, rules):
@@ -93,21 +112,45 @@ async def in_process(n: int, log_path: str) -> dict[str, float]:
                             headers=headers_for(tokens[t], ips[t % 500], f"dev{t}"), action="like",
                             target=f"m{rng.randrange(5000)}")
 
-    for t in range(users):  # verify every token once
-        await engine.decide(request(t, now + t * 0.001))
+    warm = [request(t, now + t * 0.001) for t in range(users)]  # verifies every token once
     start = now + users * 0.001
     facts = [request(rng.randrange(users), start + i * 0.01) for i in range(n)]
-    samples = []
-    sticky = 0
-    for f in facts:
-        t0 = time.perf_counter_ns()
-        verdict = await engine.decide(f)
-        samples.append((time.perf_counter_ns() - t0) / 1000)
-        sticky += verdict.sticky
-    await engine.close()
-    samples.sort()
+
+    async def run(engine: Engine) -> tuple[list[float], int]:
+        await engine.start()
+        for f in warm:
+            await engine.decide(f)
+        samples, sticky = [], 0
+        for f in facts:
+            t0 = time.perf_counter_ns()
+            verdict = await engine.decide(f)
+            samples.append((time.perf_counter_ns() - t0) / 1000)
+            sticky += verdict.sticky
+            if verdict.explain == "engine fault: passed":
+                raise RuntimeError("an engine fault during the bench: see the log above")
+        await engine.close()
+        samples.sort()
+        return samples, sticky
+
+    settings = bench_settings(log_path)
+    samples, sticky = await run(Engine(settings))
+    recorder = Engine(settings)  # the same requests again, unmeasured, to record the answers
+    answers, exchange = [], recorder.store.exchange
+
+    async def recording(ops: list, at: float) -> BatchResult:
+        result = await exchange(ops, at)
+        answers.append(result.values)
+        return result
+
+    recorder.store.exchange = recording  # type: ignore[method-assign]
+    await run(recorder)
+    recorded = RecordedStore(answers)
+    replayed, _ = await run(Engine(settings, store=recorded))
+    if recorded.mismatched:
+        raise RuntimeError(f"{recorded.mismatched} recorded answers did not fit their requests")
     return {"median_us": statistics.median(samples), "p99_us": samples[int(len(samples) * 0.99)],
-            "sticky_share": sticky / len(samples)}
+            "sticky_share": sticky / len(samples), "no_store_median_us": statistics.median(replayed),
+            "no_store_p99_us": replayed[int(len(replayed) * 0.99)]}
 
 
 async def asgi_call_cost(n: int, log_path: str) -> dict[str, float]:
@@ -275,6 +318,8 @@ def main() -> None:
         print(f"in-process decision, protected route, verified token, default packs, memory state: "
               f"median {d['median_us']:.1f} us, p99 {d['p99_us']:.1f} us  (targets: 50 / 200); "
               f"{d['sticky_share']:.1%} answered by a sticky decision")
+        print(f"  the same decisions with the state's answers replayed from a recording (no store work): "
+              f"median {d['no_store_median_us']:.1f} us, p99 {d['no_store_p99_us']:.1f} us")
         c = asyncio.run(asgi_call_cost(args.requests // 4, log_path))
         print(f"in-process ASGI call, unprotected route: bare {c['unprotected_bare']:.2f} us, "
               f"protected {c['unprotected_protected']:.2f} us, added {c['unprotected_protected'] - c['unprotected_bare']:.2f} us")
