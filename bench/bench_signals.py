@@ -92,13 +92,14 @@ def settings() -> Settings:
     return Settings(apps=Apps(first_party=("engage-android", "engage-web"), third_party=("partner-scheduler",)))
 
 
-def bench_latency(requests: int, sessions: int) -> tuple[float, float, float, float, int]:
+def bench_latency(requests: int, sessions: int) -> tuple[float, float, float, float, int, dict[str, float]]:
     rng = random.Random(1)
     pop = Population(rng, sessions)
     collector, store = SignalCollector(settings()), MemoryStore()
     ts = T0
     samples: list[int] = []
     cpu: list[int] = []
+    parts: dict[str, list[int]] = {"plan": [], "exchange": [], "features": []}
     ops = 0
     clock = time.perf_counter_ns
     cpu_clock = time.thread_time_ns  # CPU this thread used: fair when other work shares the cores
@@ -108,18 +109,23 @@ def bench_latency(requests: int, sessions: int) -> tuple[float, float, float, fl
         facts = facts_for(rng, ts, fp.prefix == "198.18.7.0/24")
         start, start_cpu = clock(), cpu_clock()
         plan = collector.plan(facts, who, fp)
+        planned = clock()
         values = store.exchange_sync(plan.ops, ts).values
+        exchanged = clock()
         collector.features(plan, values)
-        took, took_cpu = clock() - start, cpu_clock() - start_cpu
+        end, took_cpu = clock(), cpu_clock() - start_cpu
         if n >= requests // 5:  # the first fifth warms the state up
-            samples.append(took)
+            samples.append(end - start)
             cpu.append(took_cpu)
+            parts["plan"].append(planned - start)
+            parts["exchange"].append(exchanged - planned)
+            parts["features"].append(end - exchanged)
             ops += len(plan.ops)
     samples.sort()
     cpu.sort()
     k = int(len(samples) * 0.99)
     return (statistics.median(samples) / 1000, samples[k] / 1000, statistics.median(cpu) / 1000, cpu[k] / 1000,
-            ops // len(samples))
+            ops // len(samples), {name: statistics.median(v) / 1000 for name, v in parts.items()})
 
 
 def bench_memory(sessions: int, actions: int) -> tuple[float, int, float, int]:
@@ -158,10 +164,12 @@ def main() -> None:
     a = ap.parse_args()
     if a.no_gc:
         gc.disable()
-    median, p99, cpu_median, cpu_p99, ops = bench_latency(a.requests, min(a.sessions, 20_000))
+    median, p99, cpu_median, cpu_p99, ops, parts = bench_latency(a.requests, min(a.sessions, 20_000))
     print(f"signals per request (plan + memory exchange + features), {ops} ops a request, {a.requests} requests:")
     print(f"  wall: median {median:.1f} us, p99 {p99:.1f} us   (target: median <= 25 us)")
     print(f"  cpu:  median {cpu_median:.1f} us, p99 {cpu_p99:.1f} us   (this thread's CPU time: fair on a shared machine)")
+    print(f"  parts (medians, wall): plan {parts['plan']:.1f} us, exchange {parts['exchange']:.1f} us, "
+          f"features {parts['features']:.1f} us")
     print(f"  cyclic GC: {'off' if a.no_gc else 'on'}")
     print(f"  load average while running: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {python_pace()}")
     if not a.skip_memory:
