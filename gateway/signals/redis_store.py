@@ -62,10 +62,10 @@ redis-py's ``from_url`` reads them.
 Redis Cluster (``state.cluster``, Redis 7.0 or later; ``state.url`` names any
 one node, with the same TLS and credentials for all): the first exchange
 reads the slot map (``CLUSTER SLOTS``), then each exchange groups its ops by
-the node serving their entity's slot and runs the script once per node, all
-at once, so a request costs one round trip per node it touches, in parallel
+the node serving their entity's slot and runs the function once per node
+(each node loads its own copy), all at once, so a request costs one round trip per node it touches, in parallel
 (results are unchanged: ops on different entities never interact). A command
-may declare keys of one slot only, so the cluster variant of the script
+may declare keys of one slot only, so the cluster variant of the code
 declares the first key, reads every key from ``ARGV`` one ``GET`` each, and
 runs with ``allow-cross-slot-keys``. A ``MOVED``/``ASK``/``TRYAGAIN``/
 ``CLUSTERDOWN`` answer, a key its node no longer serves, or a node that stops
