@@ -47,6 +47,7 @@ from benchkit import (  # noqa: E402
     APP_UA,
     free_port,
     load_average,
+    percentile,
     python_pace,
     server_stack,
     time_decisions,
@@ -54,7 +55,7 @@ from benchkit import (  # noqa: E402
 )
 
 from gateway.demo.app import DEMO_CONFIG, build_demo_app, build_protected_demo, issue_token  # noqa: E402
-from gateway.engine import Engine  # noqa: E402
+from gateway.engine import FAULT_EXPLAIN, Engine  # noqa: E402
 from gateway.facts import RequestFacts  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 from gateway.signals.store import BatchResult  # noqa: E402
@@ -126,10 +127,9 @@ async def in_process(n: int, log_path: str) -> dict[str, float]:
             verdict = await engine.decide(f)
             samples.append((time.perf_counter_ns() - t0) / 1000)
             sticky += verdict.sticky
-            if verdict.explain == "engine fault: passed":
+            if verdict.explain == FAULT_EXPLAIN:
                 raise RuntimeError("an engine fault during the bench: see the log above")
         await engine.close()
-        samples.sort()
         return samples, sticky
 
     settings = bench_settings(log_path)
@@ -148,9 +148,9 @@ async def in_process(n: int, log_path: str) -> dict[str, float]:
     replayed, _ = await run(Engine(settings, store=recorded))
     if recorded.mismatched:
         raise RuntimeError(f"{recorded.mismatched} recorded answers did not fit their requests")
-    return {"median_us": statistics.median(samples), "p99_us": samples[int(len(samples) * 0.99)],
+    return {"median_us": statistics.median(samples), "p99_us": percentile(samples, 0.99),
             "sticky_share": sticky / len(samples), "no_store_median_us": statistics.median(replayed),
-            "no_store_p99_us": replayed[int(len(replayed) * 0.99)]}
+            "no_store_p99_us": percentile(replayed, 0.99)}
 
 
 async def asgi_call_cost(n: int, log_path: str) -> dict[str, float]:

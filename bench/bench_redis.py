@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_store import Population  # noqa: E402
+from benchkit import APP_UA, percentile  # noqa: E402
 
 from gateway.demo.app import DEMO_CONFIG, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
@@ -58,12 +59,7 @@ from gateway.signals.redis_store import RedisStore  # noqa: E402
 from gateway.testing import free_port, start_redis  # noqa: E402
 
 T0 = 1_700_000_000.0
-UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+UA = APP_UA
 
 
 # -- 1. the decision ------------------------------------------------------------
@@ -132,7 +128,7 @@ async def decision_cost(url: str, n: int) -> None:
     print(f"decision cost ({len(on_redis)} protected requests, interleaved):")
     print(f"  one plain pipelined round trip (PING): median {rt * 1e6:.0f} us")
     print(f"  decide(), memory backend:             median {mem * 1e6:.0f} us")
-    print(f"  decide(), Redis backend:              median {red * 1e6:.0f} us, p99 {pct(on_redis, 0.99) * 1e6:.0f} us")
+    print(f"  decide(), Redis backend:              median {red * 1e6:.0f} us, p99 {percentile(on_redis, 0.99) * 1e6:.0f} us")
     print(f"  ratio Redis / (round trip + memory) = {red * 1e6:.0f} / ({rt * 1e6:.0f} + {mem * 1e6:.0f}) "
           f"= {red / (rt + mem):.2f} (target <= 1.3)")
     if degraded:
@@ -273,9 +269,9 @@ async def report_down(name: str, url: str, work: list) -> None:
     opened, cpu, calls = await down(url, work, breaker_failures=3)
     opened, cpu = opened[3:], cpu[3:]  # after the 3 failures that open it
     print(f"redis down ({name}): added latency per request while the breaker is closed "
-          f"p50 {pct(closed, 0.5) * 1e3:.2f} ms, p99 {pct(closed, 0.99) * 1e3:.2f} ms (target <= 60 ms); "
-          f"once open p50 {pct(opened, 0.5) * 1e6:.1f} us, p99 {pct(opened, 0.99) * 1e6:.1f} us wall, "
-          f"{pct(cpu, 0.99) * 1e6:.1f} us CPU (target < 1 ms); network calls while open: {calls}")
+          f"p50 {percentile(closed, 0.5) * 1e3:.2f} ms, p99 {percentile(closed, 0.99) * 1e3:.2f} ms (target <= 60 ms); "
+          f"once open p50 {percentile(opened, 0.5) * 1e6:.1f} us, p99 {percentile(opened, 0.99) * 1e6:.1f} us wall, "
+          f"{percentile(cpu, 0.99) * 1e6:.1f} us CPU (target < 1 ms); network calls while open: {calls}")
 
 
 async def main() -> None:

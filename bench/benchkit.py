@@ -20,6 +20,12 @@ def load_average() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def percentile(samples: list[float], q: float) -> float:
+    """The ``q`` quantile of ``samples`` (0.99: the p99), nearest rank."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
 def python_pace() -> str:
     """How fast this interpreter runs plain Python here (a million loop additions, best of five), so
     absolute figures from different machines can be compared: they scale with it."""

@@ -37,6 +37,7 @@ from gateway.verdict import RANK, Decision, Verdict
 logger = logging.getLogger("gateway.engine")
 
 _MAX_BODY = 64 * 1024  # token responses larger than this are not parsed
+FAULT_EXPLAIN = "engine fault: passed"  # a decision the engine could not make (logged), passed
 
 
 def make_store(settings: Settings) -> StateStore:
@@ -157,7 +158,7 @@ class Engine:
             verdict, context = await self._decide(facts)
         except Exception:  # a bug must not turn into a 500 or a block of a real person
             logger.exception("engine fault on %s %s; request passed", facts.method, facts.path)
-            verdict, context = Verdict(self._next_id(), Decision.ALLOW, False, explain="engine fault: passed"), None
+            verdict, context = Verdict(self._next_id(), Decision.ALLOW, False, explain=FAULT_EXPLAIN), None
         if self.metrics:
             DECISION_SECONDS.observe(time.perf_counter() - started)
             self._count(facts.action or "", verdict)

@@ -273,7 +273,6 @@ local function count(T, w)
   return count_at(T, 1, #T / 8, w)
 end
 
-
 -- the entry (from 0) of digest d among the n digests at m of v, or -1
 local function index_of(v, m, n, d)
   local stop = m + W * n

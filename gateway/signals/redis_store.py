@@ -585,34 +585,35 @@ class RedisStore:
             tail = [_bulk(b"%d" % len(keys)), *keys, *args]
             program = _PROGRAM
         head = b"*%d\r\n" % (len(tail) + 2)
-        for fresh in (False, True):
-            if node.library is None:
-                await self._load(node, program)
-            if not node.library:
-                break
-            self.round_trips += 1
+        if node.library is None:
+            await self._load(node, program)
+        if node.library:
             try:
-                return await node.call([head, *program.fcall, *tail])
+                return await self._send(node, [head, *program.fcall, *tail])
             except ResponseError as error:
-                if fresh or "function not found" not in str(error).lower():
+                if "function not found" not in str(error).lower():
                     raise
-                node.library = None  # the server lost it (restarted without persistence, FUNCTION FLUSH): again
+            await self._load(node, program)  # the server lost it (restarted without persistence, FUNCTION FLUSH)
+            if node.library:
+                return await self._send(node, [head, *program.fcall, *tail])
         if node.loaded:
-            self.round_trips += 1
             try:
-                return await node.call([head, *program.evalsha, *tail])
+                return await self._send(node, [head, *program.evalsha, *tail])
             except NoScriptError:
                 node.loaded = False  # the server restarted or flushed its scripts: resend once
-        self.round_trips += 1
-        reply = await node.call([head, *program.eval, *tail])
+        reply = await self._send(node, [head, *program.eval, *tail])
         node.loaded = True
         return reply
 
+    async def _send(self, node: _Node, command: list[bytes]) -> object:
+        """One command to ``node``: one round trip, counted."""
+        self.round_trips += 1
+        return await node.call(command)
+
     async def _load(self, node: _Node, program: _Program) -> None:
         """Load the function library on ``node``, or settle for the plain script where it cannot be loaded."""
-        self.round_trips += 1
         try:
-            await node.call(program.load)
+            await self._send(node, program.load)
         except ResponseError as error:  # a server before Redis 7, or a user not allowed FUNCTION LOAD
             log.warning("state store: cannot load the function library %s (%s); running it as a script (EVALSHA)",
                         program.name, error)
@@ -626,9 +627,8 @@ class RedisStore:
         """Read the slot map from the first node that answers (the seed, then every node met)."""
         error: Exception | None = None
         for node in [self._seed, *self._nodes.values()]:
-            self.round_trips += 1
             try:
-                answer = await node.call(_CLUSTER_SLOTS)
+                answer = await self._send(node, _CLUSTER_SLOTS)
             except Exception as failure:  # noqa: BLE001 - try the next node
                 error = failure
                 continue
