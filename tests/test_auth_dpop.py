@@ -114,6 +114,9 @@ async def test_stale_and_future_iat(auth, minter, key):
     token = minter.mint("alice", issued_at=NOW - 1000, cnf=key.cnf)
     assert "too old" in (await refused(auth, facts(token, key.proof("POST", URL, token, iat=NOW - 301)))).description
     assert "future" in (await refused(auth, facts(token, key.proof("POST", URL, token, iat=NOW + 31)))).description
+    for iat in (10**400, -(10**400)):  # the client signs its own proof: an integer past a float's range
+        err = await refused(auth, facts(token, key.proof("POST", URL, token, iat=iat)))
+        assert (err.error, err.description) == ("invalid_dpop_proof", "the DPoP proof has no numeric iat")
     assert (await auth.authenticate(facts(token, key.proof("POST", URL, token, iat=NOW - 300)))).dpop_valid
 
 

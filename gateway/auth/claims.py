@@ -10,13 +10,25 @@ from gateway.auth.principal import AuthError, Principal
 from gateway.settings import Auth
 
 
+def finite_number(value: object) -> float | None:
+    """A JSON number as a finite float; None for anything else (a bool, text, NaN, an integer past a float's range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # JSON integers have no bound: 10**400 parses
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = finite_number(value)
+    if number is None:
         raise AuthError("claims", f"the token's '{name}' claim is not a number (seconds since the epoch)")
-    return float(value)
+    return number
 
 
 def check_times(claims: Mapping[str, Any], now: float, leeway: float, *, require_exp: bool) -> tuple[float, float]:
@@ -72,15 +84,13 @@ def build_principal(claims: Mapping[str, Any], auth: Auth, *, kind: str, token_h
     session = _text(claims, names.session) or "tok:" + token_hash[:16]
     cnf = claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
-    iat = claims.get("iat")
-    exp = claims.get("exp")
     return Principal(
         subject=subject,
         session_id=session,
         client_id=_text(claims, names.client),
         device_id=_text(claims, names.device),
-        issued_at=float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
-        expires_at=float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None,
+        issued_at=finite_number(claims.get("iat")),
+        expires_at=finite_number(claims.get("exp")),
         kind=kind,
         token_hash=token_hash,
         claims=dict(claims),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -13,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 import jwt
 from cachetools import LRUCache
 
+from gateway.auth.claims import finite_number
 from gateway.auth.jose import b64url, read_header, show
 from gateway.settings import Auth, ConfigError
 
@@ -134,8 +134,8 @@ class DPoPVerifier:
             same_uri = False
         if not same_uri:
             raise _Refused("the DPoP proof was made for another URI (htu)")
-        iat = claims.get("iat")
-        if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
+        iat = finite_number(claims.get("iat"))
+        if iat is None:
             raise _Refused("the DPoP proof has no numeric iat")
         if now - iat > self._max_age_s:
             raise _Refused("the DPoP proof is too old (iat)")
