@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 
 from gateway.settings import Route
 from gateway.verdict import Decision, Verdict
@@ -28,7 +29,8 @@ def render(verdict: Verdict, route: Route | None, dpop_algs: tuple[str, ...] = (
     d = verdict.decision
     ident = [("x-gateway-decision-id", verdict.decision_id), ("content-type", _PROBLEM)]
     if d is Decision.UNAUTHENTICATED:
-        return 401, [("www-authenticate", www_authenticate(verdict, dpop_algs)), ("cache-control", "no-store"), *ident], _problem(
+        challenge = www_authenticate(verdict.auth_error, verdict.auth_error_description, dpop_algs)
+        return 401, [("www-authenticate", challenge), ("cache-control", "no-store"), *ident], _problem(
             401, "Unauthorized", "A valid access token is required.", verdict.decision_id
         )
     if d is Decision.BLOCK:
@@ -53,22 +55,31 @@ def render(verdict: Verdict, route: Route | None, dpop_algs: tuple[str, ...] = (
     return None
 
 
-def www_authenticate(verdict: Verdict, dpop_algs: tuple[str, ...] = ()) -> str:
-    """RFC 6750 section 3: no error code when no token was sent; RFC 9449 section 7.1 for DPoP."""
-    params = 'realm="gateway"'
-    if verdict.auth_error:
-        params += f', error="{verdict.auth_error}"'
-        if verdict.auth_error_description:
-            params += f', error_description="{_quote(verdict.auth_error_description)}"'
-    challenge = f"Bearer {params}"
-    if dpop_algs:
-        challenge += f', DPoP realm="gateway", algs="{" ".join(dpop_algs)}"'
-    return challenge
+def www_authenticate(error: str | None, description: str | None = None, dpop_algs: tuple[str, ...] = (),
+                     realm: str = "gateway") -> str:
+    """The WWW-Authenticate value of a 401: a Bearer challenge (RFC 6750 section 3: no error code
+    when no token was sent) and, where DPoP is on, a DPoP one (RFC 9449 section 7.1), which
+    carries the error when it is the proof that failed."""
+    realm_part = f'realm="{_quote(realm)}"'
+    offer = f'algs="{" ".join(dpop_algs)}"'
+    bearer, dpop = f"Bearer {realm_part}", f"DPoP {realm_part}, {offer}" if dpop_algs else ""
+    if error:
+        error_part = f'error="{_quote(error)}", error_description="{_quote(description or "")}"'
+        if dpop and error == "invalid_dpop_proof":  # the proof failed, not the token
+            dpop = f"DPoP {realm_part}, {error_part}, {offer}"
+        else:
+            bearer += ", " + error_part
+    return f"{bearer}, {dpop}" if dpop else bearer
 
 
-def _quote(text: str) -> str:
-    # RFC 6750 limits error_description to printable ASCII without '"' and '\\'.
-    return "".join(c for c in text if 0x20 <= ord(c) < 0x7F and c not in '"\\')[:200]
+# RFC 6750 section 3: what a realm and an error_description may hold.
+_UNSAFE_IN_QUOTES = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+
+
+def _quote(text: str, limit: int = 200) -> str:
+    """A value safe inside a WWW-Authenticate quoted string: no quotes, backslashes or control bytes."""
+    text = text.replace('"', "'").replace("\\", "/")
+    return _UNSAFE_IN_QUOTES.sub("?", text)[:limit]
 
 
 def status_of(verdict: Verdict, route: Route | None, app_status: int = 200) -> int:

@@ -31,7 +31,22 @@ def test_unauthenticated_follows_rfc6750():
     assert dict(render(v, ROUTE)[1])["www-authenticate"] == 'Bearer realm="gateway"'
     v = Verdict("d", Decision.UNAUTHENTICATED, True, auth_error="invalid_token", auth_error_description='bad "sig"')
     assert dict(render(v, ROUTE)[1])["www-authenticate"] == (
-        'Bearer realm="gateway", error="invalid_token", error_description="bad sig"'
+        'Bearer realm="gateway", error="invalid_token", error_description="bad \'sig\'"'
+    )
+
+
+def test_a_failed_dpop_proof_is_named_on_the_dpop_challenge():
+    """RFC 9449 section 7.1: the error of a proof goes on the DPoP challenge, the Bearer one stays bare."""
+    algs = ("ES256", "RS256")
+    v = Verdict("d", Decision.UNAUTHENTICATED, True, auth_error="invalid_dpop_proof",
+                auth_error_description="the DPoP proof is too old (iat)")
+    assert dict(render(v, ROUTE, algs)[1])["www-authenticate"] == (
+        'Bearer realm="gateway", DPoP realm="gateway", error="invalid_dpop_proof", '
+        'error_description="the DPoP proof is too old (iat)", algs="ES256 RS256"'
+    )
+    v = Verdict("d", Decision.UNAUTHENTICATED, True, auth_error="invalid_token", auth_error_description="expired")
+    assert dict(render(v, ROUTE, algs)[1])["www-authenticate"] == (
+        'Bearer realm="gateway", error="invalid_token", error_description="expired", DPoP realm="gateway", algs="ES256 RS256"'
     )
 
 

@@ -16,21 +16,13 @@ from gateway.auth.jwt_verifier import JWTVerifier
 from gateway.auth.principal import AuthError, Principal
 from gateway.auth.token_cache import VerifiedTokenCache
 from gateway.facts import RequestFacts
+from gateway.responses import www_authenticate
 from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger("gateway.auth")
 
 # RFC 6750 section 2.1: b64token.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-# RFC 6750 section 3: what error_description and realm may hold.
-_UNSAFE_IN_QUOTES = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
-
-
-def _quote(text: str, limit: int = 200) -> str:
-    """A value safe inside a WWW-Authenticate quoted string: no quotes, backslashes or control bytes."""
-    text = text.replace('"', "'").replace("\\", "/")
-    return _UNSAFE_IN_QUOTES.sub("?", text)[:limit]
-
 
 class Authenticator:
     """Verifies the access token of a request.
@@ -51,7 +43,7 @@ class Authenticator:
         self._dpop = DPoPVerifier(auth) if auth.dpop.enabled else None
         self._reject_unproven = auth.dpop.reject_unproven
         self._cache = VerifiedTokenCache(auth.cache_size)
-        self._dpop_offer = f'algs="{" ".join(auth.dpop.algorithms)}"'
+        self._dpop_algs = auth.dpop.algorithms if self._dpop is not None else ()
 
     @property
     def keys(self) -> KeySet | None:
@@ -127,22 +119,9 @@ class Authenticator:
 
     def www_authenticate(self, err: AuthError | None, realm: str = "gateway") -> str:
         """The WWW-Authenticate value for a 401 (RFC 6750 section 3; RFC 9449 section 7.1 when DPoP is on)."""
-        realm_part = f'realm="{_quote(realm)}"'
-        dpop = f"DPoP {realm_part}, {self._dpop_offer}" if self._dpop is not None else None
-        if err is None or not err.error:
-            challenges = [f"Bearer {realm_part}", dpop]
-        elif err.error == "invalid_dpop_proof":
-            challenges = [
-                f"Bearer {realm_part}",
-                f'DPoP {realm_part}, error="invalid_dpop_proof", '
-                f'error_description="{_quote(err.description)}", {self._dpop_offer}',
-            ]
-        else:
-            challenges = [
-                f'Bearer {realm_part}, error="{_quote(err.error)}", error_description="{_quote(err.description)}"',
-                dpop,
-            ]
-        return ", ".join(c for c in challenges if c)
+        if err is None:
+            return www_authenticate(None, None, self._dpop_algs, realm)
+        return www_authenticate(err.error, err.description, self._dpop_algs, realm)
 
     # -- internals ----------------------------------------------------------
 
