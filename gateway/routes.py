@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gateway.settings import Route, Settings
+from gateway.settings import ROUTE_PARAM, Route, Settings
 
 TOKEN_ACTION = "token"  # the match kind of the token endpoint
 
 _SLASHES = re.compile(r"/{2,}")
-_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::path)?}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +32,11 @@ class RouteTable:
     """Matches (method, path) to a protected route or the token endpoint, fast.
 
     Templates are Starlette-style (``/v1/media/{media_id}/like``); a parameter
-    matches one path segment. Routes are grouped by method, so a method no
+    matches one path segment, a ``{name:path}`` one the rest of the path,
+    slashes too. Methods match whatever their case: HTTP says they are
+    case-sensitive, but proxies and clients on the way (httpx, for one)
+    upper-case them, so ``post`` reaches the app as ``POST`` and must be
+    checked as one. Routes are grouped by method, so a method no
     route declares (most GETs) is one dict lookup; exact paths are a dict
     lookup; a template's regex runs only on a path that starts with the
     template's literal text (``/v1/media/``).
@@ -47,7 +50,8 @@ class RouteTable:
                 for m in methods:
                     tables.setdefault(m, _MethodTable()).exact[route.path] = Match(route, route.action, None)
                 continue
-            regex = re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", re.escape(route.path).replace(r"\{", "{").replace(r"\}", "}")) + "$")
+            template = re.escape(route.path).replace(r"\{", "{").replace(r"\}", "}")
+            regex = re.compile("^" + ROUTE_PARAM.sub(_group, template) + "$")
             prefix = route.path[:route.path.index("{")]
             for m in methods:
                 table = tables.setdefault(m, _MethodTable())
@@ -61,7 +65,11 @@ class RouteTable:
     def match(self, method: str, path: str) -> Match | None:
         table = self._tables.get(method)
         if table is None:
-            return None
+            if method.isupper():
+                return None
+            table = self._tables.get(method.upper())
+            if table is None:
+                return None
         found = _match(table, path)
         if found is None and ("//" in path or (path.endswith("/") and len(path) > 1)):
             # Many servers and proxies treat /a//b/ as /a/b: so must the check, or it can be walked around.
@@ -69,6 +77,10 @@ class RouteTable:
             if normal != path:
                 return _match(table, normal)
         return found
+
+
+def _group(param: re.Match[str]) -> str:
+    return f"(?P<{param[1]}>.+)" if param[2] else f"(?P<{param[1]}>[^/]+)"
 
 
 def _match(table: _MethodTable, path: str) -> Match | None:

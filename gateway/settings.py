@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# A route template's parameter: {name} is one path segment, {name:path} the rest of the path (slashes too)
+ROUTE_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:path)?}")
 
 
 class ConfigError(ValueError):
@@ -314,6 +318,12 @@ def _check(s: Settings, where: str) -> None:
     for i, r in enumerate(s.routes):
         if not r.path.startswith("/"):
             raise ConfigError(f"{where}: routes[{i}].path: {r.path!r} must start with '/'")
+        odd = [part for part in re.findall(r"{[^}]*}?", r.path) if not ROUTE_PARAM.fullmatch(part)]
+        if odd:
+            raise ConfigError(
+                f"{where}: routes[{i}].path: {odd[0]!r} in {r.path!r} is not a parameter this gateway reads; "
+                "write {name} for one path segment or {name:path} for the rest of the path"
+            )
         if r.target and "{" + r.target not in r.path:
             raise ConfigError(
                 f"{where}: routes[{i}].target: {r.target!r} is not a parameter of {r.path!r}; "

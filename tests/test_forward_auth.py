@@ -85,6 +85,12 @@ async def test_missing_token_is_401_with_www_authenticate(blocking):
         assert r.json()["status"] == 401
 
 
+async def test_a_lower_case_method_is_checked_as_the_app_will_see_it(blocking):
+    for style in (nginx, traefik):
+        r = await blocking.get("/", headers={**original(None), **style("post", "/v1/media/m1/like")})
+        assert r.status_code == 401
+
+
 async def test_traefik_style_stops_with_the_verdicts_status_and_body(blocking):
     r = await blocking.get("/auth", headers={**original(alice_token(), HOSTING_IP), **traefik("POST", "/v1/users/u9/follow")})
     assert r.status_code == 403 and r.json()["title"] == "Forbidden"

@@ -29,6 +29,26 @@ def test_unprotected_paths_and_methods_pass():
     assert t.match("POST", "/healthz") is None
 
 
+def test_a_method_matches_whatever_its_case():
+    """Servers and clients on the way upper-case methods (httpx does): 'post' reaches the app as POST."""
+    t = table()
+    for method in ("post", "Post", "pOST"):
+        assert t.match(method, "/v1/media/abc/like").target == "abc"
+    assert t.match("put", "/v1/users/u9/follow").action == "follow"
+    assert t.match("get", "/v1/media/abc/like") is None
+
+
+def test_a_path_parameter_takes_the_rest_of_the_path():
+    t = RouteTable(settings_from_dict({"routes": [
+        {"path": "/v1/files/{file_path:path}/like", "action": "like", "target": "file_path"},
+        {"path": "/v1/media/{media_id}/like", "action": "like", "target": "media_id"},
+    ]}))
+    assert t.match("POST", "/v1/files/dir/a/like").target == "dir/a"  # as Starlette's :path converter
+    assert t.match("POST", "/v1/files/a/like").target == "a"
+    assert t.match("POST", "/v1/files//like") is None
+    assert t.match("POST", "/v1/media/dir/a/like") is None  # a plain parameter is one segment
+
+
 def test_token_endpoint_is_recognised():
     assert table().match("POST", "/oauth/token").action == TOKEN_ACTION
 
@@ -53,7 +73,7 @@ def test_each_method_matches_only_its_own_routes():
     assert t.match("PUT", "/v1/users/u1/follow").action == "follow"
     assert t.match("DELETE", "/v1/users/u1/follow").action == "unfollow"
     assert t.match("PATCH", "/v1/users/u1/follow") is None
-    assert t.match("put", "/v1/users/u1/follow") is None  # ASGI methods are upper case; so are the route's
+    assert t.match("put", "/v1/users/u1/follow").action == "follow"  # as the app will see it (upper-cased on the way)
     # A template whose first segment is a parameter is tried on every path of its method.
     assert t.match("PATCH", "/m7/comments").target == "m7"
     assert t.match("PATCH", "//m7//comments/").target == "m7"
