@@ -88,7 +88,8 @@ async def test_missing_token(auth):
 async def test_other_scheme_is_malformed(auth, minter):
     f = RequestFacts(ts=NOW, method="POST", path="/", peer="127.0.0.1", headers={"authorization": "Basic YWxpY2U6cHc="})
     err = await refused(auth, f)
-    assert (err.reason, err.error) == ("malformed", "invalid_request")
+    assert (err.reason, err.error) == ("malformed", "")  # RFC 6750 3.1: an unsupported method gets no error code
+    assert auth.www_authenticate(err) == 'Bearer realm="gateway", DPoP realm="gateway", algs="ES256 RS256 EdDSA"'
 
 
 @pytest.mark.parametrize("garbage", ["x", "a.b.c", "a.b", "....", "ey.ey.ey", b64(b"[1]") + ".e30.", "tok\u00e9n", "a b"])

@@ -134,9 +134,8 @@ class Authenticator:
         scheme, _, token = value.partition(" ")
         scheme = scheme.lower()
         if scheme != "bearer" and scheme != "dpop":
-            raise AuthError(
-                "malformed", "the Authorization header must use the Bearer or DPoP scheme", "invalid_request"
-            )
+            # RFC 6750 section 3.1: another scheme is no authentication at all for this server, so no error code
+            raise AuthError("malformed", "the Authorization header must use the Bearer or DPoP scheme", "")
         token = token.strip()
         if not token:
             raise AuthError("malformed", "the Authorization header holds no token", "invalid_request")
