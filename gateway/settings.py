@@ -215,9 +215,11 @@ def load_settings(path: str | Path) -> Settings:
     """Read and validate a config file. Raises ConfigError naming the place and the fix."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror}); check the path") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -225,6 +227,8 @@ def load_settings(path: str | Path) -> Settings:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    except (ValueError, TypeError, RecursionError) as exc:  # a value YAML cannot build, e.g. the date 2024-02-30
+        raise ConfigError(f"{path}: cannot read a value ({exc or type(exc).__name__}); quote it if it is text") from None
     if data is None:
         data = {}
     return settings_from_dict(data, source=str(path))

@@ -258,3 +258,58 @@ def test_policy_error_lists_everything(tmp_path):
     with pytest.raises(PolicyError) as info:
         RuleSet.load(tmp_path)
     assert len(info.value.errors) == 1 and "unknown feature 'ip.x'" in str(info.value)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("    weight: .nan", "weight is nan; it must be a finite number"),
+    ("    weight: -.inf", "weight is -inf; it must be a finite number"),
+    ("    tests: [{name: 2024-02-30, features: {}, match: true}]", "cannot read this value: day is out of range"),
+    ("    weight: !!int abc", "cannot read this value"),
+    ("    mode: !!bool maybe", "cannot read this value"),
+    ("    tests: [{name: t, features: {net.class: [!!python/name:os.system x]}, match: true}]", "cannot read this value"),
+    ("    retry_after: 60", "retry_after only applies to 'action: throttle'"),
+])
+def test_values_yaml_reads_oddly_are_errors_with_their_place(tmp_path, line, message):
+    """NaN would switch off every comparison it takes part in; odd scalars are errors, never a traceback."""
+    base = GOOD_RULE.format(id="a").rstrip("\n")
+    errors = errors_of(tmp_path, "p.yaml", f"rules:\n{base}\n{line}\n")
+    assert errors and message in errors[0] and errors[0].startswith(f"{tmp_path / 'p.yaml'}:7:"), errors
+    assert "finite" in errors_of(tmp_path, "t.yaml", "thresholds: {challenge: 10, block: .nan}\n")[0]
+
+
+def test_retry_after_on_a_weight_only_rule_is_an_error(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", 'rules:\n  - {id: a, description: d, on: "*", when: has(action), '
+                                           'weight: 5, retry_after: 60}\n')
+    assert errors and "retry_after only applies to 'action: throttle'" in errors[0]
+
+
+def test_several_kinds_in_one_text_are_an_error(tmp_path):
+    base = GOOD_RULE.format(id="a").rstrip("\n")
+    for on in ("like, follow", "[like, 'like follow']"):
+        errors = errors_of(tmp_path, "p.yaml", f"rules:\n{base.replace('on: [like]', 'on: ' + on)}\n")
+        assert errors and "is not one action kind; list several as on: [like, follow]" in errors[0], errors
+
+
+def test_aliases_are_refused_and_deep_nesting_is_an_error(tmp_path):
+    """An alias re-reads (and recompiles) what it names: 1,000 of them took 15 s to refuse."""
+    rule = "  - &r {id: a, description: d, on: [like], when: 'net.class == \"hosting\"', action: block}\n"
+    errors = errors_of(tmp_path, "p.yaml", "rules:\n" + rule + "  - *r\n" * 1000)
+    assert len(errors) == 1 and "aliases are not read in rule packs" in errors[0] and ":2:" in errors[0]
+    errors = errors_of(tmp_path, "d.yaml", "rules: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert len(errors) == 1 and ("nested too deeply" in errors[0] or "YAML" in errors[0]), errors
+
+
+def test_a_byte_not_utf8_is_placed_on_its_line(tmp_path):
+    (tmp_path / "p.yaml").write_bytes(b"pack: p\nrules: \xff\n")
+    assert load_and_merge(tmp_path / "p.yaml").errors == [f"{tmp_path / 'p.yaml'}:2:8: not UTF-8 text (byte 15); "
+                                                          "save the file as UTF-8"]
+
+
+def test_a_folder_that_cannot_be_read_is_an_error(tmp_path, monkeypatch):
+    write(tmp_path, "p.yaml", GOOD_RULE.format(id="a").join(["rules:\n", ""]))
+
+    def refused(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    assert load_and_merge(tmp_path).errors == [f"{tmp_path}:1:1: cannot read it: Permission denied"]

@@ -60,6 +60,16 @@ def test_yaml_syntax_error_has_line_and_column(tmp_path):
         load_settings(p)
 
 
+def test_values_yaml_cannot_build_and_bytes_not_utf8_are_clear_errors(tmp_path):
+    p = tmp_path / "g.yaml"
+    p.write_text("state: {prefix: 2024-02-30}\n")  # a date that does not exist
+    with pytest.raises(ConfigError, match=r"g\.yaml: cannot read a value \(day is out of range for month\); quote it"):
+        load_settings(p)
+    p.write_bytes(b"mode: enforce\nlog: {sink: \xff}\n")
+    with pytest.raises(ConfigError, match=r"g\.yaml: not UTF-8 text \(byte 26\)"):
+        load_settings(p)
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_settings(tmp_path / "nope.yaml")

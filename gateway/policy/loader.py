@@ -34,21 +34,29 @@ def discover(paths: str | Path | Iterable[str | Path], errors: list[str]) -> lis
     found: list[Path] = []
     seen: set[Path] = set()
     for path in as_paths(paths):
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in PACK_SUFFIXES and p.is_file())
-            if not files:
-                errors.append(f"{path}:1:1: no rule packs (*.yaml) in this folder")
-        elif path.is_file():
-            files = [path]
-        else:
-            errors.append(f"{path}:1:1: no such file or folder")
-            files = []
+        try:
+            files = _files(path, errors)
+        except OSError as exc:  # a folder on the way that may not be read or entered
+            errors.append(f"{path}:1:1: cannot read it: {exc.strerror or exc}")
+            continue
         for f in files:
             key = f.resolve()
             if key not in seen:
                 seen.add(key)
                 found.append(f)
     return found
+
+
+def _files(path: Path, errors: list[str]) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in PACK_SUFFIXES and p.is_file())
+        if not files:
+            errors.append(f"{path}:1:1: no rule packs (*.yaml) in this folder")
+        return files
+    if path.is_file():
+        return [path]
+    errors.append(f"{path}:1:1: no such file or folder")
+    return []
 
 
 def load_and_merge(paths: str | Path | Iterable[str | Path]) -> Merged:

@@ -2,13 +2,16 @@
 
 The file is parsed with PyYAML's safe loader (yaml.safe_load semantics) but via
 ``yaml.compose``, so every node keeps its line and column. Nothing is
-constructed except plain scalars, lists and mappings.
+constructed except plain scalars, lists and mappings. Aliases (``*name``) are
+refused: each one would be read, checked and compiled again, so a small file
+could cost minutes, and a rule is clearer written out.
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ CROWD_ACTIONS = (Decision.CHALLENGE, Decision.THROTTLE)  # what a pin on a whole
 # libyaml's safe loader when present: same semantics and node marks, ten times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_KIND = re.compile(r"^[^\s,]+$")  # an action kind, as a route names it: one word
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _FEATURE_TYPES: dict[str, tuple[type, ...]] = {
@@ -121,10 +125,15 @@ def read_pack(path: Path, errors: list[str]) -> Pack | None:
     try:
         source = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        errors.append(f"{where}:1:1: not UTF-8 text (byte {exc.start}); save the file as UTF-8")
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        errors.append(f"{where}:{line}:{column}: not UTF-8 text (byte {exc.start}); save the file as UTF-8")
         return None
     try:
         root = yaml.compose(source, Loader=_LOADER)
+    except RecursionError:
+        errors.append(f"{where}:1:1: the pack is nested too deeply to read; flatten it")
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -137,7 +146,33 @@ def read_pack(path: Path, errors: list[str]) -> Pack | None:
     if root is None:
         errors.append(f"{where}:1:1: the pack is empty; it needs at least 'rules:' or 'thresholds:'")
         return None
-    return _PackReader(where, source, errors).read(root, path.stem)
+    alias = _first_alias(root)
+    if alias is not None:
+        errors.append(f"{node_place(where, alias)}: this value is used again through a YAML alias (*name); "
+                      "aliases are not read in rule packs: write each value out")
+        return None
+    try:
+        return _PackReader(where, source, errors).read(root, path.stem)
+    except RecursionError:
+        errors.append(f"{where}:1:1: the pack is nested too deeply to read; flatten it")
+        return None
+
+
+def _first_alias(root: Node) -> Node | None:
+    """A node the document reaches twice (an anchor used by an alias), or None."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return None
 
 
 class _PackReader:
@@ -178,11 +213,17 @@ class _PackReader:
     def scalar(self, node: Node) -> object:
         if not isinstance(node, ScalarNode):
             return _NOT_SCALAR
+        return self.value(node)
+
+    def value(self, node: Node) -> object:
+        """The node as plain data; _NOT_SCALAR (the error reported) when YAML cannot build it."""
         try:
             return self.constructor.construct_object(node, deep=True)
         except ConstructorError as exc:
             self.err(node, f"cannot read this value: {exc.problem}")
-            return _NOT_SCALAR
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:  # e.g. a date that does not exist: 2024-02-30
+            self.err(node, f"cannot read this value: {exc}; quote it if it is text")
+        return _NOT_SCALAR
 
     def text(self, node: Node, what: str) -> str | None:
         value = self.scalar(node)
@@ -197,6 +238,9 @@ class _PackReader:
         kinds = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
             self.err(node, f"{what} must be {'a whole number' if integer else 'a number'}")
+            return None
+        if not math.isfinite(value):
+            self.err(node, f"{what} is {value}; it must be a finite number")
             return None
         too_low = value < low if low_inclusive else value <= low
         if too_low or value > high:
@@ -305,7 +349,7 @@ class _PackReader:
         if "retry_after" in fields:
             value_node = fields["retry_after"][1]
             retry_after = self.duration(value_node, "retry_after", MAX_RETRY_AFTER_S)
-            if action is not Decision.THROTTLE and "action" in fields:
+            if action is not Decision.THROTTLE:
                 self.err(value_node, "retry_after only applies to 'action: throttle'")
                 retry_after = None
         tests = self.tests(fields["tests"][1]) if "tests" in fields else []
@@ -324,18 +368,27 @@ class _PackReader:
         if value == "*":
             return None
         if isinstance(value, str) and value.strip():
-            return frozenset([value.strip()])
-        items = self.sequence(node, "on (a list of action kinds, or \"*\")")
-        if items is None:
-            return False
-        kinds = [self.text(i, "an action kind in 'on'") for i in items]
-        if not kinds or any(k is None for k in kinds):
-            if not kinds:
-                self.err(node, "on: lists no action kinds; use \"*\" for all")
-            return False
+            kinds = [value.strip()]
+            nodes = [node]
+        else:
+            items = self.sequence(node, "on (a list of action kinds, or \"*\")")
+            if items is None:
+                return False
+            nodes = items
+            kinds = [self.text(i, "an action kind in 'on'") for i in items]
+            if not kinds or any(k is None for k in kinds):
+                if not kinds:
+                    self.err(node, "on: lists no action kinds; use \"*\" for all")
+                return False
+            kinds = [k.strip() for k in kinds if k]
         if "*" in kinds:
             return None
-        return frozenset(k.strip() for k in kinds if k)
+        ok = True
+        for kind, kind_node in zip(kinds, nodes, strict=True):
+            if not _KIND.match(kind):
+                self.err(kind_node, f"'{kind}' is not one action kind; list several as on: [like, follow]")
+                ok = False
+        return frozenset(kinds) if ok else False
 
     def condition(self, node: Node) -> Condition | None:
         if not isinstance(node, ScalarNode):
@@ -445,7 +498,7 @@ class _PackReader:
                 self.err(key_node, f"unknown feature '{name}'{hint}")
                 ok = False
                 continue
-            value = self.constructor.construct_object(value_node, deep=True) if not isinstance(value_node, ScalarNode) else self.scalar(value_node)
+            value = self.value(value_node)
             if value is _NOT_SCALAR:
                 ok = False
                 continue
