@@ -85,6 +85,23 @@ def test_missing_input_and_bad_config_are_clear(tmp_path: Path, capsys) -> None:
     assert code == 2 and "mode" in err
 
 
+def test_bad_rules_or_config_are_a_clear_error_before_any_traffic_runs(traffic: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "p.yaml").write_text("rules:\n  - {id: a, description: d, on: '*', when: 'ip.x > 1', action: log}\n")
+    code, err = run(["--input", str(traffic), "--diff", str(bad)], capsys)
+    assert code == 2 and "p.yaml:2:" in err and "unknown feature 'ip.x'" in err and "Traceback" not in err
+    code, err = run(["--input", str(traffic), "--diff", str(tmp_path / "nope")], capsys)
+    assert code == 2 and "no such file or folder" in err
+    config = tmp_path / "gw.yaml"
+    config.write_text(f"rules: [{bad}]\n")
+    code, err = run(["--config", str(config), "--input", str(traffic)], capsys)
+    assert code == 2 and "unknown feature 'ip.x'" in err
+    config.write_bytes(b"mode: \xff\n")
+    code, err = run(["--config", str(config), "--input", str(traffic)], capsys)
+    assert code == 2 and "not UTF-8 text" in err
+
+
 def test_diff_shows_what_removing_a_rule_pack_changes(traffic: Path, tmp_path: Path, capsys) -> None:
     other = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", other)

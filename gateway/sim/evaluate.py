@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.model.errors import ModelError
+from gateway.policy.errors import PolicyError
 from gateway.settings import ConfigError, Settings
 from gateway.sim.records import record_from_dict
 from gateway.sim.replay import decide_records, load_config, replay_settings
@@ -56,7 +58,7 @@ def eval_main(argv: list[str] | None = None) -> int:
         if out_dir is not None:
             (out_dir / "report.md").write_text(markdown + "\n", encoding="utf-8")
             (out_dir / "report.html").write_text(to_html(ev), encoding="utf-8")
-    except (ConfigError, ScenarioError, WorldError) as exc:
+    except (ConfigError, ScenarioError, WorldError, PolicyError, ModelError) as exc:
         print(f"gateway eval: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from gateway.facts import RequestFacts
+from gateway.model.errors import ModelError
+from gateway.policy.errors import PolicyError
+from gateway.policy.ruleset import RuleSet
 from gateway.responses import render
 from gateway.routes import Match
 from gateway.settings import ConfigError, Route, Settings, load_settings
@@ -265,7 +268,14 @@ def replay_main(argv: list[str] | None = None) -> int:
     args = replay_parser().parse_args(argv)
     try:
         settings = replay_settings(load_config(args.config))
+        # every rule set is checked before any traffic runs: a bad one is found now, not after a whole replay
+        for rules in ([settings.resolve(p) for p in settings.rules], args.diff):
+            if rules:
+                RuleSet.load(rules)
     except ConfigError as exc:
+        print(f"gateway replay: {exc}", file=sys.stderr)
+        return _USAGE
+    except PolicyError as exc:
         print(f"gateway replay: {exc}", file=sys.stderr)
         return _USAGE
     source = Path(args.input)
@@ -292,7 +302,7 @@ def replay_main(argv: list[str] | None = None) -> int:
         print(f"gateway replay: {source}: {exc} (the line is malformed; fix it or drop --strict to skip it)",
               file=sys.stderr)
         return _FATAL
-    except ConfigError as exc:
+    except (ConfigError, PolicyError, ModelError) as exc:  # the engine refused its config, rules or model
         print(f"gateway replay: {exc}", file=sys.stderr)
         return _USAGE
     except OSError as exc:
