@@ -70,7 +70,7 @@ class Engine:
         self.collector = SignalCollector(settings)
         self.store = store if store is not None else make_store(settings)
         rule_paths = [settings.resolve(p) for p in settings.rules]
-        self.rules = RuleSetWatcher(rule_paths, initial=rules)
+        self.rules = RuleSetWatcher(rule_paths, initial=rules, kinds=(r.action for r in settings.routes))
         self.scorer = None
         if settings.model:
             from gateway.model import ModelWatcher

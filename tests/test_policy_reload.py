@@ -97,3 +97,22 @@ def test_first_load_must_succeed(tmp_path):
     with pytest.raises(PolicyError) as info:
         RuleSetWatcher(tmp_path)
     assert "YAML syntax error" in info.value.errors[0]
+
+
+def test_rules_that_name_kinds_no_route_declares_are_reported(tmp_path, caplog):
+    """A typo in 'on:' makes a rule dead without an error: the gateway, which knows its routes, says so."""
+    (tmp_path / "a.yaml").write_text(
+        "rules:\n"
+        "  - {id: typo, description: d, on: [lkie], when: 'net.class == \"hosting\"', action: block}\n"
+        "  - {id: both, description: d, on: [like, follow], when: 'net.class == \"hosting\"', action: block}\n"
+        "  - {id: all, description: d, on: '*', when: 'net.class == \"hosting\"', action: log}\n")
+    with caplog.at_level(logging.WARNING, logger="gateway.policy"):
+        watcher = RuleSetWatcher(tmp_path, kinds=("like",))
+    warned = [r.getMessage() for r in caplog.records if "no route declares" in r.getMessage()]
+    assert len(warned) == 1 and "rule typo" in warned[0] and "'lkie'" in warned[0] and "did you mean 'like'?" in warned[0]
+    caplog.clear()
+    (tmp_path / "a.yaml").write_text(
+        "rules:\n  - {id: gone, description: d, on: [comment], when: 'net.class == \"hosting\"', action: block}\n")
+    with caplog.at_level(logging.WARNING, logger="gateway.policy"):
+        assert watcher.reload_now()
+    assert any("rule gone" in r.getMessage() and "'comment'" in r.getMessage() for r in caplog.records)

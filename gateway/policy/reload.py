@@ -10,6 +10,7 @@ logs each error with its place and counts it in gateway_reloads.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import os
 from collections.abc import Iterable
@@ -29,12 +30,19 @@ class RuleSetWatcher(Poller):
     poll_name = "rules-watcher"
 
     def __init__(self, paths: str | Path | Iterable[str | Path], interval_s: float = 1.0,
-                 *, initial: RuleSet | None = None) -> None:
-        """Load the packs now (raising PolicyError if they are broken) and remember their state."""
+                 *, initial: RuleSet | None = None, kinds: Iterable[str] = ()) -> None:
+        """Load the packs now (raising PolicyError if they are broken) and remember their state.
+
+        ``kinds``: the action kinds the gateway's routes declare. At every load a rule is
+        reported that can never match (it names none of them) or names a kind close to
+        one of them (a typo such as ``lkie``).
+        """
         self.paths = as_paths(paths)
         self.interval_s = interval_s
+        self.kinds = frozenset(kinds)
         self._signature = self._scan()
         self.current: RuleSet = initial if initial is not None else RuleSet.load(self.paths)
+        self._warn_unrouted(self.current)
         self.last_error: str | None = None  # every error of the last failed reload, one per line
         self.reloads = 0  # successful swaps since start
 
@@ -58,11 +66,26 @@ class RuleSetWatcher(Poller):
             RELOADS.labels(kind="rules", outcome="error").inc()
             return False
         self.current = fresh
+        self._warn_unrouted(fresh)
         self.last_error = None
         self.reloads += 1
         RELOADS.labels(kind="rules", outcome="ok").inc()
         log.info("rules reloaded: %d rules from %d files", len(fresh.rules), len(fresh.files))
         return True
+
+    def _warn_unrouted(self, rules: RuleSet) -> None:
+        if not self.kinds:
+            return
+        for rule in rules.rules:
+            if rule.on is None:
+                continue
+            dead = not (rule.on & self.kinds)
+            for kind in sorted(rule.on - self.kinds):
+                close = difflib.get_close_matches(kind, self.kinds, n=1, cutoff=0.6)
+                if dead or close:
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    log.warning("rule %s (%s) names action kind '%s', which no route declares%s (the routes' kinds: "
+                                "%s)", rule.id, rule.place, kind, hint, ", ".join(sorted(self.kinds)))
 
     async def check(self) -> bool:
         """Reload if any pack changed; True if a new set was swapped in. File work runs in a thread."""
