@@ -20,6 +20,17 @@ _MAX_TOKEN_RESPONSE = 64 * 1024
 logger = logging.getLogger("gateway.middleware")
 
 
+def route_path(scope) -> str:
+    """The path the app routes on: behind a root path (``uvicorn --root-path /api``, a Starlette Mount) the
+    server puts it in front of ``path`` and the app takes it off again, as Starlette's get_route_path does."""
+    path, root = scope["path"], scope["root_path"]
+    if path == root:
+        return "/"
+    if path.startswith(root) and path[len(root)] == "/":
+        return path[len(root):]
+    return path
+
+
 class GatewayMiddleware:
     """Protect the routes declared in ``settings`` in front of ``app``.
 
@@ -44,6 +55,8 @@ class GatewayMiddleware:
         if scope["type"] == "http":
             method = scope["method"]
             match = self._match(method, scope["path"])
+            if match is None and scope.get("root_path"):
+                match = self._match(method, route_path(scope))
             if match is None:
                 return await self.app(scope, receive, send)
         elif scope["type"] == "lifespan":

@@ -109,6 +109,22 @@ async def test_a_protected_request_is_decided_and_the_answer_rendered():
         await engine.close()
 
 
+async def test_behind_a_root_path_the_route_the_app_runs_is_the_one_checked():
+    """uvicorn --root-path /api puts /api in front of the path; Starlette routes on the path without it."""
+    engine = Engine(quiet_settings())
+    app = Recorder()
+    gateway = GatewayMiddleware(app, engine=engine)
+    try:
+        for path, root in (("/api/v1/media/m1/like", "/api"), ("/v1/media/m1/like", "/api")):
+            scope = {**http_scope("POST", path, [(b"user-agent", APP_UA)]), "root_path": root}
+            sent = await call(gateway, scope)
+            assert sent[0]["status"] == 401 and app.calls == [], path
+        sent = await call(gateway, {**http_scope("POST", "/api/v1/feed", [(b"user-agent", APP_UA)]), "root_path": "/api"})
+        assert sent[0]["status"] == 200 and len(app.calls) == 1
+    finally:
+        await engine.close()
+
+
 def test_header_map_lowers_names_and_joins_repeats_in_order():
     scope = {"headers": [(b"X-Forwarded-For", b"1.2.3.4"), (b"Accept", b"a/b"), (b"x-forwarded-for", b"5.6.7.8"),
                          (b"X-FORWARDED-FOR", b"9.9.9.9"), (b"user-agent", "caf\u00e9".encode("latin-1"))]}

@@ -210,3 +210,19 @@ def test_the_proxy_is_served_by_h11_which_hands_over_the_whole_request_target(tm
     config = uvicorn_config(build_proxy_app(make_engine(tmp_path), "http://127.0.0.1:9"))
     config.load()
     assert config.http_protocol_class is H11Protocol
+
+
+def test_a_body_framed_twice_is_refused_before_the_upstream(proxied):
+    """Transfer-Encoding with a Content-Length (RFC 9112 section 6.1): the two would frame the body differently
+    upstream, so the request is refused with a 400, never passed on and never a 500."""
+    import socket
+
+    url, upstream = proxied
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+                  b"5\r\nhello\r\n0\r\n\r\n")
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"both Transfer-Encoding and Content-Length" in answer
+    assert ("POST", "/upload") not in upstream.hits

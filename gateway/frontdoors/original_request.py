@@ -1,6 +1,6 @@
 """What request a proxy is asking about: its method, path and query, read the way each proxy sends them.
 
-Three styles, tried in this order:
+Three styles; a check request must carry exactly one:
 
 - ``original`` (nginx ``auth_request``): ``X-Original-Method`` and ``X-Original-URI``
   set in the nginx config. nginx understands only 2xx, 401 and 403 from the
@@ -11,10 +11,16 @@ Three styles, tried in this order:
   request carries the original method, and the original path behind the
   configured ``forward_auth.envoy_path_prefix``.
 
-The path is percent-decoded (as an ASGI server would) and its dot segments and
-repeated slashes resolved, so ``/v1/media/%2e%2e/media/m1/like`` or
-``//v1/media/m1/like`` cannot slip past a protected route: the engine sees the
-path a backend could act on.
+A proxy sets the headers of its own style and passes the client's other
+headers through, so a client can add the other style's (Traefik does not drop
+``X-Original-URI``; nginx does not drop ``X-Forwarded-Uri``): a check carrying
+two styles cannot say which request it is about, and is refused.
+
+The path is percent-decoded (as an ASGI server would) and repeated slashes
+resolved. A path with a ``.`` or ``..`` segment, or a raw ``#``, is refused, as
+``gateway proxy`` refuses it: nginx passes such a path on as it came, and one
+backend resolves it while another routes it literally (Starlette does), so no
+single reading of it is the one the backend acts on.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ def _first(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str
 
 def read_original(method: str, raw_path: str, query: str, headers: Mapping[str, str], fa: ForwardAuth) -> OriginalRequest:
     """The original request behind a check request. Raises BadCheckRequest naming the header at fault."""
+    found = []
     for style, method_names, uri_names in (
         (ORIGINAL, fa.original_method_headers, fa.original_uri_headers),
         (FORWARDED, fa.forwarded_method_headers, fa.forwarded_uri_headers),
@@ -65,6 +72,13 @@ def read_original(method: str, raw_path: str, query: str, headers: Mapping[str, 
             raise BadCheckRequest(f"{u[0]} is set but no method header ({', '.join(method_names)}); the proxy must send both")
         if u is None:
             raise BadCheckRequest(f"{m[0]} is set but no URI header ({', '.join(uri_names)}); the proxy must send both")
+        found.append((style, m, u))
+    if len(found) > 1:
+        raise BadCheckRequest(
+            f"the check names its request twice ({found[0][2][0]} and {found[1][2][0]}): the proxy sets one style and "
+            "passes the client's headers on, so the other came from the client; the proxy must set only its own")
+    if found:
+        style, m, u = found[0]
         path, q = split_uri(u[1], u[0])
         return OriginalRequest(check_method(m[1].strip(), m[0]), path, q, style)
     prefix = fa.envoy_path_prefix.rstrip("/")
@@ -75,7 +89,8 @@ def read_original(method: str, raw_path: str, query: str, headers: Mapping[str, 
                 "and no original-request header was sent"
             )
         raw_path = raw_path[len(prefix):] or "/"
-    return OriginalRequest(check_method(method, "the request method"), normalise_path(raw_path), query, ENVOY)
+    return OriginalRequest(check_method(method, "the request method"), normalise_path(raw_path, "the check path"),
+                           query, ENVOY)
 
 
 def check_method(method: str, where: str) -> str:
@@ -96,25 +111,21 @@ def split_uri(uri: str, where: str) -> tuple[str, str]:
             parts = urlsplit(uri)
         except ValueError:  # e.g. an unclosed or invalid IPv6 host
             raise BadCheckRequest(f"{where}: {uri[:100]!r} is not a valid absolute URI") from None
-        return normalise_path(parts.path or "/"), parts.query
+        return normalise_path(parts.path or "/", where), parts.query
     if not uri.startswith("/"):
         raise BadCheckRequest(f"{where}: {uri[:100]!r} is not a request URI; it must start with '/'")
     path, _, query = uri.partition("?")
-    return normalise_path(path), query.partition("#")[0]
+    return normalise_path(path, where), query.partition("#")[0]
 
 
-def normalise_path(raw: str) -> str:
-    """Percent-decode, then resolve '.' and '..' segments (RFC 3986 section 5.2.4) and repeated slashes."""
-    path = unquote(raw.partition("#")[0], errors="replace")
-    if "//" not in path and "/." not in path:
+def normalise_path(raw: str, where: str) -> str:
+    """Percent-decode and resolve repeated slashes; refuse '.' and '..' segments and a raw '#'."""
+    if "#" in raw:
+        raise BadCheckRequest(f"{where}: the path holds a '#'; a request target has no fragment")
+    path = unquote(raw, errors="replace")
+    if "/." in path and any(seg in (".", "..") for seg in path.split("/")):
+        raise BadCheckRequest(f"{where}: the path has a '.' or '..' segment, which backends read differently")
+    if "//" not in path:
         return path or "/"
-    out: list[str] = []
-    segments = path.split("/")
-    for seg in segments[1:]:
-        if seg == "..":
-            if out:
-                out.pop()
-        elif seg not in (".", ""):
-            out.append(seg)
-    trailing = "/" if segments[-1] in ("", ".", "..") and out else ""
-    return "/" + "/".join(out) + trailing
+    trailing = "/" if path.endswith("/") and path.strip("/") else ""
+    return "/" + "/".join(seg for seg in path.split("/") if seg) + trailing

@@ -94,6 +94,10 @@ class Forwarder:
             return  # websockets are not proxied
         if _has_dot_segment(scope["path"]):
             return await send_problem(send, 400, "Bad Request", "The path has a '.' or '..' segment.")
+        if _framed_twice(scope["headers"]):
+            # RFC 9112 section 6.1: the chunked body wins and its Content-Length is stale; passed on, the two
+            # would frame the body differently upstream (request smuggling), so the request is refused
+            return await send_problem(send, 400, "Bad Request", "The request has both Transfer-Encoding and Content-Length.")
         try:
             request = self._build(scope, receive)
         except httpx.InvalidURL:  # e.g. an absolute-form target, whose path is a whole URL
@@ -173,6 +177,11 @@ class Forwarder:
 def _has_dot_segment(path: str) -> bool:
     """Whether a (decoded) path has a '.' or '..' segment, which the upstream may resolve to a protected path."""
     return any(segment in (".", "..") for segment in path.split("/"))
+
+
+def _framed_twice(headers: list[tuple[bytes, bytes]]) -> bool:
+    names = {k.lower() for k, _ in headers}
+    return b"transfer-encoding" in names and b"content-length" in names
 
 
 async def _request_body(receive) -> AsyncIterator[bytes]:
