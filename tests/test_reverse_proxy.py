@@ -143,11 +143,15 @@ def test_streamed_download_passes_intact(proxied):
 def test_headers_forwarded_and_hop_by_hop_dropped(proxied):
     url, upstream = proxied
     with httpx.Client(base_url=url) as c:
+        for name in ("accept", "accept-encoding", "user-agent"):  # a client that sends none of them
+            del c.headers[name]
         r = c.get("/v1/feed?x=1&y=%2F", headers={"connection": "keep-alive, x-hop", "x-hop": "secret",
                                                   "keep-alive": "timeout=5", "x-forwarded-for": "198.51.100.7"})
     assert r.status_code == 200 and r.json() == {"path": "/v1/feed", "query": "x=1&y=%2F"}
     seen = dict(upstream.seen_headers["/v1/feed"])
     assert "x-hop" not in seen and "keep-alive" not in seen
+    # the proxy adds none of its own: an upstream must not gzip for a client that never asked for it
+    assert "accept-encoding" not in seen and "accept" not in seen and "user-agent" not in seen
     assert seen["x-forwarded-for"] == "198.51.100.7, 127.0.0.1"
     assert seen["x-forwarded-proto"] == "http" and seen["x-forwarded-host"] == url.removeprefix("http://")
 

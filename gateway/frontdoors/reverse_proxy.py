@@ -80,6 +80,8 @@ class Forwarder:
             # No retries, no redirects followed, no environment proxies: the proxy must be transparent.
             self._client = httpx.AsyncClient(timeout=self.limits.timeout(), limits=self.limits.limits(),
                                              follow_redirects=False, trust_env=False)
+            for name in ("accept", "accept-encoding", "user-agent"):  # httpx's own: only the client's go upstream
+                del self._client.headers[name]
         return self._client
 
     async def aclose(self) -> None:
