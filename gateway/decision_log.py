@@ -9,6 +9,7 @@ request and never silently.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import threading
@@ -93,7 +94,11 @@ class DecisionLog:
         lines = []
         dumps = orjson.dumps
         while self._queue:
-            lines.append(dumps(self._queue.popleft(), default=str))
+            entry = self._queue.popleft()
+            try:
+                lines.append(dumps(entry, default=str))
+            except TypeError:  # e.g. a lone surrogate in a token claim, which orjson refuses: escaped instead
+                lines.append(json.dumps(entry, default=str, ensure_ascii=True).encode())
         data = b"\n".join(lines) + b"\n"
         try:
             if self._file is not None:

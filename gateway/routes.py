@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
 from gateway.settings import ROUTE_PARAM, Route, Settings
 
 TOKEN_ACTION = "token"  # the match kind of the token endpoint
+MAX_TARGET_CHARS = 128  # a longer target (a path segment a client chose) is kept as its head and a digest
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -92,6 +94,15 @@ def _match(table: _MethodTable, path: str) -> Match | None:
     for prefix, regex, route in table.templates:
         found = path.startswith(prefix) and regex.match(path)
         if found:
-            return Match(route, route.action, found.group(route.target) if route.target else None)
+            return Match(route, route.action, bounded(found.group(route.target)) if route.target else None)
     return None
+
+
+def bounded(target: str) -> str:
+    """The target as state, features and the log keep it: itself, or past MAX_TARGET_CHARS its head and a
+    digest of the whole (distinct targets stay distinct; memory stays bounded whatever a client sends)."""
+    if len(target) <= MAX_TARGET_CHARS:
+        return target
+    whole = hashlib.blake2b(target.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+    return f"{target[:64]}~{whole}"
 

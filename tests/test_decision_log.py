@@ -32,3 +32,16 @@ async def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path) -> No
     await log.start()
     await log.close()
     assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 10
+
+
+async def test_a_line_orjson_refuses_is_written_escaped_and_the_writer_goes_on(tmp_path) -> None:
+    """A lone surrogate (a token claim may hold one: JSON allows "\\ud800") once stopped the writer for good."""
+    path = tmp_path / "d.jsonl"
+    log = DecisionLog(LogSettings(sink=str(path), queue_size=100))
+    await log.start()
+    for session in ("s1", "\ud800", "s3"):
+        log.record({"decision_id": session, "session": session})
+        await asyncio.sleep(0.05)
+    await log.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["session"] for line in lines] == ["s1", "\ud800", "s3"] and log.written == 3

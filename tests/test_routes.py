@@ -85,3 +85,15 @@ def test_a_template_is_tried_only_on_paths_with_its_literal_text():
     assert t.match("POST", "/v1/mediaX/abc/like") is None
     assert t.match("POST", "/v2/media/abc/like") is None
     assert t.match("POST", "/v1/media/a.b-c~/like").target == "a.b-c~"
+
+
+def test_a_long_target_is_kept_as_its_head_and_a_digest():
+    """A client picks the path segment: 65,000 characters must not become 65,000 characters of state and log."""
+    from gateway.routes import MAX_TARGET_CHARS
+
+    t = table()
+    assert t.match("POST", "/v1/media/" + "m" * MAX_TARGET_CHARS + "/like").target == "m" * MAX_TARGET_CHARS
+    one = t.match("POST", "/v1/media/" + "a" * 65_000 + "/like").target
+    other = t.match("POST", "/v1/media/" + "a" * 64_999 + "b/like").target
+    assert len(one) <= MAX_TARGET_CHARS and one.startswith("a" * 64 + "~") and one != other
+    assert t.match("POST", "/v1/media/" + "a" * 65_000 + "/like").target == one  # stable

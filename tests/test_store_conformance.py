@@ -165,6 +165,14 @@ async def test_shared_counts_each_window_open_below(store):
     assert (await one(store, Shared(key, "d", "s4"), T0 + 20 + DAY))[:4] == (1, 1, 2, 1)
 
 
+async def test_shared_counts_on_a_clock_near_zero(store):
+    """A virtual clock starting at 0 (a simulation): a stored time, never a position in the record, is clamped on."""
+    key = "ip:clock-zero"
+    seen = [(await one(store, Shared(key, account, "s"), now))[:4]
+            for now, account in [(10.0, "a"), (20.0, "b"), (640.0, "c")]]
+    assert seen == [(1, 1, 1, 1), (2, 2, 2, 1), (1, 3, 3, 1)]
+
+
 async def test_shared_sets_are_independent(store):
     # one account on many sessions, and one session for many accounts
     out = await run(store, [Shared("dev:x", "a", f"s{i}") for i in range(5)], T0)

@@ -25,6 +25,7 @@ CLAIM_COUNTRY = "country"
 
 _DIGESTS: dict[str, str] = {}
 _DIGESTS_MAX = 65_536  # user agents, TLS fingerprints and device ids repeat: remember the recent ones
+_CACHED_MAX_CHARS = 512  # longer values are digested each time, not kept
 
 
 def digest(value: str | None) -> str:
@@ -34,6 +35,8 @@ def digest(value: str | None) -> str:
     d = _DIGESTS.get(value)
     if d is None:
         d = f"{crc32(value.encode('utf-8', 'surrogatepass')):08x}"
+        if len(value) > _CACHED_MAX_CHARS:  # a long value would make the cache's keys its memory
+            return d
         if len(_DIGESTS) >= _DIGESTS_MAX:
             _DIGESTS.clear()  # a flood of fresh values costs a recomputation, never memory
         _DIGESTS[value] = d

@@ -342,7 +342,7 @@ end
 -- slot; past the cap a new member takes the oldest's slot. So a busy entity's record changes
 -- in a few slots, which the script writes in place (SETRANGE) instead of rewriting it whole.
 local function ring_time(v, m, n, s, j)
-  return sunpack('<d', v, m + SLOT * ((s + j) % n) + W)
+  return (sunpack('<d', v, m + SLOT * ((s + j) % n) + W))  -- the time alone, not its next position too
 end
 
 -- entries whose time is > now - w (as count_at, on the ring)
