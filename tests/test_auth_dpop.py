@@ -201,3 +201,28 @@ def test_config_errors(minter, tmp_path):
         Authenticator(settings_from_dict({"auth": {**minter.auth_settings(path), "dpop": {"algorithms": ["HS256"]}}}))
     with pytest.raises(ConfigError, match="jti_window_s"):
         Authenticator(settings_from_dict({"auth": {**minter.auth_settings(path), "dpop": {"jti_window_s": 10}}}))
+
+
+def test_a_flood_of_proofs_never_makes_the_table_forget_a_live_one():
+    """An LRU let 200,000 fresh proofs push a victim's out, and the victim's proof replay then passed."""
+    from gateway.auth.dpop import _Refused, _SeenProofs
+
+    seen = _SeenProofs(window_s=600.0, capacity=50, per_key=20)
+    seen.add("victim", "v1", NOW)
+    with pytest.raises(_Refused, match="jti replay"):
+        seen.add("victim", "v1", NOW + 1)
+    for i in range(20):  # one key may hold at most per_key live proofs
+        seen.add("attacker", f"a{i}", NOW + 2)
+    with pytest.raises(_Refused, match="more than 20"):
+        seen.add("attacker", "a20", NOW + 2)
+    for k in range(29):  # many keys fill the table: new proofs wait, old ones are kept
+        seen.add(f"key{k}", "x", NOW + 3)
+    assert len(seen) == 50
+    with pytest.raises(_Refused, match="retry shortly"):
+        seen.add("honest", "h1", NOW + 4)
+    with pytest.raises(_Refused, match="jti replay"):
+        seen.add("victim", "v1", NOW + 5)
+    # a window later every entry has expired: room again, per-key counts released
+    seen.add("honest", "h1", NOW + 604)
+    seen.add("attacker", "a21", NOW + 604)
+    assert len(seen) == 2

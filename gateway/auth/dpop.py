@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import jwt
-from cachetools import LRUCache
 
 from gateway.auth.claims import finite_number
 from gateway.auth.jose import b64url, read_header, show
@@ -62,10 +62,56 @@ class _Refused(Exception):
     pass
 
 
+class _SeenProofs:
+    """The proofs accepted within the window, by key thumbprint and jti: bounded, and never forgetting one early.
+
+    An LRU would let a flood of fresh proofs push out a victim's and so allow its
+    replay. Here only expired entries leave; while the table is full of live ones,
+    new proofs are refused (the client retries with a fresh proof later), and one
+    key may hold at most ``per_key`` live proofs, so a single client cannot fill it.
+    """
+
+    def __init__(self, window_s: float, capacity: int, per_key: int) -> None:
+        self.window_s, self.capacity, self.per_key = window_s, capacity, per_key
+        self._at: OrderedDict[tuple[str, str], float] = OrderedDict()  # in the order accepted
+        self._per_key: dict[str, int] = {}
+
+    def add(self, jkt: str, jti: str, now: float) -> None:
+        """Remember a proof, or raise _Refused: a replay, or no room for a live one."""
+        self._expire(now)
+        seen_at = self._at.get((jkt, jti))
+        if seen_at is not None and abs(now - seen_at) < self.window_s:
+            raise _Refused("the DPoP proof was already used (jti replay)")
+        if len(self._at) >= self.capacity:
+            raise _Refused("the gateway is remembering as many recent DPoP proofs as it may; retry shortly")
+        if self._per_key.get(jkt, 0) >= self.per_key:
+            raise _Refused(f"this key sent more than {self.per_key} DPoP proofs in {self.window_s:.0f} s")
+        if seen_at is None:
+            self._per_key[jkt] = self._per_key.get(jkt, 0) + 1
+        self._at[(jkt, jti)] = now
+        self._at.move_to_end((jkt, jti))
+
+    def _expire(self, now: float) -> None:
+        at, per_key, cut = self._at, self._per_key, now - self.window_s
+        while at:
+            (jkt, jti), seen = next(iter(at.items()))
+            if seen > cut:
+                return
+            del at[(jkt, jti)]
+            left = per_key[jkt] - 1
+            if left:
+                per_key[jkt] = left
+            else:
+                del per_key[jkt]
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+
 class DPoPVerifier:
     """Checks proofs; remembers the jti of every accepted proof for ``jti_window_s`` (bounded)."""
 
-    def __init__(self, auth: Auth, *, jti_cache_size: int = 200_000) -> None:
+    def __init__(self, auth: Auth, *, jti_cache_size: int = 200_000, jti_per_key: int = 2_000) -> None:
         config = auth.dpop
         bad = [alg for alg in config.algorithms if alg not in _ASYMMETRIC]
         if bad:
@@ -81,9 +127,8 @@ class DPoPVerifier:
         self._algorithm_set = frozenset(config.algorithms)
         self._max_age_s = config.max_age_s
         self._leeway_s = auth.leeway_s
-        self._window_s = config.jti_window_s
         self._max_bytes = auth.max_token_bytes
-        self._seen: LRUCache[str, float] = LRUCache(maxsize=jti_cache_size)
+        self._seen = _SeenProofs(config.jti_window_s, jti_cache_size, jti_per_key)
 
     def check(self, proof: str | None, *, method: str, url: str, access_token: str, jkt: str, now: float) -> str | None:
         """None if the proof is good for this request and token; otherwise what is wrong with it."""
@@ -147,8 +192,4 @@ class DPoPVerifier:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti or len(jti) > _MAX_JTI:
             raise _Refused("the DPoP proof has no usable jti")
-        seen_key = jkt + " " + jti
-        seen_at = self._seen.get(seen_key)
-        if seen_at is not None and abs(now - seen_at) < self._window_s:
-            raise _Refused("the DPoP proof was already used (jti replay)")
-        self._seen[seen_key] = now
+        self._seen.add(jkt, jti, now)
