@@ -60,6 +60,26 @@ async def test_rotation_by_kid_from_a_rewritten_file(tmp_path):
         # the retired key no longer verifies a token it has not seen before
         retired = TokenMinter(kid="test-1", private_key=retired_key)
         assert await reason(auth, retired.mint("alice", issued_at=NOW)) == "unknown_kid"
+        # nor the one it had: a key withdrawn (a compromise) takes its tokens out of the cache
+        assert await reason(auth, old_token) == "unknown_kid"
+    finally:
+        await auth.close()
+
+
+async def test_a_reload_that_changes_no_key_keeps_the_cache(tmp_path):
+    minter = TokenMinter()
+    path = minter.write_jwks(tmp_path / "jwks.json")
+    auth = Authenticator(settings_from_dict({"auth": minter.auth_settings(path)}))
+    await auth.start()
+    try:
+        token = minter.mint("alice", issued_at=NOW)
+        await auth.authenticate(facts(token))
+        minter.add_key("test-2")  # a key added: nothing withdrawn
+        minter.write_jwks(path)
+        generation = auth.keys.generation
+        await auth.keys.refresh()
+        assert auth.keys.generation > generation and auth.keys.withdrawals == 0
+        assert len(auth._cache) == 1 and (await auth.authenticate(facts(token))).subject == "alice"
     finally:
         await auth.close()
 

@@ -38,6 +38,13 @@ _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth")
 KeysByKid = dict[str | None, dict[str, jwt.PyJWK]]
 
 
+def _material(by_alg: dict[str, jwt.PyJWK] | None) -> list[tuple[str, str]]:
+    """What a kid's keys are, comparable across loads."""
+    if not by_alg:
+        return []
+    return sorted((alg, json.dumps(key._jwk_data, sort_keys=True)) for alg, key in by_alg.items())
+
+
 class JWKSError(ValueError):
     """A JWKS document that cannot be used; the message says why."""
 
@@ -121,6 +128,7 @@ class KeySet:
         self._last_early: float = -1e18
         self._closing = False
         self.generation = 0  # bumped on every successful (re)load
+        self.withdrawals = 0  # bumped when a reload drops or changes a key: tokens it verified must be checked again
 
     # -- request path -------------------------------------------------------
 
@@ -225,6 +233,8 @@ class KeySet:
         return parse_jwks(document, self._algorithms)
 
     def _install(self, keys: KeysByKid) -> None:
+        if any(_material(keys.get(kid)) != _material(by_alg) for kid, by_alg in self._keys.items()):
+            self.withdrawals += 1
         self._keys = keys
         self._sole = next(iter(keys.values())) if len(keys) == 1 else None
         self.generation += 1

@@ -30,5 +30,8 @@ class VerifiedTokenCache:
     def put(self, principal: Principal, valid_from: float, valid_until: float) -> None:
         self._entries[principal.token_hash] = (principal, valid_from, valid_until)
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)
