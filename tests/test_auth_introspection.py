@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 import hashlib
+import time
 from urllib.parse import parse_qs
 
 import pytest
@@ -158,3 +161,31 @@ async def test_jwts_stay_local_when_a_jwks_is_configured(serve, server, tmp_path
             assert [r["form"]["token"] for r in server.requests] == ["opaque-7"]
         finally:
             await auth.close()
+
+
+async def test_an_answer_dribbled_or_huge_is_unavailable_within_the_timeout(serve):
+    """httpx's timeout bounds each read: a server sending a byte at a time once held a request for good."""
+
+    async def app(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        for _ in range(15 if scope["path"] == "/drip" else 3):
+            body = b" " if scope["path"] == "/drip" else b" " * (1 << 20)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            await asyncio.sleep(0.1 if scope["path"] == "/drip" else 0)
+        await send({"type": "http.response.body", "body": b'{"active": true, "sub": "alice"}'})
+
+    with serve(app) as base:
+        for path in ("/drip", "/huge"):
+            settings = settings_for(f"{base}{path}")
+            auth = Authenticator(dataclasses.replace(settings, auth=dataclasses.replace(
+                settings.auth, introspection=dataclasses.replace(settings.auth.introspection, timeout_s=0.5))))
+            await auth.start()
+            try:
+                started = time.monotonic()
+                with pytest.raises(AuthError) as info:
+                    await auth.authenticate(facts("opaque-x"))
+                assert info.value.reason == "introspection_unavailable" and time.monotonic() - started < 1.5
+            finally:
+                await auth.close()

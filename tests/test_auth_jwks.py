@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.auth import Authenticator, AuthError
-from gateway.auth.jwks import JWKSError, parse_jwks
+from gateway.auth.jwks import JWKSError, KeySet, parse_jwks
 from gateway.facts import RequestFacts
 from gateway.settings import ConfigError, settings_from_dict
 from gateway.testing import TokenMinter
@@ -237,3 +240,52 @@ async def test_jwks_url_serving_garbage_at_start(serve):
         auth = Authenticator(settings_from_dict({"auth": {"jwks_url": f"{base}/.well-known/jwks.json"}}))
         with pytest.raises(ConfigError, match="'keys' list"):
             await auth.start()
+
+
+class SlowOrHugeJWKS:
+    """A JWKS server that dribbles its answer a byte at a time, or pads it past any sane size."""
+
+    def __init__(self, minter: TokenMinter) -> None:
+        self.body = json.dumps(minter.jwks()).encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        if scope["path"] == "/drip":
+            for _ in range(15):  # each read arrives well within httpx's per-read timeout
+                await send({"type": "http.response.body", "body": b" ", "more_body": True})
+                await asyncio.sleep(0.1)
+        elif scope["path"] == "/huge":
+            for _ in range(5):
+                await send({"type": "http.response.body", "body": b" " * (1 << 20), "more_body": True})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+async def test_a_jwks_answer_is_bounded_in_time_and_in_size(serve):
+    minter = TokenMinter()
+    with serve(SlowOrHugeJWKS(minter)) as base:
+        for path, problem in (("/drip", "no whole answer within 0.5 s"), ("/huge", "longer than 1048576 bytes")):
+            auth = {**minter.auth_settings(""), "jwks_url": f"{base}{path}"}
+            del auth["jwks_file"]
+            settings = settings_from_dict({"auth": auth})
+            keys = KeySet(settings, http_timeout_s=0.5)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(ConfigError, match=problem):
+                await keys.start()
+            assert asyncio.get_running_loop().time() - started < 3
+
+
+def test_a_key_the_gateway_cannot_use_is_skipped_not_fatal(caplog):
+    """An X25519 key (key agreement) or a 1024-bit RSA key beside good ones must not hold back a rotation."""
+    minter = TokenMinter()
+    good = minter.jwks()["keys"][0]
+    x25519 = {"kty": "OKP", "crv": "X25519", "kid": "enc-1", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    weak_jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(weak)), "kid": "weak-1"}
+    with caplog.at_level(logging.WARNING, logger="gateway.auth"):
+        keys = parse_jwks({"keys": [x25519, weak_jwk, good]}, ("RS256", "EdDSA"))
+    assert list(keys) == [good["kid"]]
+    assert "weak-1" in caplog.text and "enc-1" not in caplog.text  # a key-agreement curve is not ours: silent
+    with pytest.raises(JWKSError, match="skipped: .*weak-1"):
+        parse_jwks({"keys": [weak_jwk]}, ("RS256",))

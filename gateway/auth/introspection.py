@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import math
 import time
@@ -12,6 +13,7 @@ import httpx
 from cachetools import LRUCache
 
 from gateway.auth.claims import build_principal, check_issuer_audience, check_times
+from gateway.auth.fetch import FetchError, fetch_document
 from gateway.auth.principal import AuthError, Principal
 from gateway.settings import Auth
 
@@ -71,25 +73,20 @@ class Introspector:
         if self._client is None:
             raise AuthError("introspection_unavailable", "the token could not be checked: introspection is not started")
         try:
-            response = await self._client.post(
-                self._url,
-                data={"token": token, "token_type_hint": "access_token"},
-                headers=self._headers,
-            )
-        except httpx.HTTPError as exc:
-            self._unavailable(f"{type(exc).__name__}: {exc or 'no answer'}")
+            raw = await fetch_document(self._client, "POST", self._url, self._timeout_s,
+                                       data={"token": token, "token_type_hint": "access_token"}, headers=self._headers)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            self._unavailable(f"{type(exc).__name__}: {exc or 'no whole answer in time'}")
             raise AuthError(
                 "introspection_unavailable", "the token could not be checked: the authorization server did not answer"
             ) from None
-        if response.status_code != 200:
-            self._unavailable(f"HTTP {response.status_code}")
+        except FetchError as exc:  # not a 200, or too long
+            self._unavailable(str(exc))
             raise AuthError(
-                "introspection_unavailable",
-                f"the token could not be checked: the authorization server answered HTTP {response.status_code}",
-            )
+                "introspection_unavailable", f"the token could not be checked: {exc}") from None
         try:
-            answer = response.json()
-        except ValueError:
+            answer = json.loads(raw)
+        except (ValueError, RecursionError):
             answer = None
         if not isinstance(answer, dict):
             self._unavailable("the answer is not a JSON object")

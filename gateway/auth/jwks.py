@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import jwt
 
+from gateway.auth.fetch import FetchError, fetch_document
 from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger("gateway.auth")
@@ -34,6 +35,7 @@ _KTY_ALGORITHMS: Mapping[str, frozenset[str]] = {
 }
 _EC_CURVE_ALGORITHM = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth")
+_SIGNING_OKP_CURVES = ("Ed25519", "Ed448")  # X25519 and X448 are key-agreement curves
 
 KeysByKid = dict[str | None, dict[str, jwt.PyJWK]]
 
@@ -55,6 +57,7 @@ def parse_jwks(document: Any, algorithms: tuple[str, ...]) -> KeysByKid:
         raise JWKSError("expected a JSON object with a 'keys' list (RFC 7517 section 5)")
     pinned_hmac = all(alg.startswith("HS") for alg in algorithms)
     keys: KeysByKid = {}
+    skipped: list[str] = []
     for i, entry in enumerate(document["keys"]):
         where = f"keys[{i}]"
         if not isinstance(entry, dict):
@@ -77,19 +80,27 @@ def parse_jwks(document: Any, algorithms: tuple[str, ...]) -> KeysByKid:
         usable = [alg for alg in algorithms if alg in _KTY_ALGORITHMS[kty]]
         if kty == "EC":
             usable = [alg for alg in usable if alg == _EC_CURVE_ALGORITHM.get(entry.get("crv", ""))]
+        if kty == "OKP" and entry.get("crv") not in _SIGNING_OKP_CURVES:
+            usable = []
         if "alg" in entry:
             usable = [alg for alg in usable if alg == entry["alg"]]
         for alg in usable:
+            # A key this gateway cannot use is skipped, not fatal: one odd key must not hold back a rotation
             try:
                 key = jwt.PyJWK(entry, algorithm=alg)
             except (jwt.PyJWTError, ValueError, TypeError) as exc:
-                raise JWKSError(f"{where} is not a valid {kty} key for {alg}: {exc}") from None
+                skipped.append(f"{where} is not a valid {kty} key for {alg} ({exc})")
+                continue
             weak = key.Algorithm.check_key_length(key.key)
             if weak:
-                raise JWKSError(f"{where}: {weak}")
+                skipped.append(f"{where}: {weak}")
+                continue
             keys.setdefault(kid or None, {}).setdefault(alg, key)
     if not keys:
-        raise JWKSError(f"no key in it can verify the pinned algorithms ({', '.join(algorithms)})")
+        why = f"; skipped: {'; '.join(skipped)}" if skipped else ""
+        raise JWKSError(f"no key in it can verify the pinned algorithms ({', '.join(algorithms)}){why}")
+    for reason in skipped:
+        log.warning("JWKS: key skipped: %s", reason)
     return keys
 
 
@@ -164,7 +175,7 @@ class KeySet:
             self._client = httpx.AsyncClient(timeout=self._http_timeout_s, follow_redirects=False)
         try:
             self._install(await self._fetch())
-        except (JWKSError, OSError, httpx.HTTPError) as exc:
+        except (JWKSError, FetchError, OSError, httpx.HTTPError) as exc:
             await self.close()
             raise ConfigError(f"{self._config_key}: {self.source}: {self._describe(exc)}; {self._fix()}") from None
         self._wake = asyncio.Event()
@@ -187,7 +198,7 @@ class KeySet:
             if self._file is not None and self._stamp() == self._file_stamp:
                 return False
             self._install(await self._fetch())
-        except (JWKSError, OSError, httpx.HTTPError) as exc:
+        except (JWKSError, FetchError, OSError, httpx.HTTPError) as exc:
             log.warning(
                 "%s: %s: %s; keeping the %d key(s) loaded before",
                 self._config_key, self.source, self._describe(exc), len(self._keys),
@@ -220,16 +231,15 @@ class KeySet:
             self._file_stamp = stamp
             return keys
         assert self._client is not None and self._url is not None
-        response = await self._client.get(self._url, headers={"accept": "application/json"})
-        if response.status_code != 200:
-            raise JWKSError(f"the server answered HTTP {response.status_code}")
-        return self._parse(response.content)
+        raw = await fetch_document(self._client, "GET", self._url, self._http_timeout_s,
+                                   headers={"accept": "application/json"})
+        return self._parse(raw)
 
     def _parse(self, raw: bytes) -> KeysByKid:
         try:
             document = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise JWKSError(f"not valid JSON ({exc})") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise JWKSError(f"not valid JSON ({type(exc).__name__}: {exc})") from None
         return parse_jwks(document, self._algorithms)
 
     def _install(self, keys: KeysByKid) -> None:
@@ -248,6 +258,8 @@ class KeySet:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def _describe(self, exc: Exception) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"no whole answer within {self._http_timeout_s:g} s"
         if isinstance(exc, OSError):
             return f"cannot read it ({exc.strerror or exc})"
         if isinstance(exc, httpx.HTTPError):
