@@ -82,7 +82,7 @@ class RouteTable:
 
 
 def _group(param: re.Match[str]) -> str:
-    return f"(?P<{param[1]}>.+)" if param[2] else f"(?P<{param[1]}>[^/]+)"
+    return f"(?P<{param[1]}>.*)" if param[2] else f"(?P<{param[1]}>[^/]+)"  # as Starlette's path and str
 
 
 def _match(table: _MethodTable, path: str) -> Match | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
+import math
 import re
 import types
 import typing
@@ -290,7 +291,13 @@ def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: {key}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):  # NaN compares false: a NaN leeway would accept any expired token
+            raise ConfigError(f"{where}: {key}: expected a finite number, got {str(value)[:40]}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: {key}: expected a string, got {_kind(value)} {value!r}; quote it")
@@ -328,7 +335,7 @@ def _check(s: Settings, where: str) -> None:
                 f"{where}: routes[{i}].path: {odd[0]!r} in {r.path!r} is not a parameter this gateway reads; "
                 "write {name} for one path segment or {name:path} for the rest of the path"
             )
-        if r.target and "{" + r.target not in r.path:
+        if r.target and r.target not in [m[1] for m in ROUTE_PARAM.finditer(r.path)]:
             raise ConfigError(
                 f"{where}: routes[{i}].target: {r.target!r} is not a parameter of {r.path!r}; "
                 f"write the path with {{{r.target}}} in it or fix the name"

@@ -263,6 +263,7 @@ def test_policy_error_lists_everything(tmp_path):
 @pytest.mark.parametrize(("line", "message"), [
     ("    weight: .nan", "weight is nan; it must be a finite number"),
     ("    weight: -.inf", "weight is -inf; it must be a finite number"),
+    ("    weight: " + "9" * 400, "it must be at least -1000 and at most 1000"),
     ("    tests: [{name: 2024-02-30, features: {}, match: true}]", "cannot read this value: day is out of range"),
     ("    weight: !!int abc", "cannot read this value"),
     ("    mode: !!bool maybe", "cannot read this value"),

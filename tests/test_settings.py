@@ -33,6 +33,10 @@ def test_empty_file_gives_defaults(tmp_path):
         ({"network": {"trusted_proxies": ["10.0.0.0/33"]}}, "network.trusted_proxies[0]: '10.0.0.0/33' is not an IP address or CIDR"),
         ({"routes": [{"path": "/v1/{id}/like", "action": "like", "target": "media"}]}, "routes[0].target: 'media' is not a parameter"),
         ({"routes": [{"path": "like", "action": "like"}]}, "routes[0].path: 'like' must start with '/'"),
+        ({"routes": [{"path": "/v1/{idx}/like", "action": "like", "target": "id"}]}, "routes[0].target: 'id' is not a parameter"),
+        ({"model_weight": float("nan")}, "model_weight: expected a finite number, got nan"),
+        ({"auth": {"leeway_s": float("inf")}}, "auth.leeway_s: expected a finite number"),  # NaN/inf: any exp passes
+        ({"model_weight": 10**400}, "model_weight: expected a finite number"),
         ({"routes": [{"path": "/v1/{id:int}/like", "action": "like"}]},
          "routes[0].path: '{id:int}' in '/v1/{id:int}/like' is not a parameter this gateway reads; write {name}"),
         ({"routes": [{"path": "/v1/{id/like", "action": "like"}]}, "routes[0].path: '{id/like' in"),

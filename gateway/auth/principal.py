@@ -27,5 +27,5 @@ class AuthError(Exception):
     def __init__(self, reason: str, description: str, error: str = "invalid_token") -> None:
         super().__init__(description)
         self.reason = reason  # short metric label: missing, malformed, expired, signature, ...
-        self.error = error  # invalid_request | invalid_token (RFC 6750 section 3.1); "" when no token was sent
+        self.error = error  # invalid_request | invalid_token (RFC 6750 section 3.1); "" when no token was sent (or another scheme)
         self.description = description

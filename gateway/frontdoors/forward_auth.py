@@ -32,6 +32,7 @@ from gateway.asgi import (
     Headers,
     RawHeaders,
     header_map,
+    problem,
     send_problem,
     send_raw_response,
     send_response,
@@ -97,7 +98,7 @@ class AuthzApp:
         try:
             original = read_original(scope["method"], path, query, headers, fa)
         except BadCheckRequest as exc:
-            return await send_problem(send, 400, "Bad forward-auth request", str(exc))
+            return await self._bad_check(send, headers, str(exc))
         match = engine.match(original.method, original.path)
         if match is None or match.action == TOKEN_ACTION:
             return await send_raw_response(send, 200, [])  # not protected: nothing to decide
@@ -110,6 +111,17 @@ class AuthzApp:
             return await send_raw_response(send, 200, _raw_passing_headers(verdict))
         status, out_headers, body = self._denial(verdict, match.route, original)
         await send_response(send, status, out_headers, body)
+
+    async def _bad_check(self, send, headers: dict[str, str], detail: str) -> None:
+        """A 400 naming the fault; nginx turns any answer but 2xx, 401 and 403 into a 500, so through it a 403
+        carrying the 400 in headers, as a verdict's other answers travel."""
+        fa = self.fa
+        if not any(name in headers for name in (*fa.original_method_headers, *fa.original_uri_headers)):
+            return await send_problem(send, 400, "Bad forward-auth request", detail)
+        body = problem(400, "Bad forward-auth request", detail)
+        await send_response(send, 403, [("content-type", "application/problem+json"), ("x-gateway-status", "400"),
+                                        ("x-gateway-body", header_safe(body)),
+                                        ("x-gateway-content-type", "application/problem+json")], body)
 
     def _original_headers(self, headers: dict[str, str]) -> dict[str, str]:
         """The original request's headers as the engine should see them."""

@@ -104,6 +104,8 @@ def split_uri(uri: str, where: str) -> tuple[str, str]:
     uri = uri.strip()
     if len(uri) > MAX_URI_CHARS:
         raise BadCheckRequest(f"{where}: the URI is longer than {MAX_URI_CHARS} characters")
+    if "#" in uri:
+        raise BadCheckRequest(f"{where}: the URI holds a '#'; a request target has no fragment")
     if uri == "*":
         return "*", ""
     if uri.startswith(("http://", "https://")):  # absolute-form (RFC 9112 section 3.2.2)
@@ -115,7 +117,7 @@ def split_uri(uri: str, where: str) -> tuple[str, str]:
     if not uri.startswith("/"):
         raise BadCheckRequest(f"{where}: {uri[:100]!r} is not a request URI; it must start with '/'")
     path, _, query = uri.partition("?")
-    return normalise_path(path, where), query.partition("#")[0]
+    return normalise_path(path, where), query
 
 
 def normalise_path(raw: str, where: str) -> str:

@@ -239,7 +239,7 @@ class _PackReader:
         if isinstance(value, bool) or not isinstance(value, kinds):
             self.err(node, f"{what} must be {'a whole number' if integer else 'a number'}")
             return None
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             self.err(node, f"{what} is {value}; it must be a finite number")
             return None
         too_low = value < low if low_inclusive else value <= low
