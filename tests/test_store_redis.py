@@ -194,6 +194,31 @@ async def test_a_foreign_value_under_a_key_reads_as_absent_and_is_replaced(local
     assert await client.type(store.redis_key("ip:1")) == b"string"
 
 
+async def test_a_value_cut_short_under_a_known_tag_reads_as_absent_and_is_replaced(local):
+    """A truncated or foreign value that starts like one of ours once failed the script on every request that
+    touched it (every one degraded, the breaker open for everyone), and was never replaced."""
+    store, client, prefix = local
+    ops = request_ops(1, T0)
+    expected = MemoryStore().exchange_sync(ops, T0).values  # as if nothing were stored
+    corrupt = {
+        "s:s1": [b"S4", b"S4" + b"\x00" * 40, b"S4" + struct.pack("<dddiiiIIHHHB", T0 + 9e4, 0, T0, -1, 99, -1, 0, 0,
+                                                                          0, 0, 0, 0)],
+        "ip:203.0.113.7": [b"H5", b"H5" + struct.pack("<ddBHHHHH", T0 + 9e4, 0, 0, 0, 128, 0, 0, 0)],
+        "a:1": [b"A5" + b"\x01" * 30],
+        "t:like:m1": [b"T2" + struct.pack("<dH", T0 + 99, 40), b"T2" + struct.pack("<dH", T0 + 99, 2) + b"x"],
+        "c:like:m1": [b"C2" + struct.pack("<dH", T0 + 9e4, 3) + b"\x00" * 8],
+    }
+    for round_ in range(3):
+        for key, values in corrupt.items():
+            await client.set(store.redis_key(key), values[round_ % len(values)], px=600_000)
+        result = await store.exchange(ops, T0)
+        assert result.degraded is False and store.breaker.state == "closed"
+        assert result.values == expected, round_
+        for key in corrupt:  # replaced with a record of its kind, which reads back
+            assert (await client.get(store.redis_key(key)))[:2] == {"s": b"S4", "i": b"H5", "a": b"A5", "t": b"T2",
+                                                                     "c": b"C2"}[key[0]]
+
+
 async def test_a_malformed_op_raises_and_is_no_outage():
     store = RedisStore(State(backend="redis", url=REDIS_URL, timeout_ms=2000.0))
     try:

@@ -130,10 +130,16 @@ local function upgrade(t)
   return false
 end
 
-local function parse(v)
+-- A record as a table, or false where the value is not one this code wrote whole (a truncated
+-- or foreign value under a known tag): it reads as absent and is replaced, never an error
+local function read(v)
   local tag = ssub(v, 1, 2)
   if tag == 'H5' then
     local expiry, until_, has, length, na, sa, ns, ss, at = sunpack(SHARED_HEAD, v, 3)
+    if na > SHARED_CAP or ns > SHARED_CAP or sa >= math.max(na, 1) or ss >= math.max(ns, 1)
+        or #v ~= at + length - 1 + SLOT * (na + ns) then
+      return false
+    end
     local sticky = false
     if has == 1 then sticky = ssub(v, at, at + length - 1) end
     return {'H5', expiry, sticky, until_, v = v, off = at + length, na = na, sa = sa, ns = ns, ss = ss, built = true,
@@ -163,7 +169,8 @@ local function parse(v)
     local sticky, birth, loc, place, lane, times, moves, switches
     sticky, at = text(v, at, ls); birth, at = text(v, at, lb); loc, at = text(v, at, ll)
     place, at = text(v, at, lp); lane, at = text(v, at, ln); times, at = text(v, at, lt); moves, at = text(v, at, lm)
-    switches = text(v, at, lw)
+    switches, at = text(v, at, lw)
+    if at ~= #v + 1 or lt % 8 ~= 0 or lm % 8 ~= 0 or lw % 8 ~= 0 then return false end
     return {'S4', expiry, sticky, until_, birth, times, loc, last, place, lane, fixed == 1, moves, switches}
   end
   if tag == 'A5' then
@@ -176,26 +183,38 @@ local function parse(v)
       ns[kind] = n
       length = length + (W + 8) * n
     end
+    local stored = length  -- the sets' bytes, a dropped kind's too
+    for kind = NKINDS + 1, nk do stored = stored + (W + 8) * got[kind] end
     local sticky, loc, times, hourly, peers
     sticky, at = text(v, got[nk + 1], ls); loc, at = text(v, at, ll); times, at = text(v, at, lt)
     hourly, at = text(v, at, lh); peers, at = text(v, at, lp)
+    if at + stored ~= #v + 1 or lt % 8 ~= 0 or lh % 24 ~= 0 then return false end
     return {'A5', e, sticky, u, last = last, hour = hour, hn = hn, hp = hp, day = day, dn = dn, dp = dp, times = times,
             loc = loc, hourly = hourly, peers = peers, S = ssub(v, at, at + length - 1), ns = ns}
   end
   if tag == 'T2' then
     local expiry, n, at = sunpack(LIST_HEAD, v, 3)
-    return {'T2', expiry, false, 0, ssub(v, at), n}
+    local d = ssub(v, at)  -- SEP, then each record followed by SEP
+    if n > TARGET_MAX or byte(d, 1) ~= 31 or byte(d, #d) ~= 31 or (n == 0) ~= (#d == 1) then return false end
+    return {'T2', expiry, false, 0, d, n}
   end
   if tag == 'C2' then
     local expiry, n, at = sunpack(LIST_HEAD, v, 3)
     local T, L
     T, at = text(v, at, 8 * n); L, at = text(v, at, 4 * n)
-    return {'C2', expiry, false, 0, ssub(v, at), T, L}
+    local d = ssub(v, at)
+    if n > CROWD_CAP or #T ~= 8 * n or #L ~= 4 * n or byte(d, 1) ~= 31 or byte(d, #d) ~= 31 then return false end
+    return {'C2', expiry, false, 0, d, T, L}
   end
   local ok, t = pcall(cmsgpack.unpack, v)
   if not (ok and type(t) == 'table') then return false end
   ok, t = pcall(upgrade, t)
   return ok and t
+end
+
+local function parse(v)
+  local ok, r = pcall(read, v)  -- a head cut short fails in struct.unpack: absent too
+  return ok and r
 end
 
 -- a shared record's head: tag, fields, sticky decision
@@ -616,7 +635,7 @@ local function run(keys, args)
       local length = #member
       if at then
         local i, s = 1, 1  -- the entry whose SEP before it is at
-        while s < at do s = s + sunpack('<I4', L, 4 * i - 3) + 1; i = i + 1 end
+        while s < at and i <= n do s = s + sunpack('<I4', L, 4 * i - 3) + 1; i = i + 1 end
         if i < n then
           d = ssub(d, 1, at) .. ssub(d, at + length + 2) .. member .. SEP
           L = ssub(L, 1, 4 * i - 4) .. ssub(L, 4 * i + 1) .. spack('<I4', length)
