@@ -135,6 +135,35 @@ async def test_library_is_loaded_again_after_a_flush(local):
     assert store.round_trips - trips == 4
 
 
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+async def test_a_refusal_that_may_pass_fails_one_exchange_and_a_flush_under_load_loads_once():
+    """OOM (READONLY, BUSY, LOADING) once switched the function library off for good; and every exchange that
+    found it missing sent a FUNCTION LOAD of its own, queued on the server's one thread."""
+    port = free_port()
+    server = start_redis(port)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = aioredis.Redis.from_url(url)
+    store = RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0, breaker_failures=1000))
+    try:
+        await client.config_set("maxmemory", "1")  # noeviction: every write is refused, FUNCTION LOAD too
+        assert (await store.exchange(request_ops(0, T0), T0)).degraded is True
+        await client.config_set("maxmemory", "0")
+        assert (await store.exchange(request_ops(1, T0 + 1), T0 + 1)).degraded is False
+        stats = await client.info("commandstats")
+        assert "cmdstat_fcall" in stats and "cmdstat_eval" not in stats and "cmdstat_evalsha" not in stats
+        await client.function_flush()
+        await client.config_resetstat()
+        results = await asyncio.gather(*[store.exchange(request_ops(i, T0 + 2), T0 + 2) for i in range(50)])
+        assert not any(r.degraded for r in results)
+        stats = await client.info("commandstats")
+        assert stats["cmdstat_function|load"]["calls"] == 1
+    finally:
+        await store.close()
+        await client.aclose()
+        server.kill()
+        server.wait()
+
+
 async def test_a_user_who_may_not_load_functions_runs_the_script_with_the_same_answers(local):
     """Where FUNCTION LOAD is refused (a restricted user here; a server before Redis 7 alike), EVALSHA serves."""
     store, client, prefix = local

@@ -98,7 +98,14 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
-from redis.exceptions import AskError, ClusterDownError, NoScriptError, ResponseError, TryAgainError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    NoPermissionError,
+    NoScriptError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.settings import State, redis_state_problem
@@ -400,16 +407,23 @@ def decode(ops: list[Op], reply: object) -> list:
     return values
 
 
+def _never_loads(error: ResponseError) -> bool:
+    """The server will never load the library: it has no functions (before Redis 7), or the user may not."""
+    text = str(error).lower()
+    return isinstance(error, NoPermissionError) or "unknown command" in text or "unknown subcommand" in text
+
+
 class _Node:
     """One Redis server: a client (for its connection settings), idle connections, how it runs the script."""
 
-    __slots__ = ("client", "idle", "library", "loaded")
+    __slots__ = ("client", "idle", "library", "loaded", "loading")
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self.idle: list = []  # connections not in use; one per concurrent exchange at most
         self.library: bool | None = None  # the function library is loaded (None: not yet tried; False: cannot be)
         self.loaded = False  # the plain script is cached, where the library cannot be loaded
+        self.loading: asyncio.Future | None = None  # a FUNCTION LOAD in flight, which other exchanges wait for
 
     async def call(self, command: list[bytes]) -> object:
         """Send one packed command on an idle connection and read its reply.
@@ -611,15 +625,29 @@ class RedisStore:
         return await node.call(command)
 
     async def _load(self, node: _Node, program: _Program) -> None:
-        """Load the function library on ``node``, or settle for the plain script where it cannot be loaded."""
+        """Load the function library on ``node``, or settle for the plain script where it can never be loaded.
+
+        One load at a time per node: concurrent exchanges (a cold start, a FUNCTION FLUSH under load) wait for
+        it instead of each queueing a FUNCTION LOAD of their own on the server's one thread. A refusal that may
+        pass (OOM, READONLY, BUSY, LOADING) fails this exchange only: the next one loads again.
+        """
+        if node.loading is not None:
+            await asyncio.shield(node.loading)  # our own timeout must not cancel the load the others wait for
+            return
+        node.loading = asyncio.get_running_loop().create_future()
         try:
             await self._send(node, program.load)
-        except ResponseError as error:  # a server before Redis 7, or a user not allowed FUNCTION LOAD
+        except ResponseError as error:
+            if not _never_loads(error):
+                raise
             log.warning("state store: cannot load the function library %s (%s); running it as a script (EVALSHA)",
                         program.name, error)
             node.library = False
         else:
             node.library = True
+        finally:
+            done, node.loading = node.loading, None
+            done.set_result(None)
 
     # -- Redis Cluster: the slot map ------------------------------------------------------
 
