@@ -164,6 +164,33 @@ async def test_a_refusal_that_may_pass_fails_one_exchange_and_a_flush_under_load
         server.wait()
 
 
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+async def test_writes_an_outage_kept_local_reach_redis_with_the_next_exchange_it_answers():
+    """A sticky decision, a mark or peers learned while Redis refused them lived only in one replica's fallback:
+    the other replicas never saw the block. They now travel with the next exchange Redis answers."""
+    port = free_port()
+    server = start_redis(port)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = aioredis.Redis.from_url(url)
+    one, other = (RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0)) for _ in range(2))
+    try:
+        await one.exchange([Session("s:x", "born", "L")], T0)  # loads the library
+        await client.config_set("maxmemory", "1")
+        written = [Stick("s:x", "block|r|9", T0 + 600), Mark("a:x", "like:m1"), Peers("a:x", ("s:y",))]
+        assert (await one.exchange([*written, Session("s:x", "", "L")], T0 + 1)).degraded is True
+        await client.config_set("maxmemory", "0")
+        answer = await one.exchange([Shared("ip:1", "a", "s")], T0 + 2)
+        assert answer.degraded is False and answer.values == [(1, 1, 1, 1, None)]  # its own answers only
+        seen = (await other.exchange([Session("s:x", "", "L"), Account("a:x", MEMBERS, "L")], T0 + 3)).values
+        assert seen[0][3] == "block|r|9" and seen[1][8] == ["s:y"]
+    finally:
+        for store in (one, other):
+            await store.close()
+        await client.aclose()
+        server.kill()
+        server.wait()
+
+
 async def test_a_user_who_may_not_load_functions_runs_the_script_with_the_same_answers(local):
     """Where FUNCTION LOAD is refused (a restricted user here; a server before Redis 7 alike), EVALSHA serves."""
     store, client, prefix = local

@@ -90,6 +90,7 @@ import hashlib
 import json
 import logging
 import struct
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -307,6 +308,9 @@ _SLOTS = 16384
 _TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionError)  # MovedError is an AskError
 
 
+_WRITES_ONLY = frozenset({Birth, Mark, Peers, Stick})  # ops that answer nothing: replayable on Redis later
+_UNSENT_MAX = 4096  # past it the oldest unsent writes are dropped
+
 _STICK_TAGS = {"session": _bulk(b"S4"), "account": _bulk(b"A5"), "shared": _bulk(b"H5")}  # the record a Stick creates
 
 
@@ -461,6 +465,7 @@ class RedisStore:
         self.breaker = CircuitBreaker(state.breaker_failures, state.breaker_reset_s)
         self.round_trips = 0  # network round trips made (one per node an exchange touches, once the code is loaded)
         self.degraded_exchanges = 0
+        self._unsent: deque[Op] = deque(maxlen=_UNSENT_MAX)  # writes only the local fallback has had
         self._client = self._connect()
         self._seed = _Node(self._client)
         self._nodes: dict[tuple[str, int], _Node] = {}  # Redis Cluster: every node met, by address
@@ -508,6 +513,9 @@ class RedisStore:
             return BatchResult([])
         if not self.breaker.allow():
             return self._degrade(ops, now)
+        unsent = len(self._unsent)
+        if unsent:  # writes that only reached the local fallback go first, once Redis may answer again
+            ops = [*self._unsent, *ops]
         if self.cluster and self._slots is None:
             try:
                 async with asyncio.timeout(self.timeout_s):
@@ -516,7 +524,7 @@ class RedisStore:
                 self.breaker.release()
                 raise
             except Exception as error:  # noqa: BLE001 - a cluster that cannot be mapped is an outage
-                return self._failed(error, ops, now)
+                return self._failed(error, ops[unsent:], now)
         try:  # a malformed op is the caller's error, not an outage
             groups = self._group(ops, now)
         except BaseException:
@@ -534,10 +542,13 @@ class RedisStore:
             self.breaker.release()
             raise
         except Exception as error:  # noqa: BLE001 - any failure of the shared store degrades, never fails the request
-            return self._failed(error, ops, now)
+            return self._failed(error, ops[unsent:], now)
         if self.breaker.state != CLOSED:
             log.warning("state store: Redis answers again; breaker closed")
         self.breaker.record_success()
+        if unsent:
+            self._unsent.clear()
+            values = values[unsent:]
         return BatchResult(values)
 
     async def close(self) -> None:
@@ -559,6 +570,9 @@ class RedisStore:
         return self._degrade(ops, now)
 
     def _degrade(self, ops: list[Op], now: float) -> BatchResult:
+        # Writes known only after an earlier answer (a sticky decision, a burst or crowd mark, peers) reach
+        # Redis with the next exchange it answers: the other replicas must learn them too.
+        self._unsent.extend(op for op in ops if type(op) in _WRITES_ONLY)
         self.degraded_exchanges += 1
         result = self.fallback.exchange_sync(ops, now)
         result.degraded = True
