@@ -200,8 +200,11 @@ class Engine:
         scorer = self.scorer.current if self.scorer is not None else None
         if scorer is not None:
             score, movers = scorer.score(features)
-            features["model.score"] = score
-            extra = self.settings.model_weight * score
+            if score == score:  # a NaN would switch off every threshold: refused at load, and never used here
+                features["model.score"] = score
+                extra = self.settings.model_weight * score
+            else:
+                score, movers = None, []
         ev = self.rules.current.evaluate(features, extra)
         for s in ev.sticky:
             record = f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}"

@@ -174,6 +174,40 @@ def test_malformed_parameters_are_refused(trained, tmp_path, change, message):
         Scorer.load(bad)
 
 
+def test_a_model_whose_weights_add_up_past_a_float_is_refused(trained, tmp_path):
+    """Every number finite, their sum not: the score was NaN, and a NaN risk passed every threshold."""
+    _, path = trained
+
+    def overflow(doc):
+        doc["intercept"] = 1.7e308
+        spec = next(s for s in doc["inputs"] if s["encoding"] == "numeric")
+        spec.update(weight=1e300, scale=1e-10)
+
+    bad = _rewrite(path, tmp_path / "huge.json", overflow, reseal=True)
+    with pytest.raises(ModelError, match=r"huge\.json: its weights add up past a float's range"):
+        Scorer.load(bad)
+
+
+@pytest.mark.parametrize("text", [
+    lambda good: good.replace('"intercept": ', '"intercept": NaN, "was": ', 1),
+    lambda good: "[" * 100_000 + "]" * 100_000,
+    lambda good: good.replace('"intercept": ', '"intercept": ' + "9" * 5000 + ', "was": ', 1),
+])
+def test_artifacts_json_cannot_hold_are_refused_by_name(trained, tmp_path, text):
+    _, path = trained
+    bad = tmp_path / "odd.json"
+    bad.write_text(text(path.read_text()))
+    with pytest.raises(ModelError, match=r"odd\.json: .*gateway train"):
+        Scorer.load(bad)
+
+
+def test_an_integer_past_a_float_reads_as_absent(trained):
+    _, path = trained
+    scorer = Scorer.load(path)
+    name = next(s["name"] for s in scorer.document["inputs"] if s["encoding"] == "numeric")
+    assert scorer.score({name: 10**400}) == scorer.score({})
+
+
 def test_missing_file_names_the_path(tmp_path):
     with pytest.raises(ModelError, match=r"nowhere\.json: file not found"):
         Scorer.load(tmp_path / "nowhere.json")

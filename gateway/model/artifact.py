@@ -74,7 +74,12 @@ def read(path: str | Path) -> dict[str, Any]:
             f"model {path}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
             f"the file is truncated or damaged; {FIX}"
         ) from None
-    validate(doc, str(path))
+    except (ValueError, RecursionError) as exc:  # a number past Python's digit limit, nesting past the stack
+        raise ModelError(f"model {path}: not an artifact this gateway can read ({type(exc).__name__}); {FIX}") from None
+    try:
+        validate(doc, str(path))
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. NaN where the checksum is taken
+        raise ModelError(f"model {path}: not an artifact this gateway can read ({exc}); {FIX}") from None
     return doc
 
 
@@ -160,4 +165,9 @@ def _require_numbers(spec: dict, keys: tuple[str, ...], what: str, fail) -> None
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:  # an integer past a float's range
+        return False

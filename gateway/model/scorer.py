@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.model import artifact
+from gateway.model.errors import ModelError
 
 _exp = math.exp
 _log1p = math.log1p
@@ -62,6 +63,17 @@ class Scorer:
         cal = document["calibration"]
         self._cal_a, self._cal_b = float(cal["a"]), float(cal["b"])
         self.feature_names = tuple(spec["name"] for spec in document["inputs"])
+        # Each number is finite (validate), but their sum need not be: a model that can score NaN would
+        # switch off every risk threshold, so it is refused here, at load, never at a request.
+        terms = [self._intercept, self._cal_b]
+        for _, _, k, absent, mean, lo, hi in self._numeric_inputs:
+            terms += (k * (lo - mean), k * (hi - mean), absent)
+        terms += (c for _, c_true, c_false in self._bools for c in (c_true, c_false))
+        terms += (c for _, table, base in self._one_hot for c in (base, *table.values()))
+        worst = self._cal_a * sum(abs(t) for t in terms)
+        if not (all(math.isfinite(t) for t in terms) and math.isfinite(worst)):
+            raise ModelError(f"model {path}: its weights add up past a float's range, so it could score NaN; "
+                             f"{artifact.FIX}")
 
     @classmethod
     def load(cls, path: str | Path) -> Scorer:
@@ -73,9 +85,9 @@ class Scorer:
             result = self._score(features)
             if result[0] == result[0]:
                 return result
-        except TypeError:
+        except (TypeError, OverflowError):
             pass
-        # A value of the wrong type or NaN (never produced by the collector): read it as absent.
+        # A value of the wrong type, NaN or past a float's range (never produced by the collector): read it as absent.
         return self._score(_typed_only(features, self))
 
     def _score(self, features: dict[str, Any]) -> tuple[float, list[tuple[str, float]]]:
@@ -152,11 +164,14 @@ def _encode_numeric(v: float, log: bool, lo: float, hi: float) -> float:
     return min(max(v, lo), hi)
 
 
+_FINITE = 1e300  # compares with any int without converting it: 10**400 is out, as NaN and infinities are
+
+
 def _typed_only(features: dict[str, Any], scorer: Scorer) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for entry in scorer._numeric + scorer._log_numeric:
         v = features.get(entry[0])
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and -_FINITE < v < _FINITE:
             clean[entry[0]] = v
     for entry in scorer._bools:
         if isinstance(features.get(entry[0]), bool):
