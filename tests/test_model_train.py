@@ -104,3 +104,20 @@ def test_too_few_groups_to_split_is_a_clear_error(tmp_path, capsys):
 def test_missing_input_file_is_a_clear_error(tmp_path, capsys):
     assert train_main(["--input", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "m.json")]) == 2
     assert "none.jsonl: cannot open it" in capsys.readouterr().err
+
+
+def test_bad_training_input_and_arguments_are_clear_errors_not_tracebacks(tmp_path, capsys):
+    from gateway.model.evaluate import evaluate_main
+
+    (tmp_path / "bytes.jsonl").write_bytes(b"\xff\xfe\n")
+    assert train_main(["--input", str(tmp_path / "bytes.jsonl"), "--out", str(tmp_path / "m.json")]) == 2
+    assert "bytes.jsonl: cannot train on it" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_main(["--input", str(tmp_path / "bytes.jsonl"), "--out", str(tmp_path / "m.json"), "--c", "nan"])
+    assert "--c nan: give a positive number" in capsys.readouterr().err
+    (tmp_path / "d.jsonl").write_text('{"id": "1", "decision": "allow", "explain": null}\n')
+    (tmp_path / "empty.jsonl").write_text("")
+    for decisions, message in (("d.jsonl", "not a replay decision line"), ("empty.jsonl", "no decision lines")):
+        path = str(tmp_path / decisions)
+        assert evaluate_main(["--rules-only", path, "--with-model", path]) == 2
+        assert message in capsys.readouterr().err

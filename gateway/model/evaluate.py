@@ -139,14 +139,19 @@ def _read_decisions(path: str) -> list[dict[str, Any]]:
                     continue
                 try:
                     obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ModelError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-                if not isinstance(obj, dict) or "id" not in obj or "decision" not in obj:
-                    raise ModelError(f"{path}:{n}: not a replay decision line (needs id and decision)")
+                except (ValueError, RecursionError) as exc:
+                    raise ModelError(f"{path}:{n}: not valid JSON ({type(exc).__name__})") from None
+                if not isinstance(obj, dict) or "id" not in obj or not isinstance(obj.get("decision"), str) \
+                        or not isinstance(obj.get("explain", ""), str):
+                    raise ModelError(f"{path}:{n}: not a replay decision line (needs id, a decision and text explain)")
                 obj.setdefault("enforced", False)
                 rows.append(obj)
     except OSError as exc:
         raise ModelError(f"{path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if not rows:
+        raise ModelError(f"{path}: no decision lines; give the output of 'gateway replay --output'")
     return rows
 
 
@@ -174,7 +179,11 @@ def evaluate_main(argv: list[str]) -> int:
         return 2
     text = format_markdown(result)
     if args.markdown:
-        Path(args.markdown).write_text(text, encoding="utf-8")
+        try:
+            Path(args.markdown).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"gateway model-eval: cannot write {args.markdown}: {exc.strerror}", file=sys.stderr)
+            return 2
     print(json.dumps(result, indent=2) if args.json else text)
     return 0
 
@@ -193,6 +202,8 @@ async def _simulate_and_evaluate(args) -> dict[str, Any]:
             traffic = Path(args.input).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise ModelError(f"{args.input}: cannot read it ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise ModelError(f"{args.input}: not UTF-8 text (byte {exc.start})") from None
     else:
         from gateway.sim.scenarios import ScenarioError, build, get_scenario
 

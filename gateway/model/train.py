@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import random
 import sys
 from dataclasses import dataclass
@@ -201,6 +202,10 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--holdout-frac", type=float, default=0.3, help="share of groups held out for the report")
     parser.add_argument("--c", type=float, default=0.05, help="inverse L1 regularisation strength (default 0.05)")
     args = parser.parse_args(argv)
+    if not (math.isfinite(args.c) and args.c > 0):
+        parser.error(f"--c {args.c}: give a positive number, e.g. 0.05")
+    if not 0 < args.holdout_frac < 1:
+        parser.error(f"--holdout-frac {args.holdout_frac}: give a share between 0 and 1, e.g. 0.3")
     try:
         data = read_rows(args.input)
         result = train(data, seed=args.seed, holdout_frac=args.holdout_frac, c=args.c)
@@ -210,6 +215,10 @@ def train_main(argv: list[str]) -> int:
         return 2
     except OSError as exc:
         print(f"gateway train: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # a row no model can be fitted on
+        print(f"gateway train: {args.input}: cannot train on it: {type(exc).__name__}: {str(exc)[:300]}; "
+              "give rows written by 'gateway replay --features'", file=sys.stderr)
         return 2
     m = result.metrics
     skipped = data.skipped_unlabelled + data.skipped_no_features
