@@ -191,6 +191,33 @@ async def test_writes_an_outage_kept_local_reach_redis_with_the_next_exchange_it
         server.wait()
 
 
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+async def test_connections_a_restart_closed_are_not_reused_and_a_burst_leaves_few_open():
+    """After a restart every idle connection failed one request (a burst of them opened the breaker on a healthy
+    server); and a burst of 200 left 200 connections open for good."""
+    port = free_port()
+    server = start_redis(port)
+    url = f"redis://127.0.0.1:{port}/0"
+    store = RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0))
+    try:
+        await asyncio.gather(*[store.exchange(request_ops(i, T0), T0) for i in range(50)])
+        server.kill()
+        server.wait()
+        server = start_redis(port)
+        await asyncio.sleep(0.2)  # the loop sees every closed connection's end
+        results = await asyncio.gather(*[store.exchange(request_ops(i, T0 + 1), T0 + 1) for i in range(50)])
+        assert not any(r.degraded for r in results)
+        await asyncio.gather(*[store.exchange(request_ops(i, T0 + 2), T0 + 2) for i in range(200)])
+        client = aioredis.Redis.from_url(url)
+        clients = len(await client.client_list())
+        await client.aclose()
+        assert clients <= 33 + 1  # the idle ones kept, and the one asking
+    finally:
+        await store.close()
+        server.kill()
+        server.wait()
+
+
 async def test_a_user_who_may_not_load_functions_runs_the_script_with_the_same_answers(local):
     """Where FUNCTION LOAD is refused (a restricted user here; a server before Redis 7 alike), EVALSHA serves."""
     store, client, prefix = local

@@ -310,6 +310,7 @@ _TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionEr
 
 _WRITES_ONLY = frozenset({Birth, Mark, Peers, Stick})  # ops that answer nothing: replayable on Redis later
 _UNSENT_MAX = 4096  # past it the oldest unsent writes are dropped
+_IDLE_MAX = 32  # idle connections kept per node
 
 _STICK_TAGS = {"session": _bulk(b"S4"), "account": _bulk(b"A5"), "shared": _bulk(b"H5")}  # the record a Stick creates
 
@@ -438,10 +439,19 @@ class _Node:
         idle = self.idle
         conn = idle.pop() if idle else self.client.connection_pool.make_connection()
         try:
+            if conn.is_connected:
+                try:  # closed by the server while idle (a restart, its idle timeout): no syscall, the loop saw EOF
+                    if await conn.can_read():
+                        await conn.disconnect()
+                except RedisConnectionError:  # can_read disconnected it already
+                    pass
             await conn.send_packed_command(command, check_health=False)
             return await conn.read_response()
         finally:
-            idle.append(conn)
+            if len(idle) < _IDLE_MAX:
+                idle.append(conn)
+            else:  # after a burst: the server keeps no more connections open for us than steady traffic needs
+                await conn.disconnect(nowait=True)
 
     async def close(self) -> None:
         idle, self.idle = self.idle, []
