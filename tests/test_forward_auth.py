@@ -205,6 +205,10 @@ def test_bad_forward_auth_settings_name_the_key(tmp_path):
     engine = make_engine(tmp_path, pack("block"), envoy_path_prefix="authz")
     with pytest.raises(ConfigError, match="forward_auth.envoy_path_prefix"):
         build_authz_app(engine)
+    # header names arrive in lower case: a capitalised secret header never matched, and births were lost silently
+    engine = make_engine(tmp_path, pack("block"), sessions_secret_header="X-Gateway-Secret")
+    with pytest.raises(ConfigError, match="forward_auth.sessions_secret_header: write header names in lower case"):
+        build_authz_app(engine)
 
 
 # -- session birth: POST /sessions --------------------------------------------------------
@@ -241,6 +245,7 @@ async def test_session_notification_records_the_birth(tmp_path):
     (json.dumps({"access_token": "x", "client_ip": HOME_IP, "tls": 5}).encode(), 400, "tls: expected a string"),
     (json.dumps({"access_token": "not.a.jwt", "client_ip": HOME_IP}).encode(), 422, "access_token"),
     (b"x" * 20000, 413, "at most"),
+    (b"[" * 15000, 400, "JSON object"),  # nested past the stack: was a 500
 ])
 async def test_bad_session_notifications_are_named(blocking, body, status, detail):
     r = await blocking.post("/sessions", content=body, headers={"x-gateway-secret": SECRET})

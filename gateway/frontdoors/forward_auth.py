@@ -221,6 +221,10 @@ def check_forward_auth(settings) -> None:
         for i, name in enumerate(getattr(fa, key)):
             if name != name.lower() or not name:
                 raise ConfigError(f"{where}: forward_auth.{key}[{i}]: write header names in lower case, e.g. {name.lower()!r}")
+    for key in ("sessions_secret_header", "client_ip_fallback_header"):
+        name = getattr(fa, key)
+        if name is not None and (name != name.lower() or not name):
+            raise ConfigError(f"{where}: forward_auth.{key}: write header names in lower case, e.g. {name.lower()!r}")
 
 
 def build_authz_app(engine: Engine) -> AuthzApp:

@@ -96,7 +96,7 @@ def parse_notification(body: bytes) -> dict[str, str]:
     """The notification's fields, checked; ValueError names the field and what it should be."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the stack
         raise ValueError("the body must be a JSON object, e.g. {\"access_token\": \"...\", \"client_ip\": \"203.0.113.7\"}") from None
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
