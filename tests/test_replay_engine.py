@@ -102,6 +102,27 @@ def test_bad_rules_or_config_are_a_clear_error_before_any_traffic_runs(traffic: 
     assert code == 2 and "not UTF-8 text" in err
 
 
+def test_lines_no_record_can_come_from_are_skipped_and_counted_never_the_end(traffic: Path, tmp_path: Path,
+                                                                              capsys) -> None:
+    """A byte that is not UTF-8 once ended the whole replay; a number past a float, a value nested past the stack
+    or a lone surrogate in a body were tracebacks; every malformed line was kept in memory."""
+    good = traffic.read_text().splitlines()[:3]
+    body = json.loads(good[0])
+    odd = [b"\xff not utf-8", json.dumps({**body, "ts": 10**400}).encode(),
+           (good[0][:-1] + ', "meta": ' + "[" * 1000 + "]" * 1000 + "}").encode(),
+           json.dumps({**body, "id": "surrogate", "body": "\ud800"}).encode(), b"x" * (1 << 21), b"[]"]
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b"\n".join([good[0].encode(), *odd, *([b"[]"] * 300), good[1].encode(), good[2].encode()]) + b"\n")
+    out = tmp_path / "decisions.jsonl"
+    code, err = run(["--input", str(path), "--output", str(out), "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(err[err.index("{"):])
+    assert summary["malformed"] == 5 + 300 and len(summary["malformed_lines"]) == 100
+    assert summary["malformed_lines"][0] == {"line": 2, "error": summary["malformed_lines"][0]["error"]}
+    assert "not UTF-8" in summary["malformed_lines"][0]["error"] and "longer than" in summary["malformed_lines"][3]["error"]
+    assert len(out.read_text().splitlines()) == 4  # the three good lines and the one with an odd body
+
+
 def test_diff_shows_what_removing_a_rule_pack_changes(traffic: Path, tmp_path: Path, capsys) -> None:
     other = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", other)

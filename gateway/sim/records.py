@@ -62,17 +62,22 @@ class Record:
 
 def parse_record(text: str, line: int) -> Record:
     """Parse one line; raises RecordError naming the line and the field."""
-    obj = _read_fast(text)
-    if obj is None:
-        try:
+    try:
+        obj = _read_fast(text)
+        if obj is None:
             obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RecordError(line, "json", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-        except RecursionError:
-            raise RecordError(line, "json", "not valid JSON (nested too deep to parse)") from None
+    except json.JSONDecodeError as exc:
+        raise RecordError(line, "json", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise RecordError(line, "json", "not valid JSON (nested too deep to parse)") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+        raise RecordError(line, "json", f"not readable JSON ({str(exc)[:80]})") from None
     if type(obj) is not dict:
         raise RecordError(line, "json", "each line must be a JSON object")
-    return record_from_dict(obj, line)
+    try:
+        return record_from_dict(obj, line)
+    except (OverflowError, RecursionError, UnicodeError) as exc:  # a number past a float, a value nested too deep
+        raise RecordError(line, "json", f"a value cannot be read ({type(exc).__name__})") from None
 
 
 def _read_fast(text: str) -> Any:
@@ -199,7 +204,7 @@ def to_facts(record: Record, match: Callable[[str, str], Match | None]) -> tuple
         action=action,
         target=target,
         query=query,
-        body=body.encode() if body else b"",
+        body=body.encode("utf-8", "surrogatepass") if body else b"",
         request_id=record.id,
     )
     return facts, hit

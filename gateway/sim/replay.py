@@ -56,17 +56,45 @@ class Malformed:
     error: str
 
 
+class Problems(list):
+    """Malformed lines: the first KEPT_PROBLEMS kept whole, every one counted (memory stays bounded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def add(self, problem: Malformed) -> None:
+        self.count += 1
+        if len(self) < KEPT_PROBLEMS:
+            self.append(problem)
+
+
+KEPT_PROBLEMS = 100
+MAX_LINE_CHARS = 1 << 20  # a record is a request's method, path, headers and a small body
+
+
 def read_records(lines: Iterable[str], *, strict: bool, problems: list[Malformed]) -> Iterator[Record]:
-    """Parse lines into records; a bad line is recorded in ``problems`` and skipped, or raised if ``strict``."""
+    """Parse lines into records; a bad line is recorded in ``problems`` and skipped, or raised if ``strict``.
+
+    Files are read with ``surrogateescape``: a line that is not UTF-8 is one bad line, not the end of the replay.
+    """
+    add = getattr(problems, "add", problems.append)
     for n, text in enumerate(lines, 1):
         if not text or text.isspace():
             continue
         try:
+            if len(text) > MAX_LINE_CHARS:
+                raise RecordError(n, "json", f"the line is longer than {MAX_LINE_CHARS} characters")
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise RecordError(n, "json", f"not UTF-8 text (at character {exc.start})") from None
             yield parse_record(text, n)
         except RecordError as exc:
             if strict:
                 raise
-            problems.append(Malformed(n, str(exc)))
+            add(Malformed(n, str(exc)))
 
 
 REPLAY_STATE_TIMEOUT_MS = 5000.0
@@ -182,7 +210,7 @@ async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | Non
 
     ``keep`` (when given) is filled with id -> (decision, enforced, rules, label) for diffs.
     """
-    problems: list[Malformed] = []
+    problems = Problems()
     tally = Tally(by=by)
     count = tally.count
     encode = DecisionLines(features).encode
@@ -205,9 +233,9 @@ async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | Non
     finally:  # a line that stops a --strict replay keeps the decisions before it, as written so far
         if output is not None:
             _write(output, pending)
-    tally.malformed = len(problems)
+    tally.malformed = problems.count
     summary = tally.as_dict()
-    summary["malformed_lines"] = [{"line": p.line, "error": p.error} for p in problems[:100]]
+    summary["malformed_lines"] = [{"line": p.line, "error": p.error} for p in problems]
     return summary
 
 
@@ -223,9 +251,9 @@ async def diff(settings: Settings, path: Path, other_rules: tuple[str, ...], *, 
     """Replay twice (fresh engines, the second with ``other_rules``) and compare per request."""
     before: dict[str, tuple[str, bool, tuple[str, ...], Any]] = {}
     after: dict[str, tuple[str, bool, tuple[str, ...], Any]] = {}
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8", errors="surrogateescape") as f:
         base = await replay(settings, f, output, by=by, strict=strict, keep=before)
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8", errors="surrogateescape") as f:
         other = await replay(replay_settings(settings, other_rules), f, None, by=by, strict=strict, keep=after)
     changes = []
     transitions: dict[str, int] = {}
@@ -294,7 +322,7 @@ def replay_main(argv: list[str] | None = None) -> int:
                     for c in result["changes"]:
                         f.write(json.dumps(c) + "\n")
         else:
-            with source.open(encoding="utf-8") as f:
+            with source.open(encoding="utf-8", errors="surrogateescape") as f:
                 summary = asyncio.run(replay(settings, f, out, features=args.features, by=tuple(args.by),
                                              strict=args.strict))
             result = None
