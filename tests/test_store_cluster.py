@@ -182,3 +182,23 @@ def move_slot(ports: list[int], key: str, source: int, target: int) -> None:
         src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
     for port in ports:
         redis.Redis(port=port).execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+
+
+async def test_a_slot_map_is_checked_and_nodes_it_drops_are_closed():
+    """A NULL host (cluster-preferred-endpoint-type unknown-endpoint) is the node asked; ranges outside 0..16383
+    are refused (a negative start grew the map); a node the new map no longer names is dropped, not kept forever."""
+    from gateway.settings import State
+    from gateway.signals.redis_store import RedisStore
+
+    store = RedisStore(State(backend="redis", url="redis://10.0.0.1:7000/0", cluster=True, prefix="gw"))
+    try:
+        seed = store._seed
+        slots = store._map(seed, [[0, 8191, [None, 7000]], [8192, 16383, [b"10.0.0.2", 7001]]])
+        assert {n.client.connection_pool.connection_kwargs["host"] for n in set(slots)} == {"10.0.0.1", "10.0.0.2"}
+        for bad in ([[0, 16383, [b"h", 1]], [-5, 10, [b"g", 2]]], [[0, 30000, [b"h", 1]]]):
+            with pytest.raises(RuntimeError, match="CLUSTER SLOTS answered the range"):
+                store._map(seed, bad)
+        store._map(seed, [[0, 16383, [b"10.0.0.3", 7002]]])
+        assert list(store._nodes) == [("10.0.0.3", 7002)]
+    finally:
+        await store.close()

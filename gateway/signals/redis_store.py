@@ -311,6 +311,7 @@ _TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionEr
 _WRITES_ONLY = frozenset({Birth, Mark, Peers, Stick})  # ops that answer nothing: replayable on Redis later
 _UNSENT_MAX = 4096  # past it the oldest unsent writes are dropped
 _IDLE_MAX = 32  # idle connections kept per node
+_MAX_NODES = 1000  # Redis Cluster's own recommended ceiling of nodes
 try:  # what CLIENT SETINFO sends, worked out once (redis-py 7 and later)
     from redis.driver_info import resolve_driver_info
 
@@ -487,6 +488,7 @@ class RedisStore:
         self._nodes: dict[tuple[str, int], _Node] = {}  # Redis Cluster: every node met, by address
         self._slots: list[_Node] | None = None  # Redis Cluster: the node serving each slot, once known
         self._refresh: asyncio.Task | None = None
+        self._closing: set[asyncio.Task] = set()  # nodes dropped from the slot map, closing
         self._open = f"{self.prefix}:{{"
         self._key = functools.lru_cache(maxsize=1 << 16)(self._key_bulk)
         self._slot = functools.lru_cache(maxsize=1 << 16)(self._key_slot)
@@ -699,16 +701,29 @@ class RedisStore:
     def _map(self, asked: _Node, answer: object) -> list[_Node]:
         kwargs = asked.client.connection_pool.connection_kwargs
         slots: list[_Node | None] = [None] * _SLOTS
+        addresses: dict[tuple[str, int], list[tuple[int, int]]] = {}
         for start, end, primary, *_ in answer:  # type: ignore[union-attr]
-            host = primary[0].decode() or kwargs.get("host", "127.0.0.1")  # "" names the node asked
-            address = (host, int(primary[1]))
+            if not (type(start) is int and type(end) is int and 0 <= start <= end < _SLOTS):
+                raise RuntimeError(f"Redis Cluster: CLUSTER SLOTS answered the range {start!r}..{end!r}")
+            host = primary[0].decode() if primary[0] else ""
+            address = (host or kwargs.get("host", "127.0.0.1"), int(primary[1]))  # "" or NULL: the node asked
+            addresses.setdefault(address, []).append((start, end))
+            if len(addresses) > _MAX_NODES:
+                raise RuntimeError(f"Redis Cluster: CLUSTER SLOTS names more than {_MAX_NODES} primaries")
+        for address, ranges in addresses.items():
             node = self._nodes.get(address)
             if node is None:
                 node = self._nodes[address] = _Node(self._connect(*address))
-            slots[start:end + 1] = [node] * (end + 1 - start)
+            for start, end in ranges:
+                slots[start:end + 1] = [node] * (end + 1 - start)
         missing = slots.count(None)
         if missing:
             raise RuntimeError(f"Redis Cluster serves {_SLOTS - missing} of {_SLOTS} slots; state needs all")
+        gone = [address for address in self._nodes if address not in addresses]
+        for address in gone:  # a node the map no longer names: its connections close, it is not asked again
+            closing = asyncio.get_running_loop().create_task(self._nodes.pop(address).close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         return slots  # type: ignore[return-value]
 
     def _refresh_slots(self) -> None:
