@@ -202,3 +202,28 @@ async def test_a_slot_map_is_checked_and_nodes_it_drops_are_closed():
         assert list(store._nodes) == [("10.0.0.3", 7002)]
     finally:
         await store.close()
+
+
+async def test_a_slot_in_migration_degrades_its_request_only():
+    """ASK and TRYAGAIN mean keys are moving between live nodes: they once fed the breaker shared by the whole
+    cluster and refreshed the map on every one (62% of requests degraded with one slot migrating)."""
+    from redis.exceptions import AskError, MovedError, TryAgainError
+
+    from gateway.settings import State
+    from gateway.signals.redis_store import RedisStore
+    from gateway.signals.store import Shared
+
+    store = RedisStore(State(backend="redis", url="redis://10.0.0.1:7000/0", cluster=True, prefix="gw",
+                             breaker_failures=2))
+    try:
+        ops = [Shared("ip:1", "a", "s")]
+        for error in (AskError("3999 10.0.0.2:7001"), TryAgainError("Multiple keys request during rehashing")) * 3:
+            assert store.breaker.allow()
+            assert store._failed(error, ops, 1.7e9).degraded is True
+        assert store.breaker.state == "closed" and store._refresh is None
+        for _ in range(2):
+            store.breaker.allow()
+            store._failed(MovedError("3999 10.0.0.2:7001"), ops, 1.7e9)
+        assert store.breaker.state == "open" and store._refresh is not None
+    finally:
+        await store.close()

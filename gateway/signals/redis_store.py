@@ -102,6 +102,7 @@ from redis.crc import key_slot
 from redis.exceptions import (
     AskError,
     ClusterDownError,
+    MovedError,
     NoPermissionError,
     NoScriptError,
     ResponseError,
@@ -580,6 +581,11 @@ class RedisStore:
         await self.fallback.close()
 
     def _failed(self, error: Exception, ops: list[Op], now: float) -> BatchResult:
+        if self.cluster and isinstance(error, AskError | TryAgainError) and not isinstance(error, MovedError):
+            # a slot being migrated: this exchange's keys are on their way to another node; the cluster is up
+            # and its map unchanged, so neither the breaker nor a refresh is the answer (this request degrades)
+            self.breaker.release()
+            return self._degrade(ops, now)
         was = self.breaker.state
         self.breaker.record_failure()
         if self.breaker.state != was:
