@@ -122,8 +122,26 @@ async def local():
     await client.aclose()
 
 
-async def test_library_is_loaded_again_after_a_flush(local):
-    store, client, prefix = local
+@pytest.fixture
+async def private():
+    """A RedisStore on a private redis-server, for tests that flush functions or scripts or add users: the shared
+    server may hold other people's libraries."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    server = start_redis(port)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = aioredis.Redis.from_url(url)
+    store = RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0))
+    yield store, client, url
+    await store.close()
+    await client.aclose()
+    server.kill()
+    server.wait()
+
+
+async def test_library_is_loaded_again_after_a_flush(private):
+    store, client, _ = private
     await store.exchange(request_ops(0, T0), T0)
     await client.function_flush()
     trips = store.round_trips
@@ -218,13 +236,14 @@ async def test_connections_a_restart_closed_are_not_reused_and_a_burst_leaves_fe
         server.wait()
 
 
-async def test_a_user_who_may_not_load_functions_runs_the_script_with_the_same_answers(local):
+async def test_a_user_who_may_not_load_functions_runs_the_script_with_the_same_answers(private):
     """Where FUNCTION LOAD is refused (a restricted user here; a server before Redis 7 alike), EVALSHA serves."""
-    store, client, prefix = local
+    store, client, server_url = private
+    prefix = "gw"
     user, password = f"gw-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     await client.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["*"],
                              commands=["+@all", "-function"])
-    url = f"redis://{user}:{password}@127.0.0.1:{REDIS_URL.rsplit(':', 1)[1]}"
+    url = f"redis://{user}:{password}@127.0.0.1:{server_url.rsplit(':', 1)[1]}"
     limited = RedisStore(State(backend="redis", url=url, prefix=prefix + "-acl", timeout_ms=2000.0))
     try:
         for i in range(3):
