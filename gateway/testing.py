@@ -207,14 +207,16 @@ class MockClient:
     ``X-Forwarded-For`` from ``peer`` (trust it in ``network.trusted_proxies``),
     with the device id and TLS fingerprint headers beside it::
 
-        async with MockClient(app=protected, ip="11.1.0.20") as alice:
-            await alice.login("alice")
-            assert (await alice.like("m1")).status_code == 200
+        async with MockClient(app=protected, ip="11.1.0.20", token=minter.mint("alice")) as alice:
+            assert (await alice.request("POST", "/v1/posts/p1/like")).status_code == 200
+
+    ``login`` asks a token endpoint with the demo's password grant; ``like``, ``comment`` and
+    ``follow`` use the demo API's paths.
     """
 
     def __init__(self, *, app=None, base_url: str | None = None, ip: str = "11.1.0.20",
                  device_id: str = "mock-device-1", user_agent: str = APP_USER_AGENT, tls: str | None = None,
-                 client_id: str = "engage-android", peer: str = "127.0.0.1") -> None:
+                 client_id: str = "engage-android", peer: str = "127.0.0.1", token: str | None = None) -> None:
         import httpx
 
         if (app is None) == (base_url is None):
@@ -222,7 +224,7 @@ class MockClient:
         transport = httpx.ASGITransport(app=app, client=(peer, 50000)) if app is not None else None
         self._http = httpx.AsyncClient(transport=transport, base_url=base_url or "http://gateway.test")
         self.ip, self.device_id, self.user_agent, self.tls, self.client_id = ip, device_id, user_agent, tls, client_id
-        self.token: str | None = None
+        self.token = token  # sent as a Bearer token: one from login(), or one a TokenMinter made
 
     def headers(self) -> dict[str, str]:
         h = {"user-agent": self.user_agent, "accept": "application/json", "accept-language": "en-US",
@@ -242,7 +244,11 @@ class MockClient:
         self.token = r.json()["access_token"]
         return self.token
 
-    async def like(self, media_id: str):
+    async def request(self, method: str, path: str, **kwargs):
+        """Any request to your own API, with this client's headers (and token); kwargs go to httpx."""
+        return await self._http.request(method, path, headers={**self.headers(), **kwargs.pop("headers", {})}, **kwargs)
+
+    async def like(self, media_id: str):  # like, comment and follow use the demo API's paths
         return await self._http.post(f"/v1/media/{media_id}/like", headers=self.headers())
 
     async def comment(self, media_id: str, text: str = "nice"):

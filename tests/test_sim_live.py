@@ -18,6 +18,6 @@ async def test_abusive_clients_are_blocked_and_people_are_served(serve) -> None:
     farm = [s for s in result.sent if s.label == "abuse" and s.meta["kind"] != "login"]
     assert people and farm
     assert all(outcome(s.status) == "served" for s in people), [s.status for s in people if s.status != 200][:5]
-    stopped = [s for s in farm if outcome(s.status) in ("blocked", "challenged")]
+    stopped = [s for s in farm if outcome(s.status, s.step_up) in ("blocked", "challenged")]
     assert len(stopped) > len(farm) * 0.5 and all(s.decision_id for s in stopped)
     assert any(outcome(s.status) == "blocked" for s in farm)

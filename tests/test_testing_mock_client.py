@@ -60,3 +60,23 @@ async def test_concurrent_first_requests_start_the_engine_without_a_lifespan(tmp
     for c in clients:
         await c.aclose()
     await app.engine.close()
+
+
+async def test_against_your_own_api_a_minted_token_and_any_request(tmp_path):
+    """Your API has no demo token endpoint: give the client a token and send your own paths."""
+    from gateway.demo.app import issue_token
+
+    app = protected(tmp_path)
+    async with MockClient(app=app, token=issue_token("dana", client_id="engage-android", device_id="d9"),
+                          device_id="d9") as dana:
+        assert (await dana.request("POST", "/v1/media/m7/like")).status_code == 200
+        refused = await dana.request("POST", "/v1/media/m7/like", headers={"authorization": "Bearer forged.token.x"})
+        assert refused.status_code == 401
+    await app.engine.close()
+
+
+def test_a_refused_token_is_not_counted_as_a_challenge():
+    from gateway.sim.live import outcome
+
+    assert outcome(401) == "unauthenticated" and outcome(401, step_up=True) == "challenged"
+    assert (outcome(403), outcome(429), outcome(0), outcome(204)) == ("blocked", "throttled", "failed", "served")

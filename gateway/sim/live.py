@@ -26,7 +26,9 @@ from gateway.sim.personas import Persona
 from gateway.sim.scenarios import Scenario, build
 
 _SKIP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
-OUTCOMES = {200: "served", 201: "served", 204: "served", 401: "challenged", 403: "blocked", 429: "throttled"}
+OUTCOMES = {200: "served", 201: "served", 204: "served", 403: "blocked", 429: "throttled"}
+# A 401 is a challenge only when it asks for a stronger authentication (RFC 9470); otherwise the token was refused
+STEP_UP = "insufficient_user_authentication"
 
 
 class LiveError(ValueError):
@@ -40,6 +42,7 @@ class Sent:
     meta: Any
     status: int  # 0: the request failed before an answer
     decision_id: str | None
+    step_up: bool = False  # a 401 that asks for a stronger authentication: a challenge
 
 
 @dataclass(slots=True)
@@ -48,13 +51,16 @@ class LiveResult:
     errors: int = 0
 
     def counts(self) -> Counter:
-        """(label, outcome) -> requests; outcome: served, blocked, challenged, throttled, failed or the status."""
-        return Counter((s.label, outcome(s.status)) for s in self.sent)
+        """(label, outcome) -> requests; outcome: served, blocked, challenged, throttled, unauthenticated (a token
+        refused), failed or the status."""
+        return Counter((s.label, outcome(s.status, s.step_up)) for s in self.sent)
 
 
-def outcome(status: int) -> str:
+def outcome(status: int, step_up: bool = False) -> str:
     if status == 0:
         return "failed"
+    if status == 401:
+        return "challenged" if step_up else "unauthenticated"
     return OUTCOMES.get(status, "served" if 200 <= status < 300 else str(status))
 
 
@@ -137,11 +143,11 @@ async def _send(client: httpx.AsyncClient, rec: dict[str, Any], tokens: dict[str
         if isinstance(issued, str) and isinstance(simulated, str):
             tokens[simulated] = issued
     return Sent(rec["id"], rec.get("label"), rec.get("meta"), resp.status_code,
-                resp.headers.get("x-gateway-decision-id"))
+                resp.headers.get("x-gateway-decision-id"), STEP_UP in resp.headers.get("www-authenticate", ""))
 
 
 def progress_line(result: LiveResult) -> str:
-    c = Counter(outcome(s.status) for s in result.sent)
+    c = Counter(outcome(s.status, s.step_up) for s in result.sent)
     return f"{len(result.sent)} sent: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
 
 
