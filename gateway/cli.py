@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module:function taking argv and returning an exit code, one-line help)
@@ -46,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway: unknown command {name!r}; run 'gateway --help'", file=sys.stderr)
         return 2
     module, func = target.split(":")
-    code = getattr(importlib.import_module(module), func)(rest)
+    try:
+        code = getattr(importlib.import_module(module), func)(rest)
+    except BrokenPipeError:  # `gateway features | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error as Python exits
+        return 0
     return int(code or 0)
 
 

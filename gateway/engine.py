@@ -212,7 +212,8 @@ class Engine:
                 self.collector.defer(Stick(key, record, now + s.ttl_s))
         explain = ev.explain
         if score is not None and movers:
-            explain += f"; model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"
+            model = f"model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"
+            explain = f"{explain}; {model}" if explain else model
         return Verdict(
             self._next_id(), ev.decision, True, rules=ev.rules, shadow_rules=ev.shadow_rules, score=score,
             risk=round(ev.risk, 3), explain=explain, retry_after=ev.retry_after, top_features=movers,
