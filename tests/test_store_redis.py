@@ -7,6 +7,7 @@ own ``redis-server`` on a spare loopback port for the outage test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import random
@@ -122,22 +123,31 @@ async def local():
     await client.aclose()
 
 
-@pytest.fixture
-async def private():
-    """A RedisStore on a private redis-server, for tests that flush functions or scripts or add users: the shared
-    server may hold other people's libraries."""
+@contextlib.asynccontextmanager
+async def private_redis():
+    """A private redis-server: its URL and a client; killed afterwards."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     port = free_port()
     server = start_redis(port)
     url = f"redis://127.0.0.1:{port}/0"
     client = aioredis.Redis.from_url(url)
-    store = RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0))
-    yield store, client, url
-    await store.close()
-    await client.aclose()
-    server.kill()
-    server.wait()
+    try:
+        yield url, client
+    finally:
+        await client.aclose()
+        server.kill()
+        server.wait()
+
+
+@pytest.fixture
+async def private():
+    """A RedisStore on a private redis-server, for tests that flush functions or scripts or add users: the shared
+    server may hold other people's libraries."""
+    async with private_redis() as (url, client):
+        store = RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0))
+        yield store, client, url
+        await store.close()
 
 
 async def test_library_is_loaded_again_after_a_flush(private):
@@ -153,60 +163,46 @@ async def test_library_is_loaded_again_after_a_flush(private):
     assert store.round_trips - trips == 4
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 async def test_a_refusal_that_may_pass_fails_one_exchange_and_a_flush_under_load_loads_once():
     """OOM (READONLY, BUSY, LOADING) once switched the function library off for good; and every exchange that
     found it missing sent a FUNCTION LOAD of its own, queued on the server's one thread."""
-    port = free_port()
-    server = start_redis(port)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = aioredis.Redis.from_url(url)
-    store = RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0, breaker_failures=1000))
-    try:
-        await client.config_set("maxmemory", "1")  # noeviction: every write is refused, FUNCTION LOAD too
-        assert (await store.exchange(request_ops(0, T0), T0)).degraded is True
-        await client.config_set("maxmemory", "0")
-        assert (await store.exchange(request_ops(1, T0 + 1), T0 + 1)).degraded is False
-        stats = await client.info("commandstats")
-        assert "cmdstat_fcall" in stats and "cmdstat_eval" not in stats and "cmdstat_evalsha" not in stats
-        await client.function_flush()
-        await client.config_resetstat()
-        results = await asyncio.gather(*[store.exchange(request_ops(i, T0 + 2), T0 + 2) for i in range(50)])
-        assert not any(r.degraded for r in results)
-        stats = await client.info("commandstats")
-        assert stats["cmdstat_function|load"]["calls"] == 1
-    finally:
-        await store.close()
-        await client.aclose()
-        server.kill()
-        server.wait()
+    async with private_redis() as (url, client):
+        store = RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0, breaker_failures=1000))
+        try:
+            await client.config_set("maxmemory", "1")  # noeviction: every write is refused, FUNCTION LOAD too
+            assert (await store.exchange(request_ops(0, T0), T0)).degraded is True
+            await client.config_set("maxmemory", "0")
+            assert (await store.exchange(request_ops(1, T0 + 1), T0 + 1)).degraded is False
+            stats = await client.info("commandstats")
+            assert "cmdstat_fcall" in stats and "cmdstat_eval" not in stats and "cmdstat_evalsha" not in stats
+            await client.function_flush()
+            await client.config_resetstat()
+            results = await asyncio.gather(*[store.exchange(request_ops(i, T0 + 2), T0 + 2) for i in range(50)])
+            assert not any(r.degraded for r in results)
+            stats = await client.info("commandstats")
+            assert stats["cmdstat_function|load"]["calls"] == 1
+        finally:
+            await store.close()
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 async def test_writes_an_outage_kept_local_reach_redis_with_the_next_exchange_it_answers():
     """A sticky decision, a mark or peers learned while Redis refused them lived only in one replica's fallback:
     the other replicas never saw the block. They now travel with the next exchange Redis answers."""
-    port = free_port()
-    server = start_redis(port)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = aioredis.Redis.from_url(url)
-    one, other = (RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0)) for _ in range(2))
-    try:
-        await one.exchange([Session("s:x", "born", "L")], T0)  # loads the library
-        await client.config_set("maxmemory", "1")
-        written = [Stick("s:x", "block|r|9", T0 + 600), Mark("a:x", "like:m1"), Peers("a:x", ("s:y",))]
-        assert (await one.exchange([*written, Session("s:x", "", "L")], T0 + 1)).degraded is True
-        await client.config_set("maxmemory", "0")
-        answer = await one.exchange([Shared("ip:1", "a", "s")], T0 + 2)
-        assert answer.degraded is False and answer.values == [(1, 1, 1, 1, None)]  # its own answers only
-        seen = (await other.exchange([Session("s:x", "", "L"), Account("a:x", MEMBERS, "L")], T0 + 3)).values
-        assert seen[0][3] == "block|r|9" and seen[1][8] == ["s:y"]
-    finally:
-        for store in (one, other):
-            await store.close()
-        await client.aclose()
-        server.kill()
-        server.wait()
+    async with private_redis() as (url, client):
+        one, other = (RedisStore(State(backend="redis", url=url, prefix="gw", timeout_ms=2000.0)) for _ in range(2))
+        try:
+            await one.exchange([Session("s:x", "born", "L")], T0)  # loads the library
+            await client.config_set("maxmemory", "1")
+            written = [Stick("s:x", "block|r|9", T0 + 600), Mark("a:x", "like:m1"), Peers("a:x", ("s:y",))]
+            assert (await one.exchange([*written, Session("s:x", "", "L")], T0 + 1)).degraded is True
+            await client.config_set("maxmemory", "0")
+            answer = await one.exchange([Shared("ip:1", "a", "s")], T0 + 2)
+            assert answer.degraded is False and answer.values == [(1, 1, 1, 1, None)]  # its own answers only
+            seen = (await other.exchange([Session("s:x", "", "L"), Account("a:x", MEMBERS, "L")], T0 + 3)).values
+            assert seen[0][3] == "block|r|9" and seen[1][8] == ["s:y"]
+        finally:
+            for store in (one, other):
+                await store.close()
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
