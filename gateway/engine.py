@@ -166,13 +166,14 @@ class Engine:
             self.log.record(self._log_entry(facts, verdict, context))
         return verdict
 
-    async def _decide(self, facts: RequestFacts) -> tuple[Verdict, tuple[Principal, Fingerprint] | None]:
+    async def _decide(self, facts: RequestFacts) -> tuple[Verdict, tuple[Principal | None, Fingerprint] | None]:
         try:
             principal = await self.auth.authenticate(facts)
         except AuthError as err:  # counted by the authenticator, by reason
             v = Verdict(self._next_id(), Decision.UNAUTHENTICATED, True, explain=f"unauthenticated: {err.reason}")
             v.auth_error, v.auth_error_description = err.error, err.description
-            return v, None
+            # where refused tokens come from: a flood of them is traced by address in the log
+            return v, (None, self.fingerprinter.fingerprint(facts)) if self.log.enabled else None
         fp = self.fingerprinter.fingerprint(facts)
         collector = self.collector
         plan = collector.plan(facts, principal, fp)
@@ -248,7 +249,7 @@ class Engine:
             counter = self._request_counters[key] = REQUESTS.labels(action, verdict.decision.value, str(verdict.enforced).lower())
         counter.inc()
 
-    def _log_entry(self, facts: RequestFacts, v: Verdict, context: tuple[Principal, Fingerprint] | None) -> dict:
+    def _log_entry(self, facts: RequestFacts, v: Verdict, context: tuple[Principal | None, Fingerprint] | None) -> dict:
         p, fp = context if context else (None, None)
         entry = {
             "decision_id": v.decision_id,

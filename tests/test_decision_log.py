@@ -45,3 +45,26 @@ async def test_a_line_orjson_refuses_is_written_escaped_and_the_writer_goes_on(t
     await log.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["session"] for line in lines] == ["s1", "\ud800", "s3"] and log.written == 3
+
+
+async def test_a_refused_token_is_logged_with_where_it_came_from(tmp_path) -> None:
+    """A flood of bad tokens must be traceable by address: the line carries the client's ip, not null."""
+    import dataclasses
+
+    from gateway.demo.app import DEMO_CONFIG
+    from gateway.engine import Engine
+    from gateway.facts import RequestFacts
+    from gateway.settings import load_settings
+
+    settings = load_settings(DEMO_CONFIG)
+    path = tmp_path / "decisions.jsonl"
+    engine = Engine(dataclasses.replace(settings, reload=False, log=dataclasses.replace(settings.log, sink=str(path))))
+    await engine.start()
+    try:
+        facts = RequestFacts(ts=1.7e9, method="POST", path="/v1/media/m1/like", peer="198.51.100.9",
+                             headers={"authorization": "Bearer forged.token.here"}, action="like", target="m1")
+        assert (await engine.decide(facts)).decision.value == "unauthenticated"
+    finally:
+        await engine.close()
+    [line] = [json.loads(x) for x in path.read_text().splitlines()]
+    assert line["ip"] == "198.51.100.9" and line["subject"] is None and line["decision"] == "unauthenticated"
