@@ -200,12 +200,9 @@ class Engine:
         score, movers, extra = None, [], 0.0
         scorer = self.scorer.current if self.scorer is not None else None
         if scorer is not None:
-            score, movers = scorer.score(features)
-            if score == score:  # a NaN would switch off every threshold: refused at load, and never used here
-                features["model.score"] = score
-                extra = self.settings.model_weight * score
-            else:
-                score, movers = None, []
+            score, movers = scorer.score(features)  # never NaN: a model that could score one is refused at load
+            features["model.score"] = score
+            extra = self.settings.model_weight * score
         ev = self.rules.current.evaluate(features, extra)
         for s in ev.sticky:
             record = f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}"

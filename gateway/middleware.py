@@ -24,7 +24,7 @@ def route_path(scope) -> str:
     """The path the app routes on: behind a root path (``uvicorn --root-path /api``, a Starlette Mount) the
     server puts it in front of ``path`` and the app takes it off again, as Starlette's get_route_path does."""
     path, root = scope["path"], scope["root_path"]
-    if path == root:
+    if path == root:  # Starlette routes it as ""; no route is ""
         return "/"
     if path.startswith(root) and path[len(root)] == "/":
         return path[len(root):]
@@ -54,9 +54,7 @@ class GatewayMiddleware:
         # on a route the gateway does not protect goes straight to the app.
         if scope["type"] == "http":
             method = scope["method"]
-            match = self._match(method, scope["path"])
-            if match is None and scope.get("root_path"):
-                match = self._match(method, route_path(scope))
+            match = self._match(method, route_path(scope) if scope.get("root_path") else scope["path"])
             if match is None:
                 return await self.app(scope, receive, send)
         elif scope["type"] == "lifespan":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
-import math
 import re
 import types
 import typing
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gateway.numbers import finite_number
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -291,11 +292,8 @@ def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: {key}: expected a number, got {value!r}")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):  # NaN compares false: a NaN leeway would accept any expired token
+        number = finite_number(value)
+        if number is None:  # NaN compares false: a NaN leeway would accept any expired token
             raise ConfigError(f"{where}: {key}: expected a finite number, got {str(value)[:40]}")
         return number
     if tp is str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -43,3 +44,24 @@ def running(app, port: int | None = None) -> Iterator[str]:
 def serve():
     """``with serve(app) as url:`` runs a real HTTP server for the test."""
     return running
+
+
+class SlowOrHuge:
+    """A server of one JSON document that dribbles it a byte at a time (/drip, 1.5 s), or pads it past any
+    sane size (/huge, 5 MiB of spaces first): an identity provider's answer that never ends in time or in size."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        if scope["path"] == "/drip":
+            for _ in range(15):  # each read arrives well within httpx's per-read timeout
+                await send({"type": "http.response.body", "body": b" ", "more_body": True})
+                await asyncio.sleep(0.1)
+        elif scope["path"] == "/huge":
+            for _ in range(5):
+                await send({"type": "http.response.body", "body": b" " * (1 << 20), "more_body": True})
+        await send({"type": "http.response.body", "body": self.body})

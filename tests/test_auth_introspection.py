@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -10,6 +9,7 @@ import time
 from urllib.parse import parse_qs
 
 import pytest
+from conftest import SlowOrHuge
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -165,18 +165,7 @@ async def test_jwts_stay_local_when_a_jwks_is_configured(serve, server, tmp_path
 
 async def test_an_answer_dribbled_or_huge_is_unavailable_within_the_timeout(serve):
     """httpx's timeout bounds each read: a server sending a byte at a time once held a request for good."""
-
-    async def app(scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        for _ in range(15 if scope["path"] == "/drip" else 3):
-            body = b" " if scope["path"] == "/drip" else b" " * (1 << 20)
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-            await asyncio.sleep(0.1 if scope["path"] == "/drip" else 0)
-        await send({"type": "http.response.body", "body": b'{"active": true, "sub": "alice"}'})
-
-    with serve(app) as base:
+    with serve(SlowOrHuge(b'{"active": true, "sub": "alice"}')) as base:
         for path in ("/drip", "/huge"):
             settings = settings_for(f"{base}{path}")
             auth = Authenticator(dataclasses.replace(settings, auth=dataclasses.replace(

@@ -8,6 +8,7 @@ import logging
 
 import jwt
 import pytest
+from conftest import SlowOrHuge
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
@@ -41,68 +42,61 @@ async def reason(auth: Authenticator, token: str) -> str:
     return info.value.reason
 
 
-async def test_rotation_by_kid_from_a_rewritten_file(tmp_path):
+@pytest.fixture
+async def from_file(tmp_path):
+    """(minter, its JWKS file, a started Authenticator reading that file)."""
     minter = TokenMinter()
     path = minter.write_jwks(tmp_path / "jwks.json")
     auth = Authenticator(settings_from_dict({"auth": minter.auth_settings(path)}))
     await auth.start()
-    try:
-        old_token = minter.mint("alice", issued_at=NOW)
-        assert (await auth.authenticate(facts(old_token))).subject == "alice"
-        retired_key = minter.private_key("test-1")
-        minter.add_key("test-2")
-        minter.remove_key("test-1")
-        minter.kid = "test-2"
-        minter.write_jwks(path)
-        new_token = minter.mint("alice", issued_at=NOW)
-        generation = auth.keys.generation
-        # the unknown kid is refused at once (never waits) and pulls the refresh forward
-        assert await reason(auth, new_token) == "unknown_kid"
-        await wait_for_generation(auth, generation)
-        assert (await auth.authenticate(facts(new_token))).subject == "alice"
-        # the retired key no longer verifies a token it has not seen before
-        retired = TokenMinter(kid="test-1", private_key=retired_key)
-        assert await reason(auth, retired.mint("alice", issued_at=NOW)) == "unknown_kid"
-        # nor the one it had: a key withdrawn (a compromise) takes its tokens out of the cache
-        assert await reason(auth, old_token) == "unknown_kid"
-    finally:
-        await auth.close()
+    yield minter, path, auth
+    await auth.close()
 
 
-async def test_a_reload_that_changes_no_key_keeps_the_cache(tmp_path):
-    minter = TokenMinter()
-    path = minter.write_jwks(tmp_path / "jwks.json")
-    auth = Authenticator(settings_from_dict({"auth": minter.auth_settings(path)}))
-    await auth.start()
-    try:
-        token = minter.mint("alice", issued_at=NOW)
-        await auth.authenticate(facts(token))
-        minter.add_key("test-2")  # a key added: nothing withdrawn
-        minter.write_jwks(path)
-        generation = auth.keys.generation
-        await auth.keys.refresh()
-        assert auth.keys.generation > generation and auth.keys.withdrawals == 0
-        assert len(auth._cache) == 1 and (await auth.authenticate(facts(token))).subject == "alice"
-    finally:
-        await auth.close()
+async def test_rotation_by_kid_from_a_rewritten_file(from_file):
+    minter, path, auth = from_file
+    old_token = minter.mint("alice", issued_at=NOW)
+    assert (await auth.authenticate(facts(old_token))).subject == "alice"
+    retired_key = minter.private_key("test-1")
+    minter.add_key("test-2")
+    minter.remove_key("test-1")
+    minter.kid = "test-2"
+    minter.write_jwks(path)
+    new_token = minter.mint("alice", issued_at=NOW)
+    generation = auth.keys.generation
+    # the unknown kid is refused at once (never waits) and pulls the refresh forward
+    assert await reason(auth, new_token) == "unknown_kid"
+    await wait_for_generation(auth, generation)
+    assert (await auth.authenticate(facts(new_token))).subject == "alice"
+    # the retired key no longer verifies a token it has not seen before
+    retired = TokenMinter(kid="test-1", private_key=retired_key)
+    assert await reason(auth, retired.mint("alice", issued_at=NOW)) == "unknown_kid"
+    # nor the one it had: a key withdrawn (a compromise) takes its tokens out of the cache
+    assert await reason(auth, old_token) == "unknown_kid"
 
 
-async def test_bad_file_at_refresh_keeps_last_good_keys(tmp_path, caplog):
-    minter = TokenMinter()
-    path = minter.write_jwks(tmp_path / "jwks.json")
-    auth = Authenticator(settings_from_dict({"auth": minter.auth_settings(path)}))
-    await auth.start()
-    try:
-        path.write_text("{ this is not json")
-        with caplog.at_level(logging.WARNING, logger="gateway.auth"):
-            assert await auth.keys.refresh() is False
-        assert "keeping the 1 key(s)" in caplog.text and str(path) in caplog.text
-        assert (await auth.authenticate(facts(minter.mint("alice", issued_at=NOW)))).subject == "alice"
-        path.unlink()
+async def test_a_reload_that_changes_no_key_keeps_the_cache(from_file):
+    minter, path, auth = from_file
+    token = minter.mint("alice", issued_at=NOW)
+    await auth.authenticate(facts(token))
+    minter.add_key("test-2")  # a key added: nothing withdrawn
+    minter.write_jwks(path)
+    generation = auth.keys.generation
+    await auth.keys.refresh()
+    assert auth.keys.generation > generation and auth.keys.withdrawals == 0
+    assert len(auth._cache) == 1 and (await auth.authenticate(facts(token))).subject == "alice"
+
+
+async def test_bad_file_at_refresh_keeps_last_good_keys(from_file, caplog):
+    minter, path, auth = from_file
+    path.write_text("{ this is not json")
+    with caplog.at_level(logging.WARNING, logger="gateway.auth"):
         assert await auth.keys.refresh() is False
-        assert (await auth.authenticate(facts(minter.mint("bob", issued_at=NOW)))).subject == "bob"
-    finally:
-        await auth.close()
+    assert "keeping the 1 key(s)" in caplog.text and str(path) in caplog.text
+    assert (await auth.authenticate(facts(minter.mint("alice", issued_at=NOW)))).subject == "alice"
+    path.unlink()
+    assert await auth.keys.refresh() is False
+    assert (await auth.authenticate(facts(minter.mint("bob", issued_at=NOW)))).subject == "bob"
 
 
 def _settings_for(path, minter, **extra):
@@ -242,29 +236,9 @@ async def test_jwks_url_serving_garbage_at_start(serve):
             await auth.start()
 
 
-class SlowOrHugeJWKS:
-    """A JWKS server that dribbles its answer a byte at a time, or pads it past any sane size."""
-
-    def __init__(self, minter: TokenMinter) -> None:
-        self.body = json.dumps(minter.jwks()).encode()
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        if scope["path"] == "/drip":
-            for _ in range(15):  # each read arrives well within httpx's per-read timeout
-                await send({"type": "http.response.body", "body": b" ", "more_body": True})
-                await asyncio.sleep(0.1)
-        elif scope["path"] == "/huge":
-            for _ in range(5):
-                await send({"type": "http.response.body", "body": b" " * (1 << 20), "more_body": True})
-        await send({"type": "http.response.body", "body": self.body})
-
-
 async def test_a_jwks_answer_is_bounded_in_time_and_in_size(serve):
     minter = TokenMinter()
-    with serve(SlowOrHugeJWKS(minter)) as base:
+    with serve(SlowOrHuge(json.dumps(minter.jwks()).encode())) as base:
         for path, problem in (("/drip", "no whole answer within 0.5 s"), ("/huge", "longer than 1048576 bytes")):
             auth = {**minter.auth_settings(""), "jwks_url": f"{base}{path}"}
             del auth["jwks_file"]

@@ -24,6 +24,7 @@ from gateway.sim.personas import Persona
 from gateway.sim.records import Record, RecordError, parse_record, record_from_dict
 from gateway.sim.replay import (
     DEMO_CONFIG,
+    Problems,
     _Statuses,
     decide_records,
     read_records,
@@ -88,7 +89,7 @@ async def test_replay_writes_exactly_the_decision_dicts(tmp_path) -> None:
     for features in (False, True):
         out = io.StringIO()
         summary = await replay(settings, traffic, out, features=features)
-        dicts = [d async for _, d, _ in decide_records(settings, read_records(traffic, strict=True, problems=[]),
+        dicts = [d async for _, d, _ in decide_records(settings, read_records(traffic, strict=True, problems=Problems()),
                                                        features=features)]
         assert out.getvalue() == "".join(reference(d) + "\n" for d in dicts)
         assert summary["lines"] == len(traffic) and summary["actions"] > len(traffic) / 2
@@ -161,14 +162,14 @@ def test_errors_read_as_json_words_them(text: str, message: str | None) -> None:
 
 def test_without_orjson_the_same_records(monkeypatch) -> None:
     lines = [line + "\n" for line in build(SMALL, 5).lines()]
-    fast = [repr(r) for r in read_records(lines, strict=True, problems=[])]
+    fast = [repr(r) for r in read_records(lines, strict=True, problems=Problems())]
     monkeypatch.setattr(records, "_fast_loads", None)
-    assert [repr(r) for r in read_records(lines, strict=True, problems=[])] == fast
+    assert [repr(r) for r in read_records(lines, strict=True, problems=Problems())] == fast
 
 
 def test_blank_lines_are_skipped_and_counted_in_line_numbers() -> None:
     lines = ["\n", json.dumps(GOOD), "   \t \n", "", "nope", json.dumps({**GOOD, "id": "r2"})]
-    problems: list = []
+    problems = Problems()
     assert [(r.id, r.line) for r in read_records(lines, strict=False, problems=problems)] == [("r1", 2), ("r2", 6)]
     assert [p.line for p in problems] == [5]
 

@@ -9,7 +9,7 @@ import pytest
 from gateway.routes import RouteTable
 from gateway.settings import load_settings
 from gateway.sim.records import RecordError, parse_record, to_facts
-from gateway.sim.replay import DEMO_CONFIG, Malformed, read_records
+from gateway.sim.replay import DEMO_CONFIG, Problems, read_records
 
 GOOD = {"id": "r1", "ts": 1700000000.5, "method": "post", "path": "/v1/media/m42/like?src=feed",
         "client": "127.0.0.1", "headers": {"User-Agent": "x", "x-forwarded-for": "11.1.0.9"},
@@ -53,11 +53,11 @@ def test_not_json_and_not_an_object() -> None:
 
 def test_read_records_skips_or_raises() -> None:
     lines = [json.dumps(GOOD), "garbage", "", json.dumps({**GOOD, "id": "r2"})]
-    problems: list[Malformed] = []
+    problems = Problems()
     assert [r.id for r in read_records(lines, strict=False, problems=problems)] == ["r1", "r2"]
     assert [p.line for p in problems] == [2]
     with pytest.raises(RecordError, match="line 2"):
-        list(read_records(lines, strict=True, problems=[]))
+        list(read_records(lines, strict=True, problems=Problems()))
 
 
 def test_facts_use_the_route_table() -> None:

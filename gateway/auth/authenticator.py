@@ -43,7 +43,8 @@ class Authenticator:
         self._dpop = DPoPVerifier(auth) if auth.dpop.enabled else None
         self._reject_unproven = auth.dpop.reject_unproven
         self._cache = VerifiedTokenCache(auth.cache_size)
-        self._withdrawals = 0  # the key set's count of withdrawals the cache has followed
+        if self._keys is not None:  # a key withdrawn from the JWKS (a compromise) takes its tokens out of the cache
+            self._keys.on_withdrawal = self._cache.clear
         self._dpop_algs = auth.dpop.algorithms if self._dpop is not None else ()
 
     @property
@@ -73,7 +74,6 @@ class Authenticator:
         try:
             token = self._token(facts)
             token_hash = hashlib.sha256(token.encode()).hexdigest()
-            self._forget_withdrawn()
             principal = self._cache.get(token_hash, facts.ts)
             if principal is None:
                 if not _B64TOKEN.fullmatch(token):
@@ -106,7 +106,6 @@ class Authenticator:
             if not _B64TOKEN.fullmatch(token):
                 raise AuthError("malformed", "the token has characters a token cannot have")
             token_hash = hashlib.sha256(token.encode()).hexdigest()
-            self._forget_withdrawn()
             principal = self._cache.get(token_hash, now)
             if principal is None:
                 principal, valid_from, valid_until = self._jwt.verify(token, token_hash, now)
@@ -127,13 +126,6 @@ class Authenticator:
         return www_authenticate(err.error, err.description, self._dpop_algs, realm)
 
     # -- internals ----------------------------------------------------------
-
-    def _forget_withdrawn(self) -> None:
-        """A key withdrawn from the JWKS (a compromise, a rotation) takes the tokens it verified out of the cache."""
-        keys = self._keys
-        if keys is not None and keys.withdrawals != self._withdrawals:
-            self._withdrawals = keys.withdrawals
-            self._cache.clear()
 
     def _token(self, facts: RequestFacts) -> str:
         value = facts.headers.get("authorization")

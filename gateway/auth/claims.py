@@ -7,18 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.auth.principal import AuthError, Principal
+from gateway.numbers import finite_number
 from gateway.settings import Auth
-
-
-def finite_number(value: object) -> float | None:
-    """A JSON number as a finite float; None for anything else (a bool, text, NaN, an integer past a float's range)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # JSON integers have no bound: 10**400 parses
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:

@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlsplit
 
 import jwt
 
-from gateway.auth.claims import finite_number
 from gateway.auth.jose import b64url, read_header, show
+from gateway.numbers import finite_number
 from gateway.settings import Auth, ConfigError
 
 _ASYMMETRIC = frozenset(

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,8 @@ class KeySet:
         self._last_early: float = -1e18
         self._closing = False
         self.generation = 0  # bumped on every successful (re)load
-        self.withdrawals = 0  # bumped when a reload drops or changes a key: tokens it verified must be checked again
+        self.withdrawals = 0  # reloads that dropped or changed a key: tokens it verified must be checked again
+        self.on_withdrawal: Callable[[], None] | None = None  # called at each, e.g. to empty a token cache
 
     # -- request path -------------------------------------------------------
 
@@ -245,6 +246,8 @@ class KeySet:
     def _install(self, keys: KeysByKid) -> None:
         if any(_material(keys.get(kid)) != _material(by_alg) for kid, by_alg in self._keys.items()):
             self.withdrawals += 1
+            if self.on_withdrawal is not None:
+                self.on_withdrawal()
         self._keys = keys
         self._sole = next(iter(keys.values())) if len(keys) == 1 else None
         self.generation += 1

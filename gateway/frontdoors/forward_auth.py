@@ -217,13 +217,13 @@ def check_forward_auth(settings) -> None:
         raise ConfigError(f"{where}: forward_auth.envoy_path_prefix: {prefix!r} must start with '/' (e.g. /authz)")
     if not fa.sessions_path.startswith("/"):
         raise ConfigError(f"{where}: forward_auth.sessions_path: {fa.sessions_path!r} must start with '/'")
-    for key in ("original_method_headers", "original_uri_headers", "forwarded_method_headers", "forwarded_uri_headers"):
-        for i, name in enumerate(getattr(fa, key)):
-            if name != name.lower() or not name:
-                raise ConfigError(f"{where}: forward_auth.{key}[{i}]: write header names in lower case, e.g. {name.lower()!r}")
-    for key in ("sessions_secret_header", "client_ip_fallback_header"):
-        name = getattr(fa, key)
-        if name is not None and (name != name.lower() or not name):
+    names = [(f"{key}[{i}]", name) for key in ("original_method_headers", "original_uri_headers",
+                                               "forwarded_method_headers", "forwarded_uri_headers")
+             for i, name in enumerate(getattr(fa, key))]
+    names += [(key, getattr(fa, key)) for key in ("sessions_secret_header", "client_ip_fallback_header")
+              if getattr(fa, key) is not None]
+    for key, name in names:  # header names arrive in lower case: another spelling would never match
+        if name != name.lower() or not name:
             raise ConfigError(f"{where}: forward_auth.{key}: write header names in lower case, e.g. {name.lower()!r}")
 
 

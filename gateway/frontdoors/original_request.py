@@ -125,9 +125,15 @@ def normalise_path(raw: str, where: str) -> str:
     if "#" in raw:
         raise BadCheckRequest(f"{where}: the path holds a '#'; a request target has no fragment")
     path = unquote(raw, errors="replace")
-    if "/." in path and any(seg in (".", "..") for seg in path.split("/")):
+    if has_dot_segment(path):
         raise BadCheckRequest(f"{where}: the path has a '.' or '..' segment, which backends read differently")
     if "//" not in path:
         return path or "/"
     trailing = "/" if path.endswith("/") and path.strip("/") else ""
     return "/" + "/".join(seg for seg in path.split("/") if seg) + trailing
+
+
+def has_dot_segment(path: str) -> bool:
+    """Whether a (decoded) path has a '.' or '..' segment: backends differ on it (one resolves it, one routes it
+    literally), so no one reading of it is the one the backend acts on."""
+    return "/." in path and any(segment in (".", "..") for segment in path.split("/"))

@@ -19,6 +19,7 @@ import httpx
 
 from gateway.asgi import ClientGone, send_problem
 from gateway.engine import Engine
+from gateway.frontdoors.original_request import has_dot_segment
 from gateway.middleware import GatewayMiddleware
 
 logger = logging.getLogger("gateway.proxy")
@@ -94,7 +95,7 @@ class Forwarder:
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return  # websockets are not proxied
-        if _has_dot_segment(scope["path"]):
+        if has_dot_segment(scope["path"]):
             return await send_problem(send, 400, "Bad Request", "The path has a '.' or '..' segment.")
         if _framed_twice(scope["headers"]):
             # RFC 9112 section 6.1: the chunked body wins and its Content-Length is stale; passed on, the two
@@ -175,10 +176,6 @@ class Forwarder:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-
-def _has_dot_segment(path: str) -> bool:
-    """Whether a (decoded) path has a '.' or '..' segment, which the upstream may resolve to a protected path."""
-    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 def _framed_twice(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway import catalogue
 from gateway.model.errors import ModelError
+from gateway.numbers import finite_number
 
 FORMAT = 1
 KINDS = ("logistic_regression",)
@@ -165,9 +166,4 @@ def _require_numbers(spec: dict, keys: tuple[str, ...], what: str, fail) -> None
 
 
 def _is_number(x: Any) -> bool:
-    if not isinstance(x, (int, float)) or isinstance(x, bool):
-        return False
-    try:
-        return math.isfinite(float(x))
-    except OverflowError:  # an integer past a float's range
-        return False
+    return finite_number(x) is not None

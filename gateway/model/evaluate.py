@@ -116,14 +116,14 @@ def format_markdown(result: dict[str, Any], title: str = "Rules alone vs rules +
 async def evaluate_model(settings, traffic: list[str], model_path: str | Path) -> dict[str, Any]:
     """Replay ``traffic`` through the serving engine without and with the model, and compare."""
     from gateway.model.scorer import Scorer
-    from gateway.sim.replay import decide_records, read_records, replay_settings
+    from gateway.sim.replay import Problems, decide_records, read_records, replay_settings
 
     Scorer.load(model_path)  # refuse a bad artifact before replaying anything
     runs = []
     for model in (None, str(Path(model_path).resolve())):
         run_settings = dataclasses.replace(replay_settings(settings), model=model)
         outs = []
-        async for _, out, protected in decide_records(run_settings, read_records(traffic, strict=False, problems=[])):
+        async for _, out, protected in decide_records(run_settings, read_records(traffic, strict=False, problems=Problems())):
             if protected:
                 outs.append(out)
         runs.append(outs)

@@ -130,10 +130,15 @@ def read_pack(path: Path, errors: list[str]) -> Pack | None:
         errors.append(f"{where}:{line}:{column}: not UTF-8 text (byte {exc.start}); save the file as UTF-8")
         return None
     try:
-        root = yaml.compose(source, Loader=_LOADER)
-    except RecursionError:
+        return _read_document(path, where, source, errors)
+    except RecursionError:  # in YAML's composer or in the reader
         errors.append(f"{where}:1:1: the pack is nested too deeply to read; flatten it")
         return None
+
+
+def _read_document(path: Path, where: str, source: str, errors: list[str]) -> Pack | None:
+    try:
+        root = yaml.compose(source, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -151,11 +156,7 @@ def read_pack(path: Path, errors: list[str]) -> Pack | None:
         errors.append(f"{node_place(where, alias)}: this value is used again through a YAML alias (*name); "
                       "aliases are not read in rule packs: write each value out")
         return None
-    try:
-        return _PackReader(where, source, errors).read(root, path.stem)
-    except RecursionError:
-        errors.append(f"{where}:1:1: the pack is nested too deeply to read; flatten it")
-        return None
+    return _PackReader(where, source, errors).read(root, path.stem)
 
 
 def _first_alias(root: Node) -> Node | None:

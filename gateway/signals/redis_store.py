@@ -145,6 +145,8 @@ _DIGEST_BYTES = 12  # a set member is kept as the first 96 bits of its SHA-1
 _IN_PLACE_BYTES = 1024
 _N_KINDS = len(ACCOUNT_KINDS)
 _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
+# An Account op's answer head (see the script): Python's struct letters; Lua's struct spells i, I as i4, I4
+_ACCOUNT_ANSWER_FIELDS = "H" * _N_COUNTS + "ddddHIiiI"
 
 # The script (its ARGV, reply and record layouts are described at its top); names between at-signs are constants.
 _SCRIPT_TEMPLATE = (Path(__file__).parent / "redis_state.lua").read_text(encoding="utf-8")
@@ -202,7 +204,7 @@ def _build_program(cluster: bool) -> _Program:
         "NWINDOWS": "".join(str(len(windows)) for windows in ACCOUNT_WINDOWS),
         "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
         "MOVE_GAP": contract.MOVE_GAP, "MOVES_MAX": contract.MOVES_MAX, "IN_PLACE": _IN_PLACE_BYTES,
-        "KINDS_HEAD": "<" + "H" * _N_KINDS, "ANSWER_COUNTS": "<" + "H" * _N_COUNTS + "ddddHI4i4i4I4",
+        "KINDS_HEAD": "<" + "H" * _N_KINDS, "ANSWER_COUNTS": "<" + _ACCOUNT_ANSWER_FIELDS.replace("i", "i4").replace("I", "I4"),
     }
     body = _SCRIPT_TEMPLATE.replace("@READ@", _READ_CLUSTER if cluster else _READ_PLAIN, 1)
     for name, value in constants.items():
@@ -224,7 +226,7 @@ def _build_program(cluster: bool) -> _Program:
 _TIMES = [struct.Struct(f"<{n}d").unpack_from for n in range(TIMES_MAX + 1)]
 _SHARED_ANSWER = struct.Struct("<HHHHi")
 _SESSION_ANSWER = struct.Struct("<iiiHHH")
-_ACCOUNT_ANSWER = struct.Struct(f"<{_N_COUNTS}HddddHIiiI")
+_ACCOUNT_ANSWER = struct.Struct("<" + _ACCOUNT_ANSWER_FIELDS)
 _TARGET_ANSWER = struct.Struct("<I")
 _CROWD_ANSWER = struct.Struct("<i")
 _SEP, _ESC = "\x1f", "\x1e"
@@ -306,7 +308,8 @@ _SLOTS = 16384
 # Answers that mean the slot map changed (or the cluster is reconfiguring): refresh it. A
 # script that reaches a key its node no longer serves fails with "... non local key ...".
 # A node that stopped answering may have been replaced by its replica: look again too.
-_TOPOLOGY_ERRORS = (AskError, ClusterDownError, TryAgainError, RedisConnectionError)  # MovedError is an AskError
+_TOPOLOGY_ERRORS = (MovedError, ClusterDownError, RedisConnectionError)
+_MIGRATING = (AskError, TryAgainError)  # a slot moving between live nodes: the map stands (MOVED is an AskError too)
 
 
 _WRITES_ONLY = frozenset({Birth, Mark, Peers, Stick})  # ops that answer nothing: replayable on Redis later
@@ -581,7 +584,7 @@ class RedisStore:
         await self.fallback.close()
 
     def _failed(self, error: Exception, ops: list[Op], now: float) -> BatchResult:
-        if self.cluster and isinstance(error, AskError | TryAgainError) and not isinstance(error, MovedError):
+        if self.cluster and isinstance(error, _MIGRATING) and not isinstance(error, MovedError):
             # a slot being migrated: this exchange's keys are on their way to another node; the cluster is up
             # and its map unchanged, so neither the breaker nor a refresh is the answer (this request degrades)
             self.breaker.release()

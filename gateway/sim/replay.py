@@ -56,6 +56,10 @@ class Malformed:
     error: str
 
 
+KEPT_PROBLEMS = 100
+MAX_LINE_CHARS = 1 << 20  # a record is a request's method, path, headers and a small body
+
+
 class Problems(list):
     """Malformed lines: the first KEPT_PROBLEMS kept whole, every one counted (memory stays bounded)."""
 
@@ -69,16 +73,11 @@ class Problems(list):
             self.append(problem)
 
 
-KEPT_PROBLEMS = 100
-MAX_LINE_CHARS = 1 << 20  # a record is a request's method, path, headers and a small body
-
-
-def read_records(lines: Iterable[str], *, strict: bool, problems: list[Malformed]) -> Iterator[Record]:
+def read_records(lines: Iterable[str], *, strict: bool, problems: Problems) -> Iterator[Record]:
     """Parse lines into records; a bad line is recorded in ``problems`` and skipped, or raised if ``strict``.
 
     Files are read with ``surrogateescape``: a line that is not UTF-8 is one bad line, not the end of the replay.
     """
-    add = getattr(problems, "add", problems.append)
     for n, text in enumerate(lines, 1):
         if not text or text.isspace():
             continue
@@ -94,7 +93,7 @@ def read_records(lines: Iterable[str], *, strict: bool, problems: list[Malformed
         except RecordError as exc:
             if strict:
                 raise
-            add(Malformed(n, str(exc)))
+            problems.add(Malformed(n, str(exc)))
 
 
 REPLAY_STATE_TIMEOUT_MS = 5000.0
