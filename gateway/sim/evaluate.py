@@ -11,6 +11,7 @@ from typing import Any
 from gateway.model.errors import ModelError
 from gateway.policy.errors import PolicyError
 from gateway.settings import ConfigError, Settings
+from gateway.sim.progress import Progress, note, wanted
 from gateway.sim.records import record_from_dict
 from gateway.sim.replay import decide_records, load_config, replay_settings
 from gateway.sim.report import Evaluation, evaluate, to_html, to_markdown
@@ -18,18 +19,24 @@ from gateway.sim.scenarios import SCENARIOS, ScenarioError, build, get_scenario
 from gateway.sim.world import WorldError
 
 
-async def run_evaluation(settings: Settings, scenario_name: str, seed: int, out_dir: Path | None = None) -> Evaluation:
-    """Generate, replay and evaluate; with ``out_dir``, also keep the traffic there."""
+async def run_evaluation(settings: Settings, scenario_name: str, seed: int, out_dir: Path | None = None, *,
+                         progress: bool = False) -> Evaluation:
+    """Generate, replay and evaluate; with ``out_dir``, also keep the traffic there.
+
+    With ``progress``, each stage says so on stderr and the replay shows a bar.
+    """
     scenario = get_scenario(scenario_name)
+    note(f"simulating scenario {scenario.name} (seed {seed}) ...", enabled=progress)
     traffic = build(scenario, seed)
     records = [record_from_dict(r, n) for n, r in enumerate(traffic.records(), 1)]
     if out_dir is not None:
         with (out_dir / "traffic.jsonl").open("w", encoding="utf-8") as f:
             f.writelines(line + "\n" for line in traffic.lines())
     rows: list[dict[str, Any]] = []
-    async for _, out, protected in decide_records(replay_settings(settings), records):
-        if protected:
-            rows.append(out)
+    with Progress("replay", enabled=progress, total=len(records)) as bar:
+        async for _, out, protected in decide_records(replay_settings(settings), bar.counted(records)):
+            if protected:
+                rows.append(out)
     ev = evaluate(rows, f"Detection quality on scenario '{scenario.name}' (seed {seed})")
     ev.notes.append(f"{scenario.description} {len(records)} records, {len(rows)} protected actions, "
                     f"{scenario.hours:g} virtual hours, networks: {scenario.split} split.")
@@ -43,6 +50,8 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="holdout", help=f"one of: {', '.join(SCENARIOS)}")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", help="folder for report.md, report.html and traffic.jsonl")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress (it is shown on stderr only when stderr is a terminal)")
     return p
 
 
@@ -53,7 +62,8 @@ def eval_main(argv: list[str] | None = None) -> int:
         settings = load_config(args.config)
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-        ev = asyncio.run(run_evaluation(settings, args.scenario, args.seed, out_dir))
+        ev = asyncio.run(run_evaluation(settings, args.scenario, args.seed, out_dir,
+                                        progress=wanted(sys.stderr, quiet=args.quiet)))
         markdown = to_markdown(ev)
         if out_dir is not None:
             (out_dir / "report.md").write_text(markdown + "\n", encoding="utf-8")

@@ -26,6 +26,7 @@ from gateway.responses import render
 from gateway.routes import Match
 from gateway.settings import ConfigError, Route, Settings, load_settings
 from gateway.sim.decisions import TOKEN_BIRTH, UNPROTECTED, DecisionLines, decision_dict
+from gateway.sim.progress import Progress, count_lines, wanted
 from gateway.sim.records import Record, RecordError, parse_record, to_facts
 from gateway.sim.summary import Tally, format_summary
 from gateway.verdict import Decision, Verdict
@@ -245,15 +246,24 @@ def _write(output: IO[str], lines: list[str]) -> None:
         lines.clear()
 
 
+async def replay_file(settings: Settings, path: Path, output: IO[str] | None = None, *, progress: bool = False,
+                      desc: str = "replay", **options: Any) -> dict[str, Any]:
+    """``replay`` of the lines of ``path``; with ``progress``, a bar of lines read on stderr."""
+    total = count_lines(path) if progress else None
+    with path.open(encoding="utf-8", errors="surrogateescape") as f, \
+            Progress(desc, enabled=progress, total=total, unit="lines") as bar:
+        return await replay(settings, bar.counted(f), output, **options)
+
+
 async def diff(settings: Settings, path: Path, other_rules: tuple[str, ...], *, by: tuple[str, ...] = (),
-               strict: bool = False, output: IO[str] | None = None) -> dict[str, Any]:
+               strict: bool = False, output: IO[str] | None = None, progress: bool = False) -> dict[str, Any]:
     """Replay twice (fresh engines, the second with ``other_rules``) and compare per request."""
     before: dict[str, tuple[str, bool, tuple[str, ...], Any]] = {}
     after: dict[str, tuple[str, bool, tuple[str, ...], Any]] = {}
-    with path.open(encoding="utf-8", errors="surrogateescape") as f:
-        base = await replay(settings, f, output, by=by, strict=strict, keep=before)
-    with path.open(encoding="utf-8", errors="surrogateescape") as f:
-        other = await replay(replay_settings(settings, other_rules), f, None, by=by, strict=strict, keep=after)
+    base = await replay_file(settings, path, output, progress=progress, desc="replay 1/2", by=by, strict=strict,
+                             keep=before)
+    other = await replay_file(replay_settings(settings, other_rules), path, None, progress=progress,
+                              desc="replay 2/2", by=by, strict=strict, keep=after)
     changes = []
     transitions: dict[str, int] = {}
     for rid, (d0, e0, r0, label) in before.items():
@@ -282,6 +292,8 @@ def replay_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff-output", help="write every request whose decision changes here (JSON lines)")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed line instead of skipping it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (it is shown on stderr only when stderr is a terminal)")
     return p
 
 
@@ -293,6 +305,7 @@ def load_config(path: str | None) -> Settings:
 
 def replay_main(argv: list[str] | None = None) -> int:
     args = replay_parser().parse_args(argv)
+    progress = wanted(sys.stderr, quiet=args.quiet)
     try:
         settings = replay_settings(load_config(args.config))
         # every rule set is checked before any traffic runs: a bad one is found now, not after a whole replay
@@ -314,16 +327,15 @@ def replay_main(argv: list[str] | None = None) -> int:
         out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115
         if args.diff:
             result = asyncio.run(diff(settings, source, tuple(args.diff), by=tuple(args.by), strict=args.strict,
-                                      output=out))
+                                      output=out, progress=progress))
             summary = result["before"]
             if args.diff_output:
                 with open(args.diff_output, "w", encoding="utf-8") as f:
                     for c in result["changes"]:
                         f.write(json.dumps(c) + "\n")
         else:
-            with source.open(encoding="utf-8", errors="surrogateescape") as f:
-                summary = asyncio.run(replay(settings, f, out, features=args.features, by=tuple(args.by),
-                                             strict=args.strict))
+            summary = asyncio.run(replay_file(settings, source, out, progress=progress, features=args.features,
+                                              by=tuple(args.by), strict=args.strict))
             result = None
     except RecordError as exc:
         print(f"gateway replay: {source}: {exc} (the line is malformed; fix it or drop --strict to skip it)",
