@@ -24,9 +24,10 @@ def config_table() -> str:
 
 
 def feature_table() -> str:
-    rows = ["| feature | type | window | cost | meaning |", "|---|---|---|---|---|"]
+    rows = ["| feature | type | range | window | cost | meaning |", "|---|---|---|---|---|---|"]
     for f in all_features():
-        rows.append(f"| `{f.name}` | {f.type} | {f.window or '-'} | {f.cost} | {f.meaning.replace('|', '/')} |")
+        rows.append(f"| `{f.name}` | {f.type} | {f.range_text or '-'} | {f.window or '-'} | {f.cost} | "
+                    f"{f.meaning.replace('|', '/')} |")
     return "\n".join(rows)
 
 

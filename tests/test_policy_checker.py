@@ -77,3 +77,31 @@ def test_bool_equality_and_numbers_mix():
     assert compile_condition("session.device_changed == true").matches({"session.device_changed": True})
     assert compile_condition("token.age_s > 10").matches({"token.age_s": 11})  # float vs int
     assert compile_condition("net.asn in [16509, 14618.0]").matches({"net.asn": 14618})
+
+
+@pytest.mark.parametrize(("text", "pos", "words"), [
+    ("account.actions_1m >= 60", 22, "account.actions_1m is at most 33 (its range is 1..33"),
+    ("account.actions_1m > 33", 21, "no request can satisfy account.actions_1m > 33"),
+    ("60 <= account.actions_1m", 0, "no request can satisfy account.actions_1m >= 60"),
+    ("ip.accounts_1h < 1", 17, "ip.accounts_1h is at least 1"),
+    ("target.crowd_24h < 0", 19, "target.crowd_24h is at least 0"),
+    ("model.score > 1.0", 14, "model.score is at most 1"),
+    ("account.burstiness <= -1.5", 22, "account.burstiness is at least -1"),
+    ("headers.missing == 4", 19, "headers.missing is never 4 (its range is 0..3"),
+    ("account.actions_1m in [40, 50]", 22, "is never any of [40, 50]"),
+    ("account.gaps == 2.5", 16, "account.gaps is a whole number"),
+    ('net.class == "hosting" && prefix.accounts_1h >= 200', 48, "compare with a value within 1..128"),
+])
+def test_comparison_outside_the_documented_range_is_an_error(text, pos, words):
+    """A comparison no value in the feature's range can satisfy makes a rule that never fires."""
+    got_pos, message = first_error(text)
+    assert got_pos == pos and words in message, message
+
+
+@pytest.mark.parametrize("text", [
+    "account.actions_1m >= 33", "account.actions_1m <= 1", "33 >= account.actions_1m",
+    "target.crowd_24h <= 0", "model.score >= 1.0", "account.actions_1m != 60", "account.actions_1m in [1, 60]",
+    "account.actions_1h >= 100000", "net.asn == 64496", "account.gap_median_s < 0.5",
+])
+def test_comparison_inside_the_range_is_fine(text):
+    compile_condition(text)

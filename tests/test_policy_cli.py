@@ -59,9 +59,10 @@ def test_rule_tests_pass_and_fail(tmp_path, capsys):
 def test_features_table_and_markdown(capsys):
     assert features_main([]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:5] == ["name", "type", "window", "cost", "meaning"]
+    assert lines[0].split()[:6] == ["name", "type", "range", "window", "cost", "meaning"]
     assert len(lines) == 1 + len(catalogue.all_features())
     assert features_main(["--markdown"]) == 0
     md = capsys.readouterr().out.splitlines()
-    assert md[0] == "| name | type | window | cost | meaning |"
-    assert any(line.startswith("| `ip.accounts_1h` | int | 1h | state |") for line in md)
+    assert md[0] == "| name | type | range | window | cost | meaning |"
+    assert any(line.startswith("| `ip.accounts_1h` | int | 1..128 | 1h | state |") for line in md)
+    assert any(line.startswith("| `account.actions_1m` | int | 1..33 | 1m | state |") for line in md)

@@ -107,7 +107,7 @@ def test_bad_regex_points_into_the_condition(tmp_path):
             action: log
         """)
     assert len(errors) == 1
-    assert errors[0].startswith(f"{tmp_path / 'p.yaml'}:5:30: regex '(?<=Amazon)' is not valid RE2")
+    assert errors[0].startswith(f"{tmp_path / 'p.yaml'}:5:30: rule a: regex '(?<=Amazon)' is not valid RE2")
 
 
 def test_expression_past_the_bounds(tmp_path):
@@ -161,7 +161,7 @@ def test_string_compared_with_number_in_a_block_scalar(tmp_path):
               && net.country > 3
             action: log
         """)
-    assert errors == [f"{tmp_path / 'p.yaml'}:7:22: cannot compare a string with an int using '>'"]
+    assert errors == [f"{tmp_path / 'p.yaml'}:7:22: rule a: cannot compare a string with an int using '>'"]
 
 
 @pytest.mark.parametrize(("when", "col"), [
@@ -179,7 +179,7 @@ def test_positions_in_plain_and_quoted_scalars(tmp_path, when, col):
             when: {when}
             action: log
         """)
-    assert errors == [f"{tmp_path / 'p.yaml'}:5:{col}: unknown feature 'ip.acounts_1h'; did you mean 'ip.accounts_1h'?"]
+    assert errors == [f"{tmp_path / 'p.yaml'}:5:{col}: rule a: unknown feature 'ip.acounts_1h'; did you mean 'ip.accounts_1h'?"]
 
 
 def test_every_error_is_collected_not_just_the_first(tmp_path):
@@ -314,3 +314,51 @@ def test_a_folder_that_cannot_be_read_is_an_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "iterdir", refused)
     assert load_and_merge(tmp_path).errors == [f"{tmp_path}:1:1: cannot read it: Permission denied"]
+
+
+NEVER_FIRES = """\
+rules:
+  - id: burst
+    description: more likes than a person can give
+    on: [like]
+    when: account.actions_1m >= 60
+    action: throttle
+    tests:
+      - name: 65 likes in a minute
+        features: {action: like, account.actions_1m: 65}
+        match: true
+"""
+
+
+def test_a_rule_that_can_never_fire_is_refused_at_load_and_by_lint(tmp_path, capsys):
+    from gateway.policy.cli import lint_main
+
+    path = write(tmp_path, "p.yaml", NEVER_FIRES)
+    errors = load_and_merge(path).errors
+    assert errors == [
+        f"{path}:5:33: rule burst: account.actions_1m is at most 33 (its range is 1..33; see 'gateway features'); "
+        "no request can satisfy account.actions_1m >= 60: compare with a value within 1..33",
+        f"{path}:9:54: rule burst: test '65 likes in a minute': account.actions_1m is 65, which no request can "
+        "produce: its range is 1..33 (see 'gateway features'); use a value within it",
+    ]
+    with pytest.raises(PolicyError):
+        RuleSet.load(path)
+    assert lint_main([str(path)]) == 1
+    assert capsys.readouterr().out.splitlines() == errors
+
+
+def test_an_inline_test_value_outside_the_range_is_an_error(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", """\
+        rules:
+          - id: dc
+            description: datacenter crowd
+            on: [like]
+            when: ip.accounts_1h >= 20
+            action: block
+            tests:
+              - {name: CGNAT, features: {action: like, ip.accounts_1h: 400, model.score: 1.5}, match: false}
+        """)
+    assert len(errors) == 2
+    assert errors[0].startswith(f"{tmp_path / 'p.yaml'}:8:64: rule dc: test 'CGNAT': ip.accounts_1h is 400, "
+                                "which no request can produce: its range is 1..128")
+    assert "model.score is 1.5" in errors[1] and "0..1" in errors[1]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import re2
 
-from gateway.catalogue import Feature
+from gateway.catalogue import Feature, number_text
 from gateway.policy.errors import ExprError
 from gateway.policy.nodes import (
     Binary,
@@ -189,11 +189,11 @@ class Checker:
                 return self.error(node.pos, "comparing with null: absent features are neither equal nor unequal to anything; test presence with has(feature)")
             if not _compatible(lt, rt):
                 return self.error(node.pos, f"cannot compare {_plural(lt)} with {_plural(rt)} using '{op}'")
-            return "bool"
+            return self._in_range(node)
         if op in ("<", "<=", ">", ">="):
             if not (kind(lt) == kind(rt) and kind(lt) in ("number", "string")) and "dyn" not in (lt, rt):
                 return self.error(node.pos, f"cannot compare {_plural(lt)} with {_plural(rt)} using '{op}'")
-            return "bool"
+            return self._in_range(node)
         if op == "in":
             if kind(rt) != "list" and rt != "dyn":
                 return self.error(node.pos, f"'in' needs a list on the right, not {_plural(rt)}")
@@ -201,7 +201,7 @@ class Checker:
                 return self.error(node.pos, "'in' tests one value, not a list, for membership")
             if not _compatible(lt, element(rt)):
                 return self.error(node.pos, f"{_plural(lt)} can never be in {_plural(rt)}")
-            return "bool"
+            return self._in_range(node)
         # arithmetic
         if op == "+" and kind(lt) == kind(rt) and kind(lt) in ("string", "list"):
             return lt if lt == rt else "list[dyn]"
@@ -214,6 +214,31 @@ class Checker:
         if op == "/":
             return "float"
         return "int" if lt == rt == "int" else "float"
+
+    def _in_range(self, node: Binary) -> str:
+        """Refuse a feature compared with a number no value in its documented range can satisfy.
+
+        Such a rule can never match: usually a threshold past a count's cap.
+        """
+        found = _feature_vs_numbers(node)
+        if found is None:
+            return "bool"
+        path, op, values, literal = found
+        feature = self.lookup(path.feature)
+        if feature is None or any(_possible(feature, op, v) for v in values):
+            return "bool"
+        name, shown = feature.name, " ".join((feature.name, op, _literal_text(literal)))
+        if feature.type == "int" and op in ("==", "in") and all(v != int(v) for v in values):
+            return self.error(literal.pos, f"{name} is a whole number; no request can satisfy {shown}")
+        span = feature.range_text
+        if op in (">", ">=") and feature.max is not None:
+            bound = f"is at most {number_text(feature.max)}"
+        elif op in ("<", "<=") and feature.min is not None:
+            bound = f"is at least {number_text(feature.min)}"
+        else:
+            bound = f"is never {'any of ' if op == 'in' else ''}{_literal_text(literal)}"
+        return self.error(literal.pos, f"{name} {bound} (its range is {span}; see 'gateway features'); no request "
+                                       f"can satisfy {shown}: compare with a value within {span}")
 
     def visit_Conditional(self, node: Conditional) -> str:
         ct = self.visit(node.cond)
@@ -305,6 +330,57 @@ class Checker:
                 self.error(lit.pos, f"{lit.value!r} is not a CIDR network (e.g. \"203.0.113.0/24\" or \"2001:db8::/32\")")
         node.extra = tuple(networks)
         return "bool"
+
+
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _number(node: Node) -> float | None:
+    if isinstance(node, Literal) and type(node.value) in (int, float):
+        return node.value  # type: ignore[return-value]
+    return None
+
+
+def _feature_vs_numbers(node: Binary) -> tuple[Path, str, list[float], Node] | None:
+    """(feature, operator with the feature on the left, the numbers, the literal) or None."""
+    left, right, op = node.left, node.right, node.op
+    if op == "in":
+        if not (isinstance(left, Path) and left.feature and isinstance(right, ListLit) and right.items):
+            return None
+        values = [_number(item) for item in right.items]
+        if any(v is None for v in values):
+            return None
+        return left, op, values, right  # type: ignore[return-value]
+    if isinstance(right, Path) and _number(left) is not None:
+        left, right, op = right, left, _FLIP[op]
+    value = _number(right)
+    if not (isinstance(left, Path) and left.feature) or value is None:
+        return None
+    return left, op, [value], right
+
+
+def _possible(feature: Feature, op: str, v: float) -> bool:
+    """Whether some value the feature can take satisfies ``feature op v``."""
+    lo, hi = feature.min, feature.max
+    if op in ("==", "in"):
+        whole = feature.type != "int" or v == int(v)
+        return whole and feature.in_range(v)
+    if op == "!=":
+        return not (lo is not None and lo == hi == v)
+    if op == ">":
+        return hi is None or hi > v
+    if op == ">=":
+        return hi is None or hi >= v
+    if op == "<":
+        return lo is None or lo < v
+    return lo is None or lo <= v  # "<="
+
+
+def _literal_text(node: Node) -> str:
+    if isinstance(node, ListLit):
+        return "[" + ", ".join(_literal_text(i) for i in node.items) + "]"
+    value = node.value  # type: ignore[attr-defined]
+    return number_text(value) if isinstance(value, float) else str(value)
 
 
 def _plural(t: str) -> str:

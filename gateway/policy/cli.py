@@ -71,8 +71,8 @@ def features_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gateway features", description="Print the feature catalogue.")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table (for the README)")
     args = parser.parse_args(argv)
-    rows = [(f.name, f.type, f.window or "-", f.cost, f.meaning) for f in catalogue.all_features()]
-    header = ("name", "type", "window", "cost", "meaning")
+    rows = [(f.name, f.type, f.range_text or "-", f.window or "-", f.cost, f.meaning) for f in catalogue.all_features()]
+    header = ("name", "type", "range", "window", "cost", "meaning")
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join("---" for _ in header) + "|")
@@ -81,7 +81,7 @@ def features_main(argv: list[str]) -> int:
             cells = [f"`{name}`", *(c.replace("|", "\\|") for c in rest)]
             print("| " + " | ".join(cells) + " |")
         return 0
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+        print("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
     return 0

@@ -332,7 +332,7 @@ class _PackReader:
             ok = ok and bool(rule_id)
         description = self.text(fields["description"][1], "description") if "description" in fields else None
         on = self.on(fields["on"][1]) if "on" in fields else None
-        condition = self.condition(fields["when"][1]) if "when" in fields else None
+        condition = self.condition(fields["when"][1], rule_id) if "when" in fields else None
         action = self.action(fields["action"][1]) if "action" in fields else None
         weight = 0.0
         if "weight" in fields:
@@ -353,7 +353,7 @@ class _PackReader:
             if action is not Decision.THROTTLE:
                 self.err(value_node, "retry_after only applies to 'action: throttle'")
                 retry_after = None
-        tests = self.tests(fields["tests"][1]) if "tests" in fields else []
+        tests = self.tests(fields["tests"][1], rule_id) if "tests" in fields else []
         if not ok or description is None or on is False or condition is None or not mode:
             return None
         if "action" in fields and action is None or "sticky" in fields and sticky is None:
@@ -391,7 +391,7 @@ class _PackReader:
                 ok = False
         return frozenset(kinds) if ok else False
 
-    def condition(self, node: Node) -> Condition | None:
+    def condition(self, node: Node, rule_id: str) -> Condition | None:
         if not isinstance(node, ScalarNode):
             self.err(node, "when: must be one condition (text), e.g. net.class == \"hosting\" && ip.accounts_1h >= 10")
             return None
@@ -400,7 +400,7 @@ class _PackReader:
         except ExprErrors as exc:
             for e in exc.errors:
                 place = scalar_offset_place(self.path, self.source, node, e.pos)
-                self.errors.append(f"{place}: {e.message}")
+                self.errors.append(f"{place}: {_in_rule(rule_id)}{e.message}")
             return None
 
     def choice(self, node: Node, what: str, options: tuple[str, ...]) -> str | None:
@@ -454,7 +454,7 @@ class _PackReader:
             return None
         return StickySpec(scope, ttl)
 
-    def tests(self, node: Node) -> list[RuleTest] | None:
+    def tests(self, node: Node, rule_id: str) -> list[RuleTest] | None:
         items = self.sequence(node, "tests")
         if items is None:
             return None
@@ -475,14 +475,14 @@ class _PackReader:
             if not isinstance(match, bool):
                 self.err(fields["match"][1], "match must be true or false")
                 ok = False
-            features = self.test_features(fields["features"][1])
+            features = self.test_features(fields["features"][1], f"{_in_rule(rule_id)}test '{name}': ")
             if name is None or features is None or not isinstance(match, bool):
                 ok = False
                 continue
             out.append(RuleTest(name, features, match, self.place(item)))
         return out if ok else None
 
-    def test_features(self, node: Node) -> dict[str, object] | None:
+    def test_features(self, node: Node, where: str) -> dict[str, object] | None:
         if isinstance(node, ScalarNode) and node.tag.endswith(":null"):
             return {}
         if not isinstance(node, MappingNode):
@@ -508,9 +508,20 @@ class _PackReader:
                 self.err(value_node, f"feature '{name}' is {feature.type}, not {type(value).__name__}")
                 ok = False
                 continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not feature.in_range(value):
+                # a test no request can reproduce proves nothing about the rule
+                self.err(value_node, f"{where}{name} is {value}, which no request can produce: its range is "
+                                     f"{feature.range_text} (see 'gateway features'); use a value within it")
+                ok = False
+                continue
             if value is not None:
                 out[name] = value
         return out if ok else None
 
 
 _NOT_SCALAR = object()
+
+
+def _in_rule(rule_id: str) -> str:
+    """The rule an error belongs to, as a message prefix (nothing when the id is itself broken)."""
+    return f"rule {rule_id}: " if rule_id else ""

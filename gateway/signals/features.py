@@ -11,9 +11,24 @@ Bounds and their one-sided errors: distinct counts saturate at their caps
 actions; a target's lockstep figures read its newest 32 actions;
 ``account.actions_1h``/``_24h`` are sliding estimates from fixed buckets
 (this bucket plus the uncovered part of the previous one).
+
+Ranges (``min``/``max``) follow from that code and the store's contract
+(gateway.signals.store): a count "this request's included" is at least 1, a
+capped one at most its cap, a share within 0..1. Rules are checked against
+them at load, so set one only where the code guarantees it.
 """
 
+from math import log2, pi
+
 from gateway.catalogue import register as r
+from gateway.fingerprint import EXPECTED_HEADERS
+from gateway.fingerprint.net_class import NET_CLASSES
+from gateway.signals.lockstep import MAX_RECENT
+from gateway.signals.store import ACCOUNT_CAP, CROWD_CAP, HOURS, MOVES_MAX, SHARED_CAP, TIMES_MAX
+from gateway.signals.travel import EARTH_RADIUS_KM, MIN_DT_S
+
+SHARE = {"min": 0.0, "max": 1.0}
+HALF_CIRCLE_KM = pi * EARTH_RADIUS_KM  # the farthest two points on Earth are apart (haversine's maximum)
 
 # --- context: read from this request alone -------------------------------------
 r("action", "string", "", "The route's action kind: like, follow, comment, login, ...", "request")
@@ -23,7 +38,7 @@ r("client_id", "string", "", "The client/app id the token was issued to.", "requ
 r("app.third_party", "bool", "", "The client id is a registered third-party app (apps.third_party).", "request")
 r("app.first_party", "bool", "", "The client id is one of the platform's own apps (apps.first_party).", "request")
 r("token.kind", "string", "", "The token kind: jwt or opaque.", "request")
-r("token.age_s", "float", "", "Seconds since the token was issued (iat).", "request")
+r("token.age_s", "float", "", "Seconds since the token was issued (iat).", "request", min=0)  # clamped at 0
 r("token.bound", "bool", "", "The token is sender-constrained (cnf.jkt, RFC 9449 DPoP).", "request")
 r("token.dpop_valid", "bool", "", "A valid DPoP proof came with a bound token (false: bound but unproven).", "request")
 r("net.ip", "string", "", "The client IP (behind trusted proxies only); use with inCidr().", "request")
@@ -42,13 +57,14 @@ r("ua.official_app", "bool", "", "The user agent claims to be the platform's own
 r("tls.fingerprint", "string", "", "The TLS fingerprint (JA3/JA4) the edge proxy saw.", "request")
 r("tls.platform", "string", "", "Platform the TLS fingerprint belongs to (built-in table plus apps.tls_platforms).", "lookup")
 r("tls.consistent", "bool", "", "The TLS fingerprint's platform matches the user agent's claimed platform.", "lookup")
-r("headers.missing", "int", "", "How many headers every real client sends are missing (accept, accept-language, user-agent).", "request")
+r("headers.missing", "int", "", "How many headers every real client sends are missing (accept, accept-language, user-agent).", "request",
+  min=0, max=len(EXPECTED_HEADERS))
 r("device.id", "string", "", "Device id from the trusted device header or the token's device claim.", "request")
 
 # --- session birth: compared with how the token was issued ----------------------
 r("session.known", "bool", "", "A birth record exists: seen at the token endpoint or recorded at an earlier use; false on the first use of a session never seen born.", "state")
 r("session.birth_observed", "bool", "", "The birth was seen at the token endpoint (false: recorded at the session's first use, so comparisons start there).", "state")
-r("session.age_s", "float", "", "Seconds since the session was born.", "state")
+r("session.age_s", "float", "", "Seconds since the session was born.", "state", min=0)  # clamped at 0
 r("session.born_class", "string", "", "Network class the session was born on.", "state")
 r("session.born_country", "string", "", "Country the session was born in.", "state")
 r("session.device_changed", "bool", "", "Device id differs from the one the session was born with.", "state")
@@ -62,11 +78,11 @@ r("session.client_changed", "bool", "", "Client/app id differs from the one the 
 r("session.fixed_line_moves_24h", "int", "24h",
   "Times the session, on one device, switched from one residential /24 or /64 to another within 30 minutes of its "
   "previous action, both ends residential (saturates at 16): a residential-proxy pool rotating exits. Home to cafe "
-  "is one move; mobile data and anonymizers never count.", "state", 0)
+  "is one move; mobile data and anonymizers never count.", "state", 0, min=0, max=MOVES_MAX)
 r("session.device_switches_24h", "int", "24h",
   "Times the session's device id changed from one action to the next (saturates at 16): one token used by two "
   "devices in turn, a stolen or exported token next to its owner's. A session lives on the device it was issued "
-  "to; without a device id nothing counts.", "state", 0)
+  "to; without a device id nothing counts.", "state", 0, min=0, max=MOVES_MAX)
 
 # --- sharing: how many identities share one piece of infrastructure ------------
 for ns, what in (
@@ -77,49 +93,66 @@ for ns, what in (
     ("tls_ua", "TLS fingerprint plus user agent"),
 ):
     for w in ("10m", "1h", "24h"):
-        r(f"{ns}.accounts_{w}", "int", w, f"Distinct accounts seen on this {what} (saturates at 128).", "state", 0)
-    r(f"{ns}.sessions_1h", "int", "1h", f"Distinct sessions seen on this {what} (saturates at 128).", "state", 0)
+        r(f"{ns}.accounts_{w}", "int", w, f"Distinct accounts seen on this {what} (saturates at 128).", "state", 0,
+          min=1, max=SHARED_CAP)
+    r(f"{ns}.sessions_1h", "int", "1h", f"Distinct sessions seen on this {what} (saturates at 128).", "state", 0,
+      min=1, max=SHARED_CAP)
 for what, w in (("ips", "24h"), ("prefixes", "24h"), ("asns", "24h"), ("countries", "24h"), ("devices", "24h"), ("clients", "24h")):
-    r(f"account.{what}_{w}", "int", w, f"Distinct {what} this account acted from (saturates at 64).", "state", 1)
-r("account.live_sessions", "int", "15m", "Sessions of this account active in the last 15 minutes.", "state", 1)
-r("account.live_prefixes", "int", "15m", "Distinct prefixes the account's live sessions act from.", "state", 1)
-r("account.live_classes", "int", "15m", "Distinct network classes the account's live sessions act from.", "state", 1)
+    r(f"account.{what}_{w}", "int", w, f"Distinct {what} this account acted from (saturates at 64).", "state", 1,
+      min=1, max=ACCOUNT_CAP)
+r("account.live_sessions", "int", "15m", "Sessions of this account active in the last 15 minutes.", "state", 1,
+  min=1, max=ACCOUNT_CAP)
+r("account.live_prefixes", "int", "15m", "Distinct prefixes the account's live sessions act from.", "state", 1,
+  min=1, max=ACCOUNT_CAP)
+r("account.live_classes", "int", "15m", "Distinct network classes the account's live sessions act from.", "state", 1,
+  min=1, max=len(NET_CLASSES))
 
 # --- timing: how regular, how tireless ------------------------------------------
 for ns in ("session", "account"):
-    r(f"{ns}.gaps", "int", "last 32 actions", f"Gaps the {ns} timing features are computed from.", "state", 0)
-    r(f"{ns}.gap_median_s", "float", "last 32 actions", "Median seconds between actions.", "state", 3600)
-    r(f"{ns}.gap_cv", "float", "last 32 actions", "Coefficient of variation of the gaps (0: metronome).", "state", 1)
-    r(f"{ns}.burstiness", "float", "last 32 actions", "B = (CV-1)/(CV+1): -1 regular, 0 random, near 1 bursty like people.", "state", 0)
-    r(f"{ns}.regular_share", "float", "last 32 actions", "Share of gaps within 10% of the median gap.", "state", 0)
-    r(f"{ns}.gap_min_s", "float", "last 32 actions", "Shortest gap between two actions.", "state", 3600)
-r("account.hour_entropy", "float", "24h", "Shannon entropy (bits) of the account's activity over the last 24 hours, hour by hour, counted in active 10-minute slots; 24/7 bots near 4.58.", "state", 0)
-r("account.active_hours_24h", "int", "24h", "Distinct hours of the day with actions in the last day.", "state", 0)
-r("account.actions_1m", "int", "1m", "Actions by this account in the last minute (from its last 32 timestamps: saturates at 33).", "state", 0)
-r("account.actions_1h", "int", "1h", "Actions by this account in the last hour (sliding estimate from hourly counters).", "state", 0)
-r("account.actions_24h", "int", "24h", "Actions by this account in the last day (sliding estimate from daily counters).", "state", 0)
+    r(f"{ns}.gaps", "int", "last 32 actions", f"Gaps the {ns} timing features are computed from.", "state", 0, min=0, max=TIMES_MAX)
+    r(f"{ns}.gap_median_s", "float", "last 32 actions", "Median seconds between actions.", "state", 3600, min=0)  # negative gaps count as 0
+    r(f"{ns}.gap_cv", "float", "last 32 actions", "Coefficient of variation of the gaps (0: metronome).", "state", 1, min=0)
+    r(f"{ns}.burstiness", "float", "last 32 actions", "B = (CV-1)/(CV+1): -1 regular, 0 random, near 1 bursty like people.", "state", 0,
+      min=-1, max=1)
+    r(f"{ns}.regular_share", "float", "last 32 actions", "Share of gaps within 10% of the median gap.", "state", 0, **SHARE)
+    r(f"{ns}.gap_min_s", "float", "last 32 actions", "Shortest gap between two actions.", "state", 3600, min=0)
+r("account.hour_entropy", "float", "24h", "Shannon entropy (bits) of the account's activity over the last 24 hours, hour by hour, counted in active 10-minute slots; 24/7 bots near 4.58.", "state", 0, min=0, max=log2(HOURS))
+r("account.active_hours_24h", "int", "24h", "Distinct hours of the day with actions in the last day.", "state", 0,
+  min=1, max=HOURS)
+r("account.actions_1m", "int", "1m", "Actions by this account in the last minute (from its last 32 timestamps: saturates at 33).", "state", 0,
+  min=1, max=TIMES_MAX + 1)
+r("account.actions_1h", "int", "1h", "Actions by this account in the last hour (sliding estimate from hourly counters).", "state", 0, min=1)
+r("account.actions_24h", "int", "24h", "Actions by this account in the last day (sliding estimate from daily counters).", "state", 0, min=1)
 
 # --- travel: speed between consecutive uses --------------------------------------
 for ns in ("session", "account"):
-    r(f"{ns}.travel_km", "float", "previous use", "Great-circle km from the previous use.", "state", 0)
-    r(f"{ns}.speed_kmh", "float", "previous use", "Speed in km/h needed to get here from the previous use (over at least a minute).", "state", 0)
+    r(f"{ns}.travel_km", "float", "previous use", "Great-circle km from the previous use.", "state", 0, min=0, max=HALF_CIRCLE_KM)
+    r(f"{ns}.speed_kmh", "float", "previous use", "Speed in km/h needed to get here from the previous use (over at least a minute).", "state", 0,
+      min=0, max=HALF_CIRCLE_KM * 3600 / MIN_DT_S)
     r(f"{ns}.prev_class", "string", "previous use", "Network class of the previous use.", "state")
     r(f"{ns}.travel_anonymized", "bool", "previous use", "Either end of the hop is hosting, vpn or tor (a VPN hop, not a flight).", "state")
 
 # --- lockstep: many accounts on one target at once -------------------------------
-r("target.actions_5m", "int", "5m", "Actions on this target in the last 5 minutes (over its newest 32: saturates at 33).", "state", 0)
-r("target.accounts_5m", "int", "5m", "Distinct accounts acting on this target in the last 5 minutes (among its newest 33 actions).", "state", 0)
-r("target.anonymized_share_5m", "float", "5m", "Share of the target's recent actions from hosting, vpn or tor.", "state", 0)
-r("target.top_prefix_share_5m", "float", "5m", "Share of the target's recent actions from its busiest prefix.", "state", 0)
-r("target.top_asn_share_5m", "float", "5m", "Share of the target's recent actions from its busiest ASN.", "state", 0)
-r("account.burst_targets_1h", "int", "1h", "Distinct targets this account acted on in the last hour that were in a lockstep burst when it acted (thresholds: gateway.signals.lockstep).", "state", 0)
-r("account.burst_share_1h", "float", "1h", "Share of the distinct targets this account acted on in the last hour that were in lockstep bursts.", "state", 0)
+r("target.actions_5m", "int", "5m", "Actions on this target in the last 5 minutes (over its newest 32: saturates at 33).", "state", 0,
+  min=1, max=MAX_RECENT + 1)
+r("target.accounts_5m", "int", "5m", "Distinct accounts acting on this target in the last 5 minutes (among its newest 33 actions).", "state", 0,
+  min=1, max=MAX_RECENT + 1)
+r("target.anonymized_share_5m", "float", "5m", "Share of the target's recent actions from hosting, vpn or tor.", "state", 0, **SHARE)
+r("target.top_prefix_share_5m", "float", "5m", "Share of the target's recent actions from its busiest prefix.", "state", 0, **SHARE)
+r("target.top_asn_share_5m", "float", "5m", "Share of the target's recent actions from its busiest ASN.", "state", 0, **SHARE)
+r("account.burst_targets_1h", "int", "1h", "Distinct targets this account acted on in the last hour that were in a lockstep burst when it acted (thresholds: gateway.signals.lockstep).", "state", 0,
+  min=0, max=ACCOUNT_CAP)
+r("account.burst_share_1h", "float", "1h", "Share of the distinct targets this account acted on in the last hour that were in lockstep bursts.", "state", 0, **SHARE)
 
 # --- crowd: the same pool of sessions, target after target ------------------------
-r("target.crowd_24h", "int", "24h", "Other sessions that acted on this target in the last day (saturates at 64: a fuller crowd is a popular target's).", "state", 0)
-r("account.crowd_known", "int", "24h", "Sessions in this target's crowd that this account already met on its recent small targets (its peers; 0 on a popular target).", "state", 0)
-r("account.crowd_targets_24h", "int", "24h", "Distinct targets this account acted on in the last day where it met at least 4 known sessions (this one included).", "state", 0)
-r("account.targets_24h", "int", "24h", "Distinct targets (action and target) this account acted on in the last day (saturates at 64).", "state", 0)
+r("target.crowd_24h", "int", "24h", "Other sessions that acted on this target in the last day (saturates at 64: a fuller crowd is a popular target's).", "state", 0,
+  min=0, max=CROWD_CAP)
+r("account.crowd_known", "int", "24h", "Sessions in this target's crowd that this account already met on its recent small targets (its peers; 0 on a popular target).", "state", 0,
+  min=0, max=CROWD_CAP - 1)  # a crowd below its cap, without this session
+r("account.crowd_targets_24h", "int", "24h", "Distinct targets this account acted on in the last day where it met at least 4 known sessions (this one included).", "state", 0,
+  min=0, max=ACCOUNT_CAP + 1)  # the marked ones plus this one
+r("account.targets_24h", "int", "24h", "Distinct targets (action and target) this account acted on in the last day (saturates at 64).", "state", 0,
+  min=0, max=ACCOUNT_CAP)
 
 # --- model ---------------------------------------------------------------------
-r("model.score", "float", "", "The model's calibrated probability of abuse (0..1); absent without a model.", "request", 0)
+r("model.score", "float", "", "The model's calibrated probability of abuse (0..1); absent without a model.", "request", 0, **SHARE)
