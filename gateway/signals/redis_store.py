@@ -96,6 +96,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
@@ -316,6 +317,9 @@ _WRITES_ONLY = frozenset({Birth, Mark, Peers, Stick})  # ops that answer nothing
 _UNSENT_MAX = 4096  # past it the oldest unsent writes are dropped
 _IDLE_MAX = 32  # idle connections kept per node
 _MAX_NODES = 1000  # Redis Cluster's own recommended ceiling of nodes
+# The check for bytes or an end of stream on an idle connection: ``can_read`` since
+# redis-py 8.0, ``can_read_destructive`` (deprecated there) before it.
+_CAN_READ = "can_read" if hasattr(AbstractConnection, "can_read") else "can_read_destructive"
 try:  # what CLIENT SETINFO sends, worked out once (redis-py 7 and later)
     from redis.driver_info import resolve_driver_info
 
@@ -429,6 +433,23 @@ def _never_loads(error: ResponseError) -> bool:
     return isinstance(error, NoPermissionError) or "unknown command" in text or "unknown subcommand" in text
 
 
+async def _stale(conn: AbstractConnection) -> bool:
+    """An idle connection the server closed (a restart, its idle timeout) or left bytes on: not to be reused.
+
+    No syscall: the event loop has already seen the end of the stream. redis-py
+    5 reads an end of stream as "nothing to read" and 8 raises without
+    disconnecting, so the end is read off the stream itself (``_reader``, the
+    same attribute from 5.0 to 8.x; the tests run on both ends of that range).
+    """
+    reader = conn._reader
+    if reader is None or reader.at_eof() or reader.exception() is not None:
+        return True
+    try:
+        return bool(await getattr(conn, _CAN_READ)())  # bytes nobody asked for: a reply would be misread
+    except RedisConnectionError:
+        return True
+
+
 class _Node:
     """One Redis server: a client (for its connection settings), idle connections, how it runs the script."""
 
@@ -450,12 +471,8 @@ class _Node:
         idle = self.idle
         conn = idle.pop() if idle else self.client.connection_pool.make_connection()
         try:
-            if conn.is_connected:
-                try:  # closed by the server while idle (a restart, its idle timeout): no syscall, the loop saw EOF
-                    if await conn.can_read():
-                        await conn.disconnect()
-                except RedisConnectionError:  # can_read disconnected it already
-                    pass
+            if conn.is_connected and await _stale(conn):
+                await conn.disconnect(nowait=True)
             await conn.send_packed_command(command, check_health=False)
             return await conn.read_response()
         finally:
