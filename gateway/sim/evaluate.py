@@ -18,10 +18,12 @@ from gateway.sim.report import Evaluation, evaluate, to_html, to_markdown
 from gateway.sim.scenarios import SCENARIOS, ScenarioError, build, get_scenario
 from gateway.sim.world import WorldError
 
+TRAFFIC_FILE = "traffic.jsonl"
 
-async def run_evaluation(settings: Settings, scenario_name: str, seed: int, out_dir: Path | None = None, *,
+
+async def run_evaluation(settings: Settings, scenario_name: str, seed: int, keep_traffic: Path | None = None, *,
                          progress: bool = False) -> Evaluation:
-    """Generate, replay and evaluate; with ``out_dir``, also keep the traffic there.
+    """Generate, replay and evaluate; with ``keep_traffic``, also write the traffic to that file.
 
     With ``progress``, each stage says so on stderr and the replay shows a bar.
     """
@@ -29,8 +31,8 @@ async def run_evaluation(settings: Settings, scenario_name: str, seed: int, out_
     note(f"simulating scenario {scenario.name} (seed {seed}) ...", enabled=progress)
     traffic = build(scenario, seed)
     records = [record_from_dict(r, n) for n, r in enumerate(traffic.records(), 1)]
-    if out_dir is not None:
-        with (out_dir / "traffic.jsonl").open("w", encoding="utf-8") as f:
+    if keep_traffic is not None:
+        with keep_traffic.open("w", encoding="utf-8") as f:
             f.writelines(line + "\n" for line in traffic.lines())
     rows: list[dict[str, Any]] = []
     with Progress("replay", enabled=progress, total=len(records)) as bar:
@@ -49,20 +51,27 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="the gateway config (default: the embedded demo config)")
     p.add_argument("--scenario", default="holdout", help=f"one of: {', '.join(SCENARIOS)}")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", help="folder for report.md, report.html and traffic.jsonl")
+    p.add_argument("--out", metavar="FOLDER", help="write report.md and report.html into this folder")
+    p.add_argument("--keep-traffic", action="store_true",
+                   help=f"also write the simulated traffic into the --out folder as {TRAFFIC_FILE} (replay input, "
+                        "some 100 MB for the holdout scenario)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress (it is shown on stderr only when stderr is a terminal)")
     return p
 
 
 def eval_main(argv: list[str] | None = None) -> int:
-    args = eval_parser().parse_args(argv)
+    parser = eval_parser()
+    args = parser.parse_args(argv)
+    if args.keep_traffic and not args.out:
+        parser.error("--keep-traffic needs --out FOLDER to write the traffic into")
     out_dir = Path(args.out) if args.out else None
+    traffic = out_dir / TRAFFIC_FILE if out_dir is not None and args.keep_traffic else None
     try:
         settings = load_config(args.config)
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-        ev = asyncio.run(run_evaluation(settings, args.scenario, args.seed, out_dir,
+        ev = asyncio.run(run_evaluation(settings, args.scenario, args.seed, traffic,
                                         progress=wanted(sys.stderr, quiet=args.quiet)))
         markdown = to_markdown(ev)
         if out_dir is not None:
@@ -76,5 +85,6 @@ def eval_main(argv: list[str] | None = None) -> int:
         return 2
     print(markdown)
     if out_dir is not None:
-        print(f"wrote {out_dir / 'report.md'} and {out_dir / 'report.html'}", file=sys.stderr)
+        kept = f" and {traffic}" if traffic is not None else ""
+        print(f"wrote {out_dir / 'report.md'}, {out_dir / 'report.html'}{kept}", file=sys.stderr)
     return 0

@@ -101,21 +101,46 @@ def evaluate(rows: Iterable[dict[str, Any]], title: str) -> Evaluation:
     return ev
 
 
-def pr_curve(risk: dict[str, list[float]], points: int = 60) -> list[tuple[float, float, float]]:
-    """(threshold, recall, precision) when every action with risk >= threshold were stopped."""
+def pr_points(risk: dict[str, list[float]]) -> list[tuple[float, float, float]]:
+    """(threshold, recall, precision) at every distinct risk, highest first: stop every action with risk >= it.
+
+    A point sits at the end of each group of equal risk: a threshold stops
+    the whole group or none of it, so a point inside a group is no threshold.
+    """
     scored = sorted([(r, 1) for r in risk["abuse"]] + [(r, 0) for r in risk["benign"]], reverse=True)
     total_abuse = len(risk["abuse"])
     if not scored or not total_abuse:
         return []
     out, tp, fp = [], 0, 0
-    step = max(1, len(scored) // points)
     for i, (r, is_abuse) in enumerate(scored):
         tp += is_abuse
         fp += 1 - is_abuse
-        last = i + 1 == len(scored) or scored[i + 1][0] != r
-        if last and (i % step == 0 or i + 1 == len(scored) or not out):
+        if i + 1 == len(scored) or scored[i + 1][0] != r:
             out.append((r, tp / total_abuse, tp / (tp + fp)))
     return out
+
+
+def pr_curve(risk: dict[str, list[float]], points: int = 120) -> list[tuple[float, float, float]]:
+    """``pr_points``, thinned to at most ``points`` evenly spread ones, the highest and lowest threshold kept."""
+    every = pr_points(risk)
+    points = max(points, 2)
+    if len(every) <= points:
+        return every
+    last = len(every) - 1
+    return [every[round(k * last / (points - 1))] for k in range(points)]
+
+
+def threshold_marks(risk: dict[str, list[float]], wants: tuple[float, ...] = (0.99, 0.9)
+                    ) -> list[tuple[float, float, str]]:
+    """(recall, precision, label) of the lowest threshold keeping precision >= each wanted figure."""
+    every = pr_points(risk)
+    marks = []
+    for want in wants:
+        good = [p for p in every if p[2] >= want]
+        if good:
+            t, r, p = max(good, key=lambda q: q[1])
+            marks.append((r, p, f"risk >= {t:g}"))
+    return marks
 
 
 # --- rendering ---------------------------------------------------------------
@@ -166,14 +191,8 @@ def charts(ev: Evaluation) -> list[str]:
         out.append(histogram(ev.score, "Model score: benign vs abuse", "score"))
     pts = pr_curve(ev.risk)
     if pts:
-        marks = []
-        for want in (0.99, 0.9):
-            best = [p for p in pts if p[2] >= want]
-            if best:
-                t, r, p = max(best, key=lambda q: q[1])
-                marks.append((r, p, f"risk >= {t:g}"))
         out.append(curve([(r, p) for _, r, p in pts], "Precision / recall over the risk threshold", "recall",
-                         "precision", marks))
+                         "precision", threshold_marks(ev.risk)))
     return [c for c in out if c]
 
 
