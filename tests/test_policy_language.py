@@ -155,3 +155,56 @@ def test_constant_folding_keeps_semantics():
     assert compile_condition("ip.accounts_1h >= 2 * 5").matches({"ip.accounts_1h": 10})
     assert not compile_condition("ip.accounts_1h >= 2 * 5").matches({"ip.accounts_1h": 9})
     assert compile_condition("10 <= ip.accounts_1h").matches({"ip.accounts_1h": 10})
+
+
+def positions(text: str) -> list[tuple[int, str]]:
+    with pytest.raises(ExprErrors) as info:
+        compile_condition(text)
+    return [(e.pos, e.message) for e in info.value.errors]
+
+
+def test_every_syntax_error_in_a_condition_is_reported_not_just_the_first():
+    found = positions('ip.accounts_1h >= && net.class == "hosting" || device.accounts_24h > ) && x.y > 1')
+    assert found == [
+        (18, "expected a value, found '&&'"),
+        (69, "expected a value, found ')'"),
+        (74, "unknown feature 'x.y' (run 'gateway features' for the catalogue)"),
+    ]
+
+
+@pytest.mark.parametrize(("text", "places"), [
+    ("a > 1 b > 2 && c >", [6, 18, 0]),  # a stray term, a clause cut short, then the unknown name
+    ('(net.class == "hosting" && ) || size(ip.accounts_1h b, 3) > 1', [27, 52]),  # inside a group, inside a call
+    ('net.class = "x" && ip.accounts_1h > 3 & net.asn == 12abc', [10, 38, 53]),  # lexical errors go on reading
+    ("has(net.country)) && [1, , 2] == [1] && model.score > 0.5)", [16, 25, 57]),  # stray closers
+    ('"\\q" == "\\z" || ip.accounts_1h > 0x', [1, 9, 33]),  # escapes and a bare 0x
+    ("ip.accounts_1h > 1 ? : 3", [21]),  # no cascade from the broken branch
+])
+def test_parser_recovers_at_logic_commas_and_closers(text, places):
+    assert [pos for pos, _ in positions(text)] == places
+
+
+@pytest.mark.parametrize("text", ["1e999 > 0", "ip.accounts_1h > 1E400", "model.score < 2e308"])
+def test_a_number_that_overflows_to_infinity_is_an_error_at_its_place(text):
+    pos, message = positions(text)[0]
+    assert pos == text.index(text.split()[-1] if not text.startswith("1e") else "1e999")
+    assert "too large: it would be infinite; write a finite number" in message
+
+
+def test_a_constant_part_that_overflows_is_an_error():
+    assert positions("ip.accounts_1h > 1e308 * 10") == [
+        (23, "this constant part is inf, not a finite number; write the number it should be")]
+
+
+def test_recovery_never_loops_or_raises_on_garbage():
+    import random
+
+    pieces = ["ip.accounts_1h", "net.class", '"x"', "1", "1e999", "(", ")", "[", "]", ",", "&&", "||", "!", "-",
+              "?", ":", ">=", "=", "&", "size(", "has(", ".", "in", "@", '"\\q"', "'", "0x", "12ab", "a.b("]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        try:
+            compile_condition(text)
+        except ExprErrors as exc:
+            assert exc.errors and all(0 <= e.pos <= len(text) for e in exc.errors), text

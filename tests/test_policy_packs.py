@@ -362,3 +362,36 @@ def test_an_inline_test_value_outside_the_range_is_an_error(tmp_path):
     assert errors[0].startswith(f"{tmp_path / 'p.yaml'}:8:64: rule dc: test 'CGNAT': ip.accounts_1h is 400, "
                                 "which no request can produce: its range is 1..128")
     assert "model.score is 1.5" in errors[1] and "0..1" in errors[1]
+
+
+def test_lint_names_file_rule_and_column_of_every_error_in_a_condition(tmp_path):
+    errors = errors_of(tmp_path, "p.yaml", """\
+        rules:
+          - id: farm
+            description: d
+            on: [like]
+            when: ip.accounts_1h >= && net.class = "hosting" || 1e999 > 0
+            action: block
+        """)
+    path = tmp_path / "p.yaml"
+    assert errors == [
+        f"{path}:5:29: rule farm: expected a value, found '&&'",
+        f"{path}:5:42: rule farm: unexpected character '=' (use == to compare)",
+        f"{path}:5:57: rule farm: number 1e999 is too large: it would be infinite; write a finite number",
+    ]
+
+
+@pytest.mark.parametrize(("value", "found"), [
+    ("{a: 1}", "found a mapping (key: value)"),
+    ("[block]", "found a list"),
+    ("null", "found nothing (null)"),
+    ("", "found nothing (null)"),
+    ("3", "found 3 (a number)"),
+    ("yes", "found true (a bool)"),
+])
+def test_an_action_that_is_not_a_name_says_what_it_found_on_one_line(tmp_path, value, found):
+    base = GOOD_RULE.format(id="a").replace("action: block", f"action: {value}")
+    errors = errors_of(tmp_path, "p.yaml", f"rules:\n{base}")
+    assert errors == [f"{tmp_path / 'p.yaml'}:6:13: action must be one of allow, block, challenge, throttle, log, "
+                      f"absorb; {found}"] if value else len(errors) == 1 and found in errors[0]
+    assert "\n" not in errors[0]

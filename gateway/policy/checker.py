@@ -21,6 +21,7 @@ from gateway.policy.nodes import (
     Binary,
     Call,
     Conditional,
+    Invalid,
     ListLit,
     Literal,
     Logical,
@@ -117,6 +118,9 @@ class Checker:
         if isinstance(v, float):
             return "float"
         return "string"
+
+    def visit_Invalid(self, node: Invalid) -> str:
+        return ERROR  # reported by the parser
 
     def visit_Path(self, node: Path) -> str:
         parts = node.parts
@@ -245,6 +249,8 @@ class Checker:
         if ct not in ("bool", ERROR):
             self.error(node.cond.pos, f"the condition before '?' must be true or false, not {_plural(ct)}")
         a, b = self.visit(node.then), self.visit(node.otherwise)
+        if ERROR in (a, b):
+            return ERROR  # reported already; its type is unknown
         if not _compatible(a, b) and "null" not in (a, b):
             return self.error(node.pos, f"both branches of '? :' must have one type, not {_plural(a)} and {_plural(b)}")
         return _join(a, b)

@@ -17,6 +17,7 @@ chains) get their own closures, and constant subtrees are folded at load.
 from __future__ import annotations
 
 import ipaddress
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -414,4 +415,7 @@ def _fold(node: Node) -> Any:
         value = _value(node)({})
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise ExprError(node.pos, f"this constant part cannot be computed: {exc}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        # an infinite or NaN constant makes every comparison with it fixed, whatever the request
+        raise ExprError(node.pos, f"this constant part is {value}, not a finite number; write the number it should be")
     return tuple(value) if isinstance(value, list) else value

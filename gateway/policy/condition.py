@@ -9,7 +9,7 @@ from gateway.policy.checker import Checker
 from gateway.policy.compiler import TruthFn, ValueFn, compile_truth, compile_value
 from gateway.policy.errors import ExprError
 from gateway.policy.nodes import Node
-from gateway.policy.parser import parse
+from gateway.policy.parser import parse_all
 
 
 class Condition:
@@ -48,15 +48,15 @@ class Condition:
 
 
 def compile_condition(text: str) -> Condition:
-    """Compile one condition; raises ExprErrorGroup with every error found."""
-    try:
-        root = parse(text)
-    except ExprError as exc:
-        raise ExprErrors([exc]) from None
+    """Compile one condition; raises ExprErrors with every error found."""
+    root, errors = parse_all(text)
+    if root is None:
+        raise ExprErrors(errors)
+    # Checked even after syntax errors: the clauses that parsed still get their name and type errors.
     checker = Checker(catalogue.lookup, catalogue.names())
     checker.check_condition(root)
-    if checker.errors:
-        raise ExprErrors(checker.errors)
+    if errors or checker.errors:
+        raise ExprErrors(errors + checker.errors)  # syntax first: a name or type error may follow from one
     try:
         matches = compile_truth(root, True)
     except ExprError as exc:

@@ -25,6 +25,16 @@ class Literal(Node):
         self.value = value  # None is the null literal
 
 
+class Invalid(Node):
+    """Where the parser could not read a value (its error already reported); the checker types it as an error."""
+
+    __slots__ = ()
+
+    def __init__(self, pos: int) -> None:
+        super().__init__(pos)
+        self.constant = False
+
+
 class Path(Node):
     """A dotted name as written (``ip.accounts_1h``); the checker resolves it to a Feature."""
 

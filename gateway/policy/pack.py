@@ -404,13 +404,15 @@ class _PackReader:
             return None
 
     def choice(self, node: Node, what: str, options: tuple[str, ...]) -> str | None:
-        value = self.scalar(node)
+        value = self.scalar(node) if isinstance(node, ScalarNode) else _NOT_SCALAR
         if isinstance(value, str) and value in options:
             return value
-        shown = value if isinstance(value, str) else yaml.safe_dump(value).strip() if value is not _NOT_SCALAR else "this"
-        close = difflib.get_close_matches(str(shown), options, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        self.err(node, f"{what} '{shown}' is not one of {', '.join(options)}{hint}")
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            self.err(node, f"{what} '{value}' is not one of {', '.join(options)}{hint}")
+        elif value is not _NOT_SCALAR or not isinstance(node, ScalarNode):  # else reported by scalar()
+            self.err(node, f"{what} must be one of {', '.join(options)}; found {_found(node, value)}")
         return None
 
     def action(self, node: Node) -> Decision | None:
@@ -520,6 +522,21 @@ class _PackReader:
 
 
 _NOT_SCALAR = object()
+
+
+def _found(node: Node, value: object) -> str:
+    """What YAML made of a value, in a few words on one line."""
+    if isinstance(node, MappingNode):
+        return "a mapping (key: value)"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a bool)"
+    if isinstance(value, (int, float)):
+        return f"{value} (a number)"
+    return f"{type(value).__name__} {str(value)[:40]!r}"  # a date, bytes, ...
 
 
 def _in_rule(rule_id: str) -> str:
