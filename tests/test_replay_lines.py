@@ -92,7 +92,7 @@ async def test_replay_writes_exactly_the_decision_dicts(tmp_path) -> None:
         dicts = [d async for _, d, _ in decide_records(settings, read_records(traffic, strict=True, problems=Problems()),
                                                        features=features)]
         assert out.getvalue() == "".join(reference(d) + "\n" for d in dicts)
-        assert summary["lines"] == len(traffic) and summary["actions"] > len(traffic) / 2
+        assert summary["lines_read"] == summary["valid"] == len(traffic) and summary["actions"] > len(traffic) / 2
         assert summary["decisions"].get("block", 0) > 0, "the farm is blocked: the lines above carry real verdicts"
 
 

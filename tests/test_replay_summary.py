@@ -1,7 +1,15 @@
-"""Replay summaries: precision, recall and false-positive rate from hand-made decisions."""
+"""Replay summaries: precision, recall and false-positive rate from hand-made decisions; what a replay counts."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.sim.decisions import TOKEN_BIRTH
+from gateway.sim.replay import load_config, replay, replay_main, replay_settings
+from gateway.sim.scenarios import build, get_scenario
 from gateway.sim.summary import Tally, flagged, format_summary
 
 
@@ -29,9 +37,10 @@ def test_metrics_overall_and_by_field() -> None:
         *[line("allow", True, "benign") for _ in range(14)],  # tn
     ]:
         t.add(out, protected=True)
-    t.add(line("allow", False, "benign"), protected=False)  # a token endpoint line: not an action
+    t.add({**line("allow", False, "benign"), "explain": TOKEN_BIRTH}, protected=False)  # not an action
     s = t.as_dict()
-    assert s["actions"] == 20 and s["lines"] == 21
+    assert s["actions"] == 20 and s["valid"] == 21 and s["births"] == 1
+    assert sum(s["decisions"].values()) == 20, "a token-endpoint line is not an allow decision"
     assert s["rule_hits"] == {"r1": 3, "r2": 1}
     m = s["labelled"]
     assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (3, 1, 2, 14)
@@ -47,3 +56,45 @@ def test_no_labels_no_metrics() -> None:
     t = Tally()
     t.add(line("allow", True, None), protected=True)
     assert "labelled" not in t.as_dict()
+
+
+@pytest.fixture(scope="module")
+def smoke() -> list[str]:
+    return [line + "\n" for line in build(get_scenario("smoke"), 1).lines()]
+
+
+async def test_token_endpoint_records_are_counted_as_births_not_as_decisions(smoke: list[str]) -> None:
+    summary = await replay(replay_settings(load_config(None)), smoke)
+    logins = sum('"path":"/oauth/token"' in line for line in smoke)
+    assert sum(summary["decisions"].values()) == summary["actions"], "every decision is on a protected action"
+    assert logins and summary["births"] == logins
+    assert summary["actions"] == len(smoke) - logins - summary["unprotected"]
+    assert summary["lines_read"] == summary["valid"] == len(smoke)
+
+
+def test_by_persona_puts_abuse_under_its_family_and_level() -> None:
+    t = Tally(by=("persona", "family"))
+    t.add(line("allow", True, "benign"), protected=True)
+    foreign = {"family": "farm", "level": 0, "campaign": "farm-L0", "persona": "like_farm"}
+    for meta in (foreign, {**foreign, "level": 3}, {"family": "like_farm", "evasion": "crude", "campaign": "c1"},
+                 {"campaign": "c2"}):
+        t.add({**line("block", True, "abuse"), "meta": meta}, protected=True)
+    by = t.as_dict()["by"]
+    assert set(by["persona"]) == {"home", "abuse:farm/L0", "abuse:farm/L3", "abuse:like_farm/crude", "abuse:-"}
+    assert by["persona"]["abuse:farm/L0"]["recall"] == 1.0 and by["persona"]["home"]["benign"] == 1
+    assert set(by["family"]) == {"-", "farm", "like_farm"}, "other fields group by their own value"
+
+
+def test_lines_read_valid_and_malformed_are_reported_apart(smoke: list[str], tmp_path: Path, capsys) -> None:
+    path = tmp_path / "eight.jsonl"
+    path.write_text("".join(smoke[:3]) + "not json\n" + "".join(smoke[3:6]) + '{"id": "x"}\n')
+    assert replay_main(["--input", str(path), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "8 lines read: 6 valid, 2 malformed" in err
+    assert replay_main(["--input", str(path), "--quiet", "--json"]) == 0
+    err = capsys.readouterr().err
+    summary = json.loads(err[err.index("{"):])
+    assert (summary["lines_read"], summary["valid"], summary["malformed"], summary["blank"]) == (8, 6, 2, 0)
+    path.write_text("".join(smoke[:3]) + "\n" + "".join(smoke[3:6]))
+    assert replay_main(["--input", str(path), "--quiet"]) == 0
+    assert "7 lines read: 6 valid, 0 malformed, 1 blank" in capsys.readouterr().err

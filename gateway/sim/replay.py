@@ -62,11 +62,17 @@ MAX_LINE_CHARS = 1 << 20  # a record is a request's method, path, headers and a 
 
 
 class Problems(list):
-    """Malformed lines: the first KEPT_PROBLEMS kept whole, every one counted (memory stays bounded)."""
+    """Malformed lines: the first KEPT_PROBLEMS kept whole, every one counted (memory stays bounded).
+
+    The reader also notes how many lines it read and how many were blank, so a
+    summary can say how many lines a file had, not only how many were records.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
+        self.read = 0
+        self.blank = 0
 
     def add(self, problem: Malformed) -> None:
         self.count += 1
@@ -79,8 +85,10 @@ def read_records(lines: Iterable[str], *, strict: bool, problems: Problems) -> I
 
     Files are read with ``surrogateescape``: a line that is not UTF-8 is one bad line, not the end of the replay.
     """
-    for n, text in enumerate(lines, 1):
+    n = 0
+    for n, text in enumerate(lines, 1):  # once the loop ends, n is the count of lines read
         if not text or text.isspace():
+            problems.blank += 1
             continue
         try:
             if len(text) > MAX_LINE_CHARS:
@@ -95,6 +103,7 @@ def read_records(lines: Iterable[str], *, strict: bool, problems: Problems) -> I
             if strict:
                 raise
             problems.add(Malformed(n, str(exc)))
+    problems.read = n
 
 
 REPLAY_STATE_TIMEOUT_MS = 5000.0
@@ -212,18 +221,18 @@ async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | Non
     """
     problems = Problems()
     tally = Tally(by=by)
-    count = tally.count
+    count, passed = tally.count, tally.passed
     encode = DecisionLines(features).encode
     names = {d: d.value for d in Decision}
     pending: list[str] = []  # output lines, written a batch at a time
     records = read_records(lines, strict=strict, problems=problems)
     try:
         async for rec, verdict, status, explain in decide(settings, records, features=features):
-            if verdict is None:
-                count("allow", False, (), (), rec.label, rec.meta, False)
+            if verdict is None:  # a token-endpoint record or an unprotected request: no decision to count
+                passed(explain == TOKEN_BIRTH)
             else:
                 decision = names.get(verdict.decision) or str(verdict.decision)
-                count(decision, verdict.enforced, verdict.rules, verdict.shadow_rules, rec.label, rec.meta, True)
+                count(decision, verdict.enforced, verdict.rules, verdict.shadow_rules, rec.label, rec.meta)
                 if keep is not None:
                     keep[rec.id] = (decision, verdict.enforced, tuple(verdict.rules), rec.label)
             if output is not None:
@@ -233,7 +242,7 @@ async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | Non
     finally:  # a line that stops a --strict replay keeps the decisions before it, as written so far
         if output is not None:
             _write(output, pending)
-    tally.malformed = problems.count
+    tally.malformed, tally.blank, tally.lines_read = problems.count, problems.blank, problems.read
     summary = tally.as_dict()
     summary["malformed_lines"] = [{"line": p.line, "error": p.error} for p in problems]
     return summary

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.sim.decisions import TOKEN_BIRTH
+
 FLAGGING = frozenset({"block", "challenge", "throttle", "absorb"})
 
 
@@ -63,46 +65,68 @@ def _r(x: float | None) -> float | None:
 
 @dataclass(slots=True)
 class Tally:
-    """Accumulates one replay's output lines into its summary."""
+    """Accumulates one replay's records into its summary.
+
+    Only protected actions are decisions. A token-endpoint record (the app's
+    login or refresh answer, which says how a session was born) and a request
+    no route protects pass undecided: they are counted as ``births`` and
+    ``unprotected``, not as ``allow``.
+    """
 
     by: tuple[str, ...] = ()
-    lines: int = 0
-    actions: int = 0  # protected actions (not the token endpoint, not unprotected paths)
+    actions: int = 0  # protected actions: the decisions
+    births: int = 0  # token-endpoint records
+    unprotected: int = 0
     decisions: Counter = field(default_factory=Counter)
     rule_hits: Counter = field(default_factory=Counter)
     shadow_hits: Counter = field(default_factory=Counter)
     overall: Confusion = field(default_factory=Confusion)
     groups: dict[str, dict[str, Confusion]] = field(default_factory=dict)
+    lines_read: int | None = None  # set by the reader; None: records given as dicts, no lines
+    blank: int = 0
     malformed: int = 0
 
     def add(self, out: dict[str, Any], protected: bool) -> None:
         """Count one decision line (as ``decision_dict`` makes it)."""
+        if not protected:
+            self.passed(out.get("explain") == TOKEN_BIRTH)
+            return
         self.count(out["decision"], out["enforced"], out["rules"], out["shadow_rules"], out.get("label"),
-                   out.get("meta"), protected)
+                   out.get("meta"))
 
-    def count(self, decision: str, enforced: bool, rules: list[str], shadow_rules: list[str], label: Any, meta: Any,
-              protected: bool) -> None:
-        """Count one decision from its fields (replay calls this for every record)."""
-        self.lines += 1
+    def passed(self, birth: bool) -> None:
+        """Count a record that passed without a decision: a token-endpoint record or an unprotected request."""
+        if birth:
+            self.births += 1
+        else:
+            self.unprotected += 1
+
+    def count(self, decision: str, enforced: bool, rules: list[str], shadow_rules: list[str], label: Any,
+              meta: Any) -> None:
+        """Count one decision on a protected action from its fields (replay calls this for each)."""
+        self.actions += 1
         self.decisions[decision] += 1
         for rule in rules:
             self.rule_hits[rule] += 1
         for rule in shadow_rules:
             self.shadow_hits[rule] += 1
-        if not protected:
-            return
-        self.actions += 1
         if label not in ("abuse", "benign"):
             return
         hit = flagged(decision, enforced)
         self.overall.add(label, hit)
         for name in self.by:
-            value = meta.get(name) if isinstance(meta, dict) else None
-            self.groups.setdefault(name, {}).setdefault(_key(value), Confusion()).add(label, hit)
+            self.groups.setdefault(name, {}).setdefault(group_key(name, label, meta), Confusion()).add(label, hit)
+
+    @property
+    def records(self) -> int:
+        return self.actions + self.births + self.unprotected
 
     def as_dict(self) -> dict[str, Any]:
+        records = self.records
+        read = records + self.blank + self.malformed if self.lines_read is None else self.lines_read
         out: dict[str, Any] = {
-            "lines": self.lines, "malformed": self.malformed, "actions": self.actions,
+            "lines_read": read, "valid": records, "malformed": self.malformed, "blank": self.blank,
+            "actions": self.actions, "births": self.births, "unprotected": self.unprotected,
             "decisions": dict(sorted(self.decisions.items())),
             "rule_hits": dict(self.rule_hits.most_common()),
             "shadow_rule_hits": dict(self.shadow_hits.most_common()),
@@ -113,14 +137,45 @@ class Tally:
         return out
 
 
+def group_key(name: str, label: Any, meta: Any) -> str:
+    """The row of a ``--by NAME`` breakdown a labelled action falls in.
+
+    Abusive actions carry no persona: they are labelled with their family and
+    level (``meta.family`` and ``meta.level``, 0 crude to 3 careful; the
+    simulator's ``meta.evasion`` names the level), so ``--by persona`` puts
+    them in rows such as ``abuse:like_farm/L0``, not all in ``-``.
+    """
+    if not isinstance(meta, dict):
+        return "-"
+    if name == "persona" and label == "abuse":
+        return abuse_key(meta)
+    return _key(meta.get(name))
+
+
+def abuse_key(meta: dict[str, Any]) -> str:
+    family = meta.get("family")
+    key = "abuse:" + _key(family if family is not None else meta.get("persona"))
+    level = meta.get("level", meta.get("evasion"))
+    if level is None:
+        return key
+    if type(level) is int:
+        return f"{key}/L{level}"
+    return f"{key}/{level}"
+
+
 def _key(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as a few plain lines for a terminal."""
-    lines = [f"{summary['lines']} lines, {summary['actions']} protected actions, {summary['malformed']} malformed"]
-    lines.append("decisions: " + ", ".join(f"{k} {v}" for k, v in summary["decisions"].items()))
+    read = f"{summary['lines_read']} lines read: {summary['valid']} valid, {summary['malformed']} malformed"
+    if summary["blank"]:
+        read += f", {summary['blank']} blank"
+    lines = [read, f"{summary['actions']} protected actions decided; passed without a decision: "
+                   f"{summary['births']} token-endpoint records (session births), "
+                   f"{summary['unprotected']} unprotected requests"]
+    lines.append("decisions: " + (", ".join(f"{k} {v}" for k, v in summary["decisions"].items()) or "none"))
     if summary["rule_hits"]:
         lines.append("rule hits: " + ", ".join(f"{k} {v}" for k, v in summary["rule_hits"].items()))
     if summary["shadow_rule_hits"]:
