@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 
 import pytest
 
@@ -116,3 +117,98 @@ def test_rules_that_name_kinds_no_route_declares_are_reported(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="gateway.policy"):
         assert watcher.reload_now()
     assert any("rule gone" in r.getMessage() and "'comment'" in r.getMessage() for r in caplog.records)
+
+
+def pack_of(prefix: str, count: int = 8) -> str:
+    rules = "".join(
+        f"  - id: {prefix}-{i}\n"
+        f"    description: rule {i} of the {prefix} pack\n"
+        f"    on: [like]\n"
+        f"    when: net.class == \"hosting\" && ip.accounts_1h >= {10 + i}\n"
+        f"    action: block\n"
+        for i in range(count))
+    return "rules:\n" + rules
+
+
+async def test_a_pack_overwritten_in_place_is_never_served_half_written(tmp_path):
+    """A writer copies a pack over the old one in pieces while the watcher polls: only whole packs are served.
+
+    Every piece ends at a line, so most of the pieces on disk are valid YAML with fewer rules: the dangerous case.
+    """
+    import threading
+
+    pack = tmp_path / "rules.yaml"
+    pack.write_text(pack_of("old"))
+    old_ids = tuple(f"old-{i}" for i in range(8))
+    new_ids = tuple(f"new-{i}" for i in range(8))
+    watcher = RuleSetWatcher([tmp_path], interval_s=0.01)  # the default settle interval
+    assert tuple(r.id for r in watcher.current.rules) == old_ids
+    lines = pack_of("new").splitlines(keepends=True)
+    done = threading.Event()
+
+    def write_slowly() -> None:
+        with open(pack, "w") as f:  # truncates, as cp and most editors' in-place saves do
+            for line in lines:
+                f.write(line)
+                f.flush()
+                time.sleep(0.01)
+        done.set()
+
+    served: set[tuple[str, ...]] = set()
+    await watcher.start()
+    writer = threading.Thread(target=write_slowly)
+    try:
+        writer.start()
+        while not done.is_set():  # sample what a request would get, all along the write
+            served.add(tuple(r.id for r in watcher.current.rules))
+            await asyncio.sleep(0.002)
+        await wait_for(lambda: tuple(r.id for r in watcher.current.rules) == new_ids)
+        served.add(tuple(r.id for r in watcher.current.rules))
+    finally:
+        writer.join()
+        await watcher.close()
+    assert served == {old_ids, new_ids}, sorted(served, key=len)
+    assert watcher.last_error is None
+
+
+def test_a_pack_changed_while_it_is_read_is_not_swapped_in(tmp_path, monkeypatch):
+    """Read twice and compare: a write landing during the read leaves the old rules in force."""
+    from gateway.policy import reload
+
+    pack = tmp_path / "rules.yaml"
+    pack.write_text(pack_of("old"))
+    watcher = RuleSetWatcher(pack, settle_s=0)
+    first = watcher.current
+    real = reload.load_and_merge
+
+    def read_then_grow(paths):
+        merged = real(paths)  # reads the first half
+        with open(pack, "a") as f:
+            f.write(pack_of("late").removeprefix("rules:\n"))
+        return merged
+
+    edit(pack, pack_of("new", 4))
+    monkeypatch.setattr(reload, "load_and_merge", read_then_grow)
+    assert watcher.settled()
+    assert watcher.reload_now() is False
+    assert watcher.current is first and watcher.last_error is None
+    monkeypatch.setattr(reload, "load_and_merge", real)
+    assert watcher.settled() and watcher.reload_now() is True
+    assert [r.id for r in watcher.current.rules] == [f"new-{i}" for i in range(4)] + [f"late-{i}" for i in range(8)]
+
+
+def test_settle_waits_for_a_stamp_to_hold_still():
+    from gateway.polling import Settle
+
+    now = [0.0]
+    settle = Settle(0.5, clock=lambda: now[0])
+    assert not settle.steady((1, 100))
+    now[0] = 0.4
+    assert not settle.steady((1, 100))
+    now[0] = 0.6
+    assert not settle.steady((2, 180))  # grew: the clock starts again
+    now[0] = 1.0
+    assert not settle.steady((2, 180))
+    now[0] = 1.1
+    assert settle.steady((2, 180))
+    assert Settle(0).steady((3, 1))
