@@ -25,7 +25,7 @@ from gateway.decision_log import DecisionLog
 from gateway.facts import RequestFacts
 from gateway.fingerprint import Fingerprinter
 from gateway.fingerprint.fingerprint import Fingerprint
-from gateway.metrics import DECISION_SECONDS, DEGRADED, REQUESTS
+from gateway.metrics import DECISION_SECONDS, DEGRADED, REQUESTS, STICKY_REPEATS
 from gateway.policy import RuleSet, RuleSetWatcher
 from gateway.routes import Match, RouteTable
 from gateway.settings import Settings
@@ -228,6 +228,8 @@ class Engine:
         if best is None:
             return None
         d, rule_id, scope, until = best
+        if self.metrics:  # the rule's own hit was counted once, when it made the decision
+            STICKY_REPEATS.labels(rule=rule_id, scope=scope).inc()
         remaining = max(1, int(float(until) - now))
         return Verdict(
             self._next_id(), d, True, rules=[rule_id], sticky=True,

@@ -11,6 +11,10 @@ REQUESTS = Counter(
     ["action", "decision", "enforced"], registry=REGISTRY,
 )
 RULE_HITS = Counter("gateway_rule_hits", "Rule matches by rule id and mode", ["rule", "mode"], registry=REGISTRY)
+STICKY_REPEATS = Counter(
+    "gateway_sticky_repeats", "Requests answered by an earlier sticky decision, by the rule that made it and its scope",
+    ["rule", "scope"], registry=REGISTRY,
+)
 AUTH_FAILURES = Counter("gateway_auth_failures", "Authentication failures by reason", ["reason"], registry=REGISTRY)
 DECISION_SECONDS = Histogram(
     "gateway_decision_seconds", "Time the engine took to decide",

@@ -198,6 +198,15 @@ def demo_minter() -> TokenMinter:
 APP_USER_AGENT = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
 
 
+def _unverified_claims(token: str) -> dict:
+    """A token's claims, unverified: the mock only mirrors what its own token says (an opaque one says nothing)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 class MockClient:
     """One simulated person's app talking to a gateway, for your own integration tests.
 
@@ -210,21 +219,36 @@ class MockClient:
         async with MockClient(app=protected, ip="11.1.0.20", token=minter.mint("alice")) as alice:
             assert (await alice.request("POST", "/v1/posts/p1/like")).status_code == 200
 
-    ``login`` asks a token endpoint with the demo's password grant; ``like``, ``comment`` and
+    What it sends by default: the demo app's User-Agent (``APP_USER_AGENT``;
+    pass your own app's), ``Accept-Language: en-US``, no TLS fingerprint, and
+    as device id the token's ``device_claim`` (``did``) when the token has
+    one, else ``device_id`` (``mock-device-1``): a device id that contradicts
+    the token is what a borrowed token looks like. ``login`` asks a token
+    endpoint with the demo's password grant; ``like``, ``comment`` and
     ``follow`` use the demo API's paths.
     """
 
     def __init__(self, *, app=None, base_url: str | None = None, ip: str = "11.1.0.20",
-                 device_id: str = "mock-device-1", user_agent: str = APP_USER_AGENT, tls: str | None = None,
-                 client_id: str = "engage-android", peer: str = "127.0.0.1", token: str | None = None) -> None:
+                 device_id: str | None = None, user_agent: str = APP_USER_AGENT, tls: str | None = None,
+                 client_id: str = "engage-android", peer: str = "127.0.0.1", token: str | None = None,
+                 device_claim: str = "did") -> None:
         import httpx
 
         if (app is None) == (base_url is None):
             raise ValueError("MockClient needs exactly one of app= (in process) or base_url= (over HTTP)")
         transport = httpx.ASGITransport(app=app, client=(peer, 50000)) if app is not None else None
         self._http = httpx.AsyncClient(transport=transport, base_url=base_url or "http://gateway.test")
-        self.ip, self.device_id, self.user_agent, self.tls, self.client_id = ip, device_id, user_agent, tls, client_id
+        self.ip, self.user_agent, self.tls, self.client_id = ip, user_agent, tls, client_id
+        self._device_id, self.device_claim = device_id, device_claim
         self.token = token  # sent as a Bearer token: one from login(), or one a TokenMinter made
+
+    @property
+    def device_id(self) -> str:
+        """``device_id`` if given, else the token's device claim, else ``mock-device-1``."""
+        if self._device_id is not None:
+            return self._device_id
+        claim = _unverified_claims(self.token).get(self.device_claim) if self.token else None
+        return claim if isinstance(claim, str) and claim else "mock-device-1"
 
     def headers(self) -> dict[str, str]:
         h = {"user-agent": self.user_agent, "accept": "application/json", "accept-language": "en-US",

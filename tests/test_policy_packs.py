@@ -297,7 +297,9 @@ def test_aliases_are_refused_and_deep_nesting_is_an_error(tmp_path):
     errors = errors_of(tmp_path, "p.yaml", "rules:\n" + rule + "  - *r\n" * 1000)
     assert len(errors) == 1 and "aliases are not read in rule packs" in errors[0] and ":2:" in errors[0]
     errors = errors_of(tmp_path, "d.yaml", "rules: " + "[" * 5000 + "]" * 5000 + "\n")
-    assert len(errors) == 1 and ("nested too deeply" in errors[0] or "YAML" in errors[0]), errors
+    # PyYAML before 6.0.4 builds the 5,000 lists and the shape is refused; from 6.0.4 its reader gives up first
+    assert len(errors) == 1 and errors[0].startswith(f"{tmp_path / 'd.yaml'}:1:"), errors
+    assert any(words in errors[0] for words in ("nested too deeply", "YAML", "must be a mapping")), errors
 
 
 def test_a_byte_not_utf8_is_placed_on_its_line(tmp_path):

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from gateway.demo.app import DEMO_CONFIG, build_protected_demo
+from gateway.demo.app import DEMO_CONFIG, build_protected_demo, issue_token
 from gateway.settings import load_settings
 from gateway.testing import MockClient, Persona
 
@@ -49,7 +49,6 @@ async def test_concurrent_first_requests_start_the_engine_without_a_lifespan(tmp
     """Without a lifespan, concurrent first requests start the engine once and are all decided normally."""
     import asyncio
 
-    from gateway.demo.app import issue_token
 
     app = protected(tmp_path)
     clients = [MockClient(app=app, ip=f"11.1.0.{20 + i}", device_id=f"d{i}") for i in range(5)]
@@ -80,3 +79,24 @@ def test_a_refused_token_is_not_counted_as_a_challenge():
 
     assert outcome(401) == "unauthenticated" and outcome(401, step_up=True) == "challenged"
     assert (outcome(403), outcome(429), outcome(0), outcome(204)) == ("blocked", "throttled", "failed", "served")
+
+
+async def test_the_device_id_follows_the_token_unless_one_is_given():
+    """A mock that sent a fixed device id beside a token naming another device looked like a borrowed token."""
+    seen: list[str] = []
+
+    async def echo(scope, receive, send):
+        seen.append(dict(scope["headers"])[b"x-device-id"].decode())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    phone = issue_token("erin", client_id="engage-android", device_id="phone-7")
+    async with MockClient(app=echo, token=phone) as erin:
+        await erin.request("GET", "/")
+    async with MockClient(app=echo, token=phone, device_id="tablet-2") as erin:
+        await erin.request("GET", "/")
+    async with MockClient(app=echo, token=issue_token("erin", client_id="engage-android", device_id=None)) as erin:
+        await erin.request("GET", "/")
+    async with MockClient(app=echo, token="opaque-token") as erin:
+        await erin.request("GET", "/")
+    assert seen == ["phone-7", "tablet-2", "mock-device-1", "mock-device-1"]
