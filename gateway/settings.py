@@ -23,6 +23,18 @@ import yaml
 from gateway.numbers import finite_number
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUILTIN = "builtin:"  # `builtin:rules` names the default rule packs shipped inside the package
+
+
+def resolve_path(path: str, base: str | Path | None = None) -> str:
+    """A path a person wrote: ``builtin:X`` inside the installed package, a relative one against ``base``."""
+    if path.startswith(BUILTIN):
+        return str(PACKAGE_DIR / path[len(BUILTIN):].lstrip("/"))
+    p = Path(path)
+    if not p.is_absolute() and base is not None:
+        p = Path(base) / p
+    return str(p)
 
 # A route template's parameter: {name} is one path segment, {name:path} the rest of the path (slashes too)
 ROUTE_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:path)?}")
@@ -197,13 +209,10 @@ class Settings:
     source: str | None = None  # the file this came from, for messages
 
     def resolve(self, path: str | None) -> str | None:
-        """A path from the config, relative to the config file's folder."""
+        """A path from the config: ``builtin:...`` in the package, else relative to the config file's folder."""
         if path is None:
             return None
-        p = Path(path)
-        if not p.is_absolute() and self.source:
-            p = Path(self.source).parent / p
-        return str(p)
+        return resolve_path(path, Path(self.source).parent if self.source else None)
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {

@@ -31,7 +31,7 @@ from netaddr import IPSet
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.sim.world import ANONYMOUS_FLAGS, Network, WorldError, read_networks  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+FIXTURES = Path(__file__).resolve().parent.parent / "gateway" / "demo" / "geoip"  # shipped in the package
 DEFAULT_EPOCH = 1735689600  # 2025-01-01T00:00:00Z
 
 class _ReproducibleWriter(MMDBWriter):
@@ -131,8 +131,8 @@ def hosting_asns_text(networks: list[Network]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the fixture GeoIP databases from world.yaml.")
-    parser.add_argument("--world", type=Path, default=HERE / "world.yaml")
-    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--world", type=Path, default=FIXTURES / "world.yaml")
+    parser.add_argument("--out", type=Path, default=FIXTURES)
     args = parser.parse_args(argv)
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
     try:

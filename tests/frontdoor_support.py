@@ -16,8 +16,8 @@ from gateway.engine import Engine
 from gateway.settings import Settings, load_settings
 
 APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
-HOME_IP = "11.1.0.20"  # Northwind Cable in geoip/world.yaml: residential
-HOSTING_IP = "21.0.0.10"  # Stratus Cloud in geoip/world.yaml: hosting
+HOME_IP = "11.1.0.20"  # Northwind Cable in gateway/demo/geoip/world.yaml: residential
+HOSTING_IP = "21.0.0.10"  # Stratus Cloud in gateway/demo/geoip/world.yaml: hosting
 
 HOSTING_BLOCK_RULE = """
   - id: test-hosting-block

@@ -12,10 +12,10 @@ import yaml
 
 from gateway.fingerprint.geoip import GeoIP, GeoRecord, load_hosting_asns
 from gateway.fingerprint.net_class import net_class
-from gateway.settings import REPO_ROOT, ConfigError
+from gateway.settings import PACKAGE_DIR, REPO_ROOT, ConfigError
 from gateway.settings import GeoIP as GeoIPSettings
 
-GEOIP_DIR = REPO_ROOT / "geoip"
+GEOIP_DIR = PACKAGE_DIR / "demo" / "geoip"  # the fixtures; geoip/build.py makes them
 WORLD = yaml.safe_load((GEOIP_DIR / "world.yaml").read_text())
 NETWORKS = WORLD["networks"]
 FIXTURES = ("fixture-asn.mmdb", "fixture-city.mmdb", "fixture-anonymous-ip.mmdb", "fixture-connection-type.mmdb")
@@ -157,7 +157,7 @@ def test_missing_hosting_asn_file_is_config_error(tmp_path: Path) -> None:
 
 
 def _build_module():
-    spec = importlib.util.spec_from_file_location("geoip_build", GEOIP_DIR / "build.py")
+    spec = importlib.util.spec_from_file_location("geoip_build", REPO_ROOT / "geoip" / "build.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gateway import catalogue
 from gateway.policy.cli import features_main, lint_main
 from gateway.policy.cli import test_main as rules_test_main
+from gateway.settings import PACKAGE_DIR
 
-RULES = Path(__file__).resolve().parent.parent / "rules"
+RULES = PACKAGE_DIR / "rules"
 
 PACK = """\
 rules:

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.metrics import REGISTRY
 from gateway.policy import RuleSet, Sticky
+from gateway.settings import PACKAGE_DIR
 from gateway.verdict import Decision
 
 PACK = """\
@@ -179,7 +180,7 @@ def test_guard_index_never_changes_the_answer():
     from gateway import catalogue
     from gateway.policy.loader import load_and_merge
 
-    rules_dir = Path(__file__).resolve().parent.parent / "rules"
+    rules_dir = PACKAGE_DIR / "rules"
     ruleset = RuleSet.load(rules_dir)
     rules = load_and_merge(rules_dir).rules
     rng = random.Random(7)

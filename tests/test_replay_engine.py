@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import REPO_ROOT
+from gateway.settings import PACKAGE_DIR
 from gateway.sim.personas import Persona
 from gateway.sim.replay import replay_main
 from gateway.sim.scenarios import Scenario, build
@@ -125,7 +125,7 @@ def test_lines_no_record_can_come_from_are_skipped_and_counted_never_the_end(tra
 
 def test_diff_shows_what_removing_a_rule_pack_changes(traffic: Path, tmp_path: Path, capsys) -> None:
     other = tmp_path / "rules"
-    shutil.copytree(REPO_ROOT / "rules", other)
+    shutil.copytree(PACKAGE_DIR / "rules", other)
     (other / "like-farms.yaml").unlink()
     changes = tmp_path / "changes.jsonl"
     code, err = run(["--input", str(traffic), "--diff", str(other), "--diff-output", str(changes)], capsys)

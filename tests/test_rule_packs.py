@@ -1,15 +1,14 @@
-"""Every inline test of every default pack in rules/, and the packs lint clean."""
+"""Every inline test of every default pack in gateway/rules/, and the packs lint clean."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from gateway.policy.cli import describe_failure, lint_main
 from gateway.policy.loader import load_and_merge
+from gateway.settings import PACKAGE_DIR
 
-RULES = Path(__file__).resolve().parent.parent / "rules"
+RULES = PACKAGE_DIR / "rules"
 _MERGED = load_and_merge(RULES)
 _CASES = [
     pytest.param(rule, test, id=f"{rule.id}: {test.name}")

@@ -82,3 +82,18 @@ def test_missing_file_is_a_clear_error(tmp_path):
 def test_reference_lists_every_key_with_a_default():
     keys = {k for k, _, _ in reference()}
     assert {"mode", "auth.algorithms", "state.backend", "log.sink", "network.trusted_proxies"} <= keys
+
+
+def test_builtin_names_the_packs_shipped_in_the_package(tmp_path):
+    """`builtin:` reaches the default packs from any config, where an installed package has no rules/ beside it."""
+    from gateway.policy.loader import load_and_merge
+    from gateway.settings import PACKAGE_DIR
+
+    (tmp_path / "gateway.yaml").write_text("rules: [builtin:rules, builtin:rules/travel.yaml, mine]\n")
+    s = load_settings(tmp_path / "gateway.yaml")
+    assert [s.resolve(p) for p in s.rules] == [str(PACKAGE_DIR / "rules"), str(PACKAGE_DIR / "rules" / "travel.yaml"),
+                                               str(tmp_path / "mine")]
+    merged = load_and_merge(["builtin:rules"])
+    assert not merged.errors and len(merged.files) == len(list((PACKAGE_DIR / "rules").glob("*.yaml")))
+    assert load_and_merge(["builtin:rules/nope.yaml"]).errors == [
+        f"{PACKAGE_DIR / 'rules' / 'nope.yaml'}:1:1: no such file or folder"]

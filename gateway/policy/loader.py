@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.policy.pack import MAX_THRESHOLD, Pack, Rule, read_pack
+from gateway.settings import resolve_path
 
 PACK_SUFFIXES = (".yaml", ".yml")
 
@@ -24,9 +25,10 @@ class Merged:
 
 
 def as_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Paths as given; ``builtin:rules`` (or ``builtin:rules/travel.yaml``) is the packs shipped in the package."""
     if isinstance(paths, (str, Path)):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
+        paths = [paths]
+    return [Path(resolve_path(str(p))) for p in paths]
 
 
 def discover(paths: str | Path | Iterable[str | Path], errors: list[str]) -> list[Path]:

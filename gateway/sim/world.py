@@ -1,4 +1,4 @@
-"""The synthetic Internet simulated clients come from (geoip/world.yaml).
+"""The synthetic Internet simulated clients come from (gateway/demo/geoip/world.yaml).
 
 Every simulated address is drawn from a block of this map, so the fixture
 GeoIP databases built from the same file resolve it. ``split`` keeps tuning
@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from gateway.settings import REPO_ROOT
+from gateway.settings import PACKAGE_DIR
 
-WORLD_PATH = REPO_ROOT / "geoip" / "world.yaml"
+WORLD_PATH = PACKAGE_DIR / "demo" / "geoip" / "world.yaml"
 CONNECTION_TYPES = ("Cable/DSL", "Cellular", "Corporate", "Satellite", "Dialup")
 KINDS = ("residential", "mobile", "hosting", "vpn", "tor", "office", "residential_proxy")
 SPLITS = ("tune", "holdout")
