@@ -22,6 +22,7 @@ from conftest import free_port
 from gateway.settings import REPO_ROOT
 
 LOCKED = REPO_ROOT / "constraints" / "locked.txt"
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of this checkout on the path
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def installed(tmp_path_factory) -> Path:
     venv.create(where / "venv", with_pip=True)
     bin_dir = where / "venv" / "bin"
     done = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "-c", str(LOCKED), str(wheel)],
-                          capture_output=True, text=True, cwd=where)
+                          capture_output=True, text=True, cwd=where, env=CLEAN_ENV)
     assert done.returncode == 0, done.stderr[-2000:]
     return bin_dir
 
@@ -44,20 +45,19 @@ def test_the_wheel_carries_what_the_demo_and_the_default_rules_need(installed):
             "print(sorted(f.name for f in (p / 'rules').glob('*.yaml'))); "
             "print(sorted(f.name for f in (p / 'demo' / 'geoip').iterdir())); print((p / 'py.typed').exists())")
     out = subprocess.run([str(installed / "python"), "-c", code], capture_output=True, text=True, check=True,
-                         cwd=installed).stdout.splitlines()
+                         cwd=installed, env=CLEAN_ENV).stdout.splitlines()
     assert "site-packages" in out[0]  # the installed copy, not this checkout
     assert out[1] == str(sorted(f.name for f in (REPO_ROOT / "gateway" / "rules").glob("*.yaml")))
     assert "fixture-asn.mmdb" in out[2] and "world.yaml" in out[2] and "hosting-asns.txt" in out[2]
     assert out[3] == "True"
     lint = subprocess.run([str(installed / "gateway"), "rules", "lint", "builtin:rules"], capture_output=True,
-                          text=True, cwd=installed)
+                          text=True, cwd=installed, env=CLEAN_ENV)
     assert lint.returncode == 0 and lint.stdout.startswith("ok: "), lint.stdout + lint.stderr
 
 
 def test_the_installed_gateway_serves_the_demo(installed):
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": ""}
-    server = subprocess.Popen([str(installed / "gateway"), "serve", "--port", str(port)], cwd=installed, env=env,
+    server = subprocess.Popen([str(installed / "gateway"), "serve", "--port", str(port)], cwd=installed, env=CLEAN_ENV,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -25,19 +25,15 @@ def replayed(scenario: Scenario, seed: int, tmp_path: Path, capsys) -> tuple[dic
     return records, [d for d in map(json.loads, out.read_text().splitlines()) if d["meta"].get("kind") != "login"]
 
 
-def test_a_careful_farms_pool_is_challenged_together(tmp_path: Path, capsys) -> None:
+def test_a_careful_farms_pool_is_challenged_member_by_member(tmp_path: Path, capsys) -> None:
+    """Each session of the pool is challenged where it meets the pool itself; none is pinned by another's match
+    (a challenge pinned to a crowd or a session spread one mistaken match over a day of a person's actions)."""
     records, actions = replayed(DAY, 5, tmp_path, capsys)
     farm = [d for d in actions if d["label"] == "abuse"]
-    matched, pinned = set(), set()  # the farm's sessions that met the rule themselves / were only pinned by another's
-    for d in farm:
-        session = records[d["id"]]["headers"]["authorization"]  # one token per farm session
-        if RULE in d["rules"] and "sticky" not in d["explain"]:
-            matched.add(session)
-        elif RULE in d["rules"] and session not in matched:
-            pinned.add(session)
-            assert d["decision"] == "challenge" and "sticky on this session" in d["explain"]
-    assert matched, "the rule matches the pool on its own"
-    assert pinned, "sessions of the pool that never matched are challenged with it"
+    matched = {records[d["id"]]["headers"]["authorization"] for d in farm if RULE in d["rules"]}
+    sessions = {records[d["id"]]["headers"]["authorization"] for d in farm}  # one token per farm session
+    assert len(matched) * 2 >= len(sessions), "the rule meets most of the pool on its own"
+    assert not [d for d in actions if d.get("sticky") or "sticky" in d["explain"]]
     people = [d for d in actions if d["label"] == "benign"]
     assert people and not [d for d in people if d["enforced"] and d["decision"] != "allow"]
 
