@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from gateway.fingerprint.tls import KNOWN_TLS
+try:  # the demo's example fingerprints, which the demo config lists
+    from gateway.demo.tls import DEMO_TLS as KNOWN_TLS
+except ImportError:  # a tree where they still live in the fingerprint table
+    from gateway.fingerprint.tls import KNOWN_TLS
 
 APP_VERSIONS = ("412.0.1", "411.2.0", "410.0.3")
 ANDROID_MODELS = ("Pixel 8", "Pixel 7a", "SM-S918B", "SM-A546E", "moto g84")

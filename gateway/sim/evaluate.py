@@ -57,6 +57,13 @@ def eval_parser() -> argparse.ArgumentParser:
                         "some 100 MB for the holdout scenario)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress (it is shown on stderr only when stderr is a terminal)")
+    p.add_argument("--sweep", type=int, metavar="N",
+                   help="instead of one scenario: N worlds drawn from the priors (--seed picks them), each replayed; "
+                        "reports the worst world per benign persona and rule, recall per family and level; with "
+                        "--out, sweep.json and sweep.svg")
+    p.add_argument("--rules", nargs="+", metavar="PATH", help="--sweep: replay with these rules instead of the config's")
+    p.add_argument("--jobs", type=int, help="--sweep: worlds run in this many processes (default: up to 2)")
+    p.add_argument("--max-hours", type=float, help="--sweep: cap each world's virtual hours (a quick look)")
     return p
 
 
@@ -66,6 +73,13 @@ def eval_main(argv: list[str] | None = None) -> int:
     if args.keep_traffic and not args.out:
         parser.error("--keep-traffic needs --out FOLDER to write the traffic into")
     out_dir = Path(args.out) if args.out else None
+    if args.sweep is not None:
+        if args.sweep < 1:
+            parser.error("--sweep needs a number of worlds, 1 or more")
+        from gateway.sim.sweep_cli import sweep_main
+
+        return sweep_main(args.sweep, args.seed, args.config, args.rules, out_dir, jobs=args.jobs,
+                          progress=wanted(sys.stderr, quiet=args.quiet), max_hours=args.max_hours)
     traffic = out_dir / TRAFFIC_FILE if out_dir is not None and args.keep_traffic else None
     try:
         settings = load_config(args.config)

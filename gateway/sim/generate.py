@@ -61,6 +61,8 @@ class Traffic:
         self._events: list[tuple[float, int, dict[str, Any]]] = []
         self._seq = 0
         self._campaigns = 0
+        # Drawn worlds set this (gateway.sim.wild.Knobs): per-campaign abuse choices. None: as named scenarios.
+        self.knobs: Any = None
 
     # -- ids ------------------------------------------------------------------
     def token_id(self, prefix: str = "") -> str:

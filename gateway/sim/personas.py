@@ -288,7 +288,8 @@ class Infrastructure:
             nets = [world.pick(rng, k, split) for k in ("vpn", "vpn", "vpn", "hosting")]
             self.pool = [n.host(rng) for n in nets for _ in range(3)]
         else:
-            nets = [world.pick(rng, "residential_proxy", split) for _ in range(3)]
+            proxy = traffic.knobs.proxy if traffic.knobs is not None else "residential_proxy"
+            nets = [world.pick(rng, proxy, split) for _ in range(3)]
             self.pool = [n.host(rng) for n in nets for _ in range(40)]
         self.network = world.pick(rng, "residential_proxy" if evasion == "careful" else "hosting", split)
         self._sticky: dict[str, tuple[str, int]] = {}
@@ -307,6 +308,15 @@ class Infrastructure:
         return ip
 
 
+def _when(traffic: Traffic, start: float, end: float, evasion: str, interval_s: float,
+          utc_offset_h: int = 0) -> list[float]:
+    """When automation acts: its evasion level's rhythm, or a drawn world's jitter family."""
+    knobs = traffic.knobs
+    if knobs is not None and knobs.jitter:
+        return knobs.times(traffic.rng, start, end, interval_s, utc_offset_h)
+    return bot_times(traffic.rng, start, end, evasion, interval_s, utc_offset_h)
+
+
 def bot_device(traffic: Traffic, evasion: str, country: str, shared: Device | None = None,
                platform: str | None = None) -> Device:
     """How automation presents itself: a fixed tool, a rotated disguise, or the real app."""
@@ -317,20 +327,25 @@ def bot_device(traffic: Traffic, evasion: str, country: str, shared: Device | No
         name = rng.choice(tuple(BROWSERS))
         ua, _ = BROWSERS[name]
         stack = rng.choice(("chrome", "firefox", "okhttp", "python-requests"))
+        if traffic.knobs is not None and traffic.knobs.emulate_app:  # the app's UA and TLS stack, copied
+            return app_device(rng, country, platform or "android")
         return Device("engage-android", new_device_id(rng), ua, tls_for(stack), "en-US,en;q=0.9", "unknown")
     return app_device(rng, country, platform or "android")
 
 
 def _rotate(traffic: Traffic, evasion: str, device: Device) -> Device:
     """Medium evasion rotates its user agent per request; the others keep theirs."""
-    if evasion != "medium":
+    if evasion != "medium" or (traffic.knobs is not None and traffic.knobs.emulate_app):
         return device
     ua, _ = BROWSERS[traffic.rng.choice(tuple(BROWSERS))]
     return Device(device.client_id, device.device_id, ua, device.ja4, device.accept_language, device.platform)
 
 
 def _abuse_meta(traffic: Traffic, family: str, evasion: str, campaign: str, role: str) -> dict[str, Any]:
-    return {"family": family, "evasion": evasion, "campaign": campaign, "role": role, "scenario": traffic.scenario}
+    meta = {"family": family, "evasion": evasion, "campaign": campaign, "role": role, "scenario": traffic.scenario}
+    if traffic.knobs is not None:
+        meta["level"] = traffic.knobs.level
+    return meta
 
 
 INTERVALS = {"crude": 1.0, "medium": 1.3, "careful": 2.5}  # gap multipliers per evasion level
@@ -349,7 +364,7 @@ def password_sharing(traffic: Traffic, p: Persona, targets: Targets) -> None:
             _, home, _ = _phone_owner(traffic, "sharing_customer", targets, p.rate, {"campaign": campaign}, account)
             device = shared if ev == "crude" else bot_device(traffic, ev, home.country)
             bot = Actor(traffic, account, device, "abuse", meta)
-            for t in bot_times(rng, traffic.start, traffic.end, ev, 240 * INTERVALS[ev] / p.rate, home.utc_offset_h):
+            for t in _when(traffic, traffic.start, traffic.end, ev, 240 * INTERVALS[ev] / p.rate, home.utc_offset_h):
                 action, target = ("follow", targets.user()) if rng.random() < 0.25 else ("like", targets.media())
                 bot.act(t, infra.ip(account), action, target, _rotate(traffic, ev, device))
 
@@ -373,7 +388,7 @@ def collusion_ring(traffic: Traffic, p: Persona, targets: Targets) -> None:
             replay_as = shared if ev == "crude" else (owner.device if ev == "careful" else bot_device(traffic, ev, home.country))
             exported.append((session, replay_as))
         spread = {"crude": 60.0, "medium": 600.0, "careful": 3 * 3600.0}[ev]
-        for round_start in bot_times(rng, traffic.start + 1800, traffic.end, ev, 1200 * INTERVALS[ev] / p.rate):
+        for round_start in _when(traffic, traffic.start + 1800, traffic.end, ev, 1200 * INTERVALS[ev] / p.rate):
             target = targets.purchased()
             for session, device in exported:
                 t = round_start + (rng.uniform(0, spread) if ev != "careful" else min(spread, lognormal_gap(rng, spread / 4)))
@@ -395,7 +410,7 @@ def like_farm(traffic: Traffic, p: Persona, targets: Targets) -> None:
             device = shared if ev == "crude" else bot_device(traffic, ev, infra.network.country)
             farm.append((Actor(traffic, _account(traffic, "f"), device, "abuse", meta), device))
         spread = {"crude": 120.0, "medium": 900.0, "careful": 3 * 3600.0}[ev]
-        for order in bot_times(rng, traffic.start, traffic.end, ev, 1800 * INTERVALS[ev] / p.rate,
+        for order in _when(traffic, traffic.start, traffic.end, ev, 1800 * INTERVALS[ev] / p.rate,
                                infra.network.utc_offset_h):
             action = "follow" if rng.random() < 0.3 else "like"
             target = targets.purchased("u" if action == "follow" else "m")
@@ -421,7 +436,7 @@ def leaked_token(traffic: Traffic, p: Persona, targets: Targets) -> None:
             ip = far.host(rng)
             device = bot_device(traffic, ev, far.country, platform=owner.device.platform)
             leak = session.born + rng.uniform(0.1, 0.4) * (session.expires - session.born)
-            for t in bot_times(rng, leak, min(traffic.end, session.expires - 300), ev,
+            for t in _when(traffic, leak, min(traffic.end, session.expires - 300), ev,
                                150 * INTERVALS[ev] / p.rate, far.utc_offset_h):
                 action, target = ("follow", targets.user()) if rng.random() < 0.3 else ("like", targets.media())
                 traffic.act(t, session, ip if ev != "medium" else far.host(rng), action, target, "abuse", meta,
@@ -440,7 +455,7 @@ def cyborg(traffic: Traffic, p: Persona, targets: Targets) -> None:
             infra = Infrastructure(traffic, ev)
             device = bot_device(traffic, ev, home.country, platform=owner.device.platform)
             bot = Actor(traffic, account, device, "abuse", meta)
-            for t in bot_times(rng, traffic.start, traffic.end, ev, 200 * INTERVALS[ev] / p.rate, home.utc_offset_h):
+            for t in _when(traffic, traffic.start, traffic.end, ev, 200 * INTERVALS[ev] / p.rate, home.utc_offset_h):
                 action, target = ("follow", targets.user()) if rng.random() < 0.3 else ("like", targets.media())
                 bot.act(t, infra.ip(account), action, target, _rotate(traffic, ev, device))
 

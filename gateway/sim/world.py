@@ -22,7 +22,7 @@ from gateway.settings import PACKAGE_DIR
 WORLD_PATH = PACKAGE_DIR / "demo" / "geoip" / "world.yaml"
 CONNECTION_TYPES = ("Cable/DSL", "Cellular", "Corporate", "Satellite", "Dialup")
 KINDS = ("residential", "mobile", "hosting", "vpn", "tor", "office", "residential_proxy")
-SPLITS = ("tune", "holdout")
+SPLITS = ("tune", "holdout", "sweep")  # sweep: drawn worlds only, so named scenarios keep their traffic
 ANONYMOUS_FLAGS = {
     "hosting": "is_hosting_provider",
     "vpn": "is_anonymous_vpn",
@@ -53,6 +53,7 @@ class Network:
     anonymous: tuple[str, ...]
     kind: str
     split: str
+    role: str = ""  # a special use of a kind (campus, public_wifi, corporate_gateway); drawn worlds only
 
     @property
     def ipv6(self) -> bool:
@@ -131,6 +132,7 @@ def read_networks(path: Path) -> list[Network]:
                 anonymous=anonymous,
                 kind=entry["kind"],
                 split=entry["split"],
+                role=str(entry.get("role") or ""),
             )
         )
     return networks
@@ -140,15 +142,26 @@ class World:
     def __init__(self, networks: list[Network]) -> None:
         self.networks = networks
         self._by: dict[tuple[str, str, bool], list[Network]] = {}
+        self._roles: dict[str, list[Network]] = {}
         for n in networks:
-            self._by.setdefault((n.kind, n.split, n.ipv6), []).append(n)
+            if n.role:  # a campus or a hotspot is never an ordinary home or office
+                self._roles.setdefault(n.role, []).append(n)
+            else:
+                self._by.setdefault((n.kind, n.split, n.ipv6), []).append(n)
 
     def choices(self, kind: str, split: str, ipv6: bool = False) -> list[Network]:
         """Blocks of a kind a scenario of ``split`` may draw from, best first."""
         tune = self._by.get((kind, "tune", ipv6), [])
         if split == "tune":
             return tune
-        return self._by.get((kind, "holdout", ipv6), []) + tune
+        held = self._by.get((kind, "holdout", ipv6), []) + tune
+        if split == "sweep":
+            return self._by.get((kind, "sweep", ipv6), []) + held
+        return held
+
+    def with_role(self, role: str, ipv6: bool | None = None) -> list[Network]:
+        """Blocks with a special role (campus, public_wifi, corporate_gateway)."""
+        return [n for n in self._roles.get(role, []) if ipv6 is None or n.ipv6 == ipv6]
 
     def pick(self, rng: random.Random, kind: str, split: str, *, holdout_share: float = 0.7,
              avoid_country: str | None = None, ipv6: bool = False) -> Network:
