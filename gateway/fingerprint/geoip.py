@@ -1,4 +1,5 @@
-"""GeoIP lookups through MaxMind DB files: ASN, City/Country, Anonymous-IP, Connection-Type.
+"""GeoIP lookups through MaxMind DB files (ASN, City/Country, Anonymous-IP, Connection-Type),
+the operator's ASN lists (hosting, VPN, mobile) and the clouds' published IP ranges.
 
 Each database is optional and is checked when the gateway starts (the file
 exists, is a MaxMind DB of the right type for its slot, and a probe of its
@@ -11,6 +12,7 @@ yields an empty record and is counted in ``lookup_errors``.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import itertools
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Any
 
 import maxminddb
 
+from gateway.fingerprint.cloud_ranges import CloudRanges
 from gateway.settings import ConfigError
 from gateway.settings import GeoIP as GeoIPSettings
 
@@ -40,6 +43,8 @@ class GeoRecord:
     is_tor: bool = False
     is_public_proxy: bool = False
     is_residential_proxy: bool = False
+    cloud: str | None = None  # aws, gcp or azure: a published cloud range holds the address
+    asn_listed: str | None = None  # vpn or mobile: the ASN is in geoip.vpn_asns or geoip.mobile_asns
 
 
 EMPTY = GeoRecord()
@@ -114,12 +119,21 @@ def _probe(reader: maxminddb.Reader, spec: _Slot) -> None:
         raise ConfigError(f"its records carry none of {', '.join(spec.expects)}; it is not {spec.describe}")
 
 
-def load_hosting_asns(path: str) -> frozenset[int]:
+ASN_LISTS = ("hosting_asns", "vpn_asns", "mobile_asns")  # config keys of the ASN list files
+MAX_LIST_BYTES = 10 * 1024 * 1024  # all the ASNs there are fit in well under a megabyte
+
+
+def load_hosting_asns(path: str, key: str = "hosting_asns") -> frozenset[int]:
     """AS numbers from a text file: one a line ('AS' prefix allowed), '#' starts a comment."""
     try:
+        if Path(path).stat().st_size > MAX_LIST_BYTES:
+            raise ConfigError(f"geoip.{key}: {path}: larger than {MAX_LIST_BYTES // 2**20} MB, not an ASN list; "
+                              "write one AS number a line")
         text = Path(path).read_text()
     except OSError as exc:
-        raise ConfigError(f"geoip.hosting_asns: {path}: cannot read it ({exc.strerror}); fix the path or remove the key") from None
+        raise ConfigError(f"geoip.{key}: {path}: cannot read it ({exc.strerror}); fix the path or remove the key") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"geoip.{key}: {path}: not UTF-8 text (byte {exc.start}); write one AS number a line") from None
     asns = set()
     for lineno, line in enumerate(text.splitlines(), 1):
         token = line.split("#", 1)[0].strip()
@@ -129,30 +143,41 @@ def load_hosting_asns(path: str) -> frozenset[int]:
             token = token[2:]
         if not token.isdigit():
             raise ConfigError(
-                f"geoip.hosting_asns: {path}:{lineno}: {line.strip()!r} is not an AS number; write one number a line, e.g. 16509"
+                f"geoip.{key}: {path}:{lineno}: {line.strip()[:60]!r} is not an AS number; write one number a line, e.g. 16509"
             )
         asns.add(int(token))
     return frozenset(asns)
 
 
 class GeoIP:
-    """The configured MaxMind databases and the hosting-ASN list, opened and checked once."""
+    """The configured MaxMind databases, ASN lists and cloud range files, opened and checked once."""
 
     def __init__(self, settings: GeoIPSettings, resolve: Any = None) -> None:
         def where(path: str | None) -> str | None:
             return resolve(path) if resolve is not None else path
 
         self._readers: dict[str, maxminddb.Reader] = {}
+        self.paths: dict[str, str] = {}  # config key -> the file it names, for reports
+        self.asn_lists: dict[str, frozenset[int]] = {}  # the configured ASN lists by key
         try:
             for slot in SLOTS:
                 path = where(getattr(settings, slot))
                 if path:
                     self._readers[slot] = open_database(path, slot)
-            hosting = where(settings.hosting_asns)
-            self.hosting_asns: frozenset[int] = load_hosting_asns(hosting) if hosting else frozenset()
+                    self.paths[slot] = path
+            for key in ASN_LISTS:
+                path = where(getattr(settings, key))
+                if path:
+                    self.asn_lists[key] = load_hosting_asns(path, key)
+                    self.paths[key] = path
+            self.cloud_ranges = CloudRanges([where(p) or p for p in settings.cloud_ranges])
         except ConfigError:
             self.close()
             raise
+        self.hosting_asns: frozenset[int] = self.asn_lists.get("hosting_asns", frozenset())
+        # vpn first: a provider in both lists hides its users, which is what the class must say
+        self._listed = {asn: "mobile" for asn in self.asn_lists.get("mobile_asns", ())}
+        self._listed.update((asn, "vpn") for asn in self.asn_lists.get("vpn_asns", ()))
         self._asn = self._readers.get("asn")
         self._city = self._readers.get("city")
         self._anonymous = self._readers.get("anonymous_ip")
@@ -165,9 +190,17 @@ class GeoIP:
         """slot -> database_type of each open database."""
         return {slot: r.metadata().database_type for slot, r in self._readers.items()}
 
+    def built(self, slot: str) -> str | None:
+        """The build date (UTC, YYYY-MM-DD) of the database open in a slot."""
+        reader = self._readers.get(slot)
+        if reader is None:
+            return None
+        epoch = reader.metadata().build_epoch
+        return datetime.datetime.fromtimestamp(epoch, datetime.UTC).date().isoformat()
+
     def lookup_uncached(self, ip: str) -> GeoRecord:
         """Everything the databases know of one IP (``lookup`` is the cached form)."""
-        if not self._readers:
+        if not self._readers and not self.cloud_ranges:
             return EMPTY
         asn = as_org = country = lat = lon = connection_type = None
         hosting = vpn = tor = public_proxy = residential_proxy = False
@@ -186,8 +219,11 @@ class GeoIP:
             residential_proxy = bool(r.get("is_residential_proxy"))
         if self._connection is not None and (r := self._get(self._connection, ip)):
             connection_type = r.get("connection_type")
+        cloud = self.cloud_ranges.provider(ip) if self.cloud_ranges else None
+        listed = self._listed.get(asn) if asn is not None and self._listed else None
         return GeoRecord(
-            asn, as_org, country, lat, lon, connection_type, hosting, vpn, tor, public_proxy, residential_proxy
+            asn, as_org, country, lat, lon, connection_type, hosting, vpn, tor, public_proxy, residential_proxy,
+            cloud, listed,
         )
 
     def _get(self, reader: maxminddb.Reader, ip: str) -> dict[str, Any] | None:

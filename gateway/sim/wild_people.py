@@ -10,6 +10,7 @@ with drawn counts and sizes.
 from __future__ import annotations
 
 import bisect
+import math
 import random
 from collections.abc import Callable
 
@@ -191,10 +192,10 @@ def public_wifi(traffic: Traffic, w: WorldDraw, count: int, targets: Targets) ->
     for _ in range(count):
         hotspot = rng.choice(traffic.world.with_role("public_wifi", ipv6=False))
         wifi_ips = [hotspot.host(rng) for _ in range(rng.randint(1, 2))]
-        near = [n for k in ("residential", "mobile") for n in traffic.world.choices(k, traffic.split)
-                if n.country == hotspot.country] or traffic.world.choices("residential", traffic.split)
+        homes = [n for k in ("residential", "mobile") for n in traffic.world.choices(k, traffic.split)]
+        near = [n for n in homes if _km(n, hotspot) < 700] or [min(homes, key=lambda n: _km(n, hotspot))]
         for _ in range(w.wifi_visitors):
-            home = rng.choice(near)  # people who live in the hotspot's country: no flight in between
+            home = rng.choice(near)  # people who live within a drive of the hotspot: no flight in between
             home_ip = home.host(rng)
             actor = Actor(traffic, _account(traffic, "a"), app_device(rng, w, hotspot.country), "benign",
                           _person(traffic, "public_wifi"))
@@ -208,6 +209,13 @@ def public_wifi(traffic: Traffic, w: WorldDraw, count: int, targets: Targets) ->
                 return wifi if a <= t < b else home
 
             _human(traffic, actor, times, ip_at, targets)
+
+
+def _km(a: Network, b: Network) -> float:
+    """Great-circle distance between two blocks' locations."""
+    la1, lo1, la2, lo2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 12_742.0 * math.asin(math.sqrt(h))
 
 
 def creator_fans(traffic: Traffic, w: WorldDraw, count: int, targets: Targets) -> None:
