@@ -74,12 +74,14 @@ def serve_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     import uvicorn
 
-    from gateway.demo.app import DEMO_CONFIG, build_protected_demo
+    from gateway.demo.app import DEMO_CONFIG, build_protected_demo, live_settings
+    from gateway.demo.keys import DemoKeys
     from gateway.engine import Engine
     from gateway.settings import load_settings
 
     try:
-        settings = load_settings(args.config or DEMO_CONFIG)
+        keys = DemoKeys()  # the gateway follows the demo's key rotations (POST /admin/keys/rotate from loopback)
+        settings = live_settings(load_settings(args.config or DEMO_CONFIG), keys)
         engine = Engine(settings)
     except ConfigError as exc:
         print(f"gateway serve: {exc}", file=sys.stderr)
@@ -94,9 +96,11 @@ try:
   curl -i -X POST -H "Authorization: Bearer $TOKEN" -H 'x-device-id: dev-1' -H 'user-agent: Engage/412.0.1 (Android 14; Pixel 8; en_US)' {base}/v1/media/m1/like
   curl -i -X POST -H 'Authorization: Bearer forged.token.here' {base}/v1/media/m1/like
   curl -s {base}/metrics | grep gateway_requests
+  curl -s -X POST {base}/admin/keys/rotate        # sign with the next key (demo only, loopback only)
+partner apps: the code flow with PKCE at {base}/oauth/authorize (see {base}/.well-known/oauth-authorization-server)
 """, flush=True)
     # proxy_headers=False: the gateway walks X-Forwarded-For itself, through its trusted proxies only.
-    uvicorn.run(build_protected_demo(engine=engine), host=args.host, port=args.port, log_level="warning",
+    uvicorn.run(build_protected_demo(engine=engine, keys=keys), host=args.host, port=args.port, log_level="warning",
                 proxy_headers=False)
     return 0
 

@@ -112,6 +112,8 @@ class Auth:
     claims: Claims = field(default_factory=Claims)
     introspection: Introspection = field(default_factory=Introspection)
     dpop: DPoP = field(default_factory=DPoP)
+    # action -> the OAuth scope a token must hold for it; feeds token.scope_ok and app.out_of_scope
+    action_scopes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +378,19 @@ def _check(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: {problem}")
     if s.log.queue_size < 1:
         raise ConfigError(f"{where}: log.queue_size: must be at least 1")
+    _check_action_scopes(s, where)
+
+
+def _check_action_scopes(s: Settings, where: str) -> None:
+    actions = {route.action for route in s.routes}
+    for action, scope in s.auth.action_scopes.items():
+        key = f"auth.action_scopes.{action}"
+        if not scope or any(c.isspace() for c in scope) or '"' in scope or "\\" in scope:
+            raise ConfigError(f"{where}: {key}: {scope!r} is not one scope name (RFC 6749 section 3.3), e.g. 'like'")
+        if actions and action not in actions:
+            raise ConfigError(
+                f"{where}: {key}: no route has the action {action!r}; the routes' actions are {', '.join(sorted(actions))}"
+            )
 
 
 def _kind(value: Any) -> str:

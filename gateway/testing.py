@@ -110,9 +110,16 @@ class TokenMinter:
         ttl: float = 3600,
         issued_at: float | None = None,
         kid: str | None = None,
+        app: Any = None,
         **claims: Any,
     ) -> str:
-        """A signed token. Extra keyword claims are added (or replace defaults); a claim given as None is left out."""
+        """A signed token. Extra keyword claims are added (or replace defaults); a claim given as None is left out.
+
+        ``app`` (a profile from ``app_profiles()``) sets ``client_id`` and ``scope`` as that app's tokens carry them.
+        """
+        if app is not None:
+            client_id = client_id or app.client_id
+            claims.setdefault("scope", " ".join(app.scopes))
         iat = int(time.time() if issued_at is None else issued_at)
         payload: dict[str, Any] = {
             "iss": self.issuer,
@@ -198,6 +205,17 @@ def demo_minter() -> TokenMinter:
 APP_USER_AGENT = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
 
 
+def app_profiles(settings: Any = None) -> dict[str, Any]:
+    """The apps a mock can play, by client id: kind, scopes, User-Agent, TLS fingerprint, redirect URIs.
+
+    The demo's apps, with kind, scopes and TLS as ``settings.apps`` describes them (the demo config when
+    ``settings`` is None is not read: pass ``load_settings(...)`` for your own).
+    """
+    from gateway.demo.clients import demo_clients
+
+    return dict(demo_clients(settings))
+
+
 def _unverified_claims(token: str) -> dict:
     """A token's claims, unverified: the mock only mirrors what its own token says (an opaque one says nothing)."""
     try:
@@ -231,7 +249,7 @@ class MockClient:
     def __init__(self, *, app=None, base_url: str | None = None, ip: str = "11.1.0.20",
                  device_id: str | None = None, user_agent: str = APP_USER_AGENT, tls: str | None = None,
                  client_id: str = "engage-android", peer: str = "127.0.0.1", token: str | None = None,
-                 device_claim: str = "did") -> None:
+                 device_claim: str = "did", dpop: DPoPKey | None = None) -> None:
         import httpx
 
         if (app is None) == (base_url is None):
@@ -241,6 +259,17 @@ class MockClient:
         self.ip, self.user_agent, self.tls, self.client_id = ip, user_agent, tls, client_id
         self._device_id, self.device_claim = device_id, device_claim
         self.token = token  # sent as a Bearer token: one from login(), or one a TokenMinter made
+        self.dpop = dpop  # with a key: token requests carry a proof (a DPoP-bound token), and so does each use
+        self.token_type = "DPoP" if dpop is not None and token and _unverified_claims(token).get("cnf") else "Bearer"
+        self.refresh_token: str | None = None
+
+    @classmethod
+    def for_app(cls, client_id: str, *, settings: Any = None, **kwargs: Any) -> MockClient:
+        """A mock of one app (``app_profiles()``): its client id, User-Agent and TLS fingerprint."""
+        profile = app_profiles(settings)[client_id]
+        kwargs.setdefault("user_agent", profile.user_agent)
+        kwargs.setdefault("tls", profile.tls)
+        return cls(client_id=client_id, **kwargs)
 
     @property
     def device_id(self) -> str:
@@ -256,30 +285,81 @@ class MockClient:
         if self.tls:
             h["x-ja4"] = self.tls
         if self.token:
-            h["authorization"] = f"Bearer {self.token}"
+            h["authorization"] = f"{self.token_type} {self.token}"
         return h
 
+    def _signed(self, method: str, path: str, *, with_token: bool = True) -> dict[str, str]:
+        """This client's headers, plus a fresh DPoP proof for this request when it has a key."""
+        h = self.headers()
+        if self.dpop is not None and (self.token_type == "DPoP" or not with_token):
+            url = str(self._http.base_url.join(path).copy_with(query=None))
+            h["dpop"] = self.dpop.proof(method, url, self.token if with_token else None)
+        if not with_token:
+            h.pop("authorization", None)
+        return h
+
+    async def _token_request(self, path: str, form: dict[str, str]) -> str:
+        r = await self._http.post(path, headers=self._signed("POST", path, with_token=False), data=form)
+        r.raise_for_status()
+        answer = r.json()
+        self.token, self.token_type = answer["access_token"], answer.get("token_type", "Bearer")
+        self.refresh_token = answer.get("refresh_token", self.refresh_token)
+        return self.token
+
     async def login(self, username: str, password: str = "demo", path: str = "/oauth/token") -> str:
-        """Get a token from the token endpoint, so the gateway sees the session born."""
-        r = await self._http.post(path, headers=self.headers(), data={
+        """Get a token with the demo's password grant, so the gateway sees the session born (DPoP-bound with a key)."""
+        return await self._token_request(path, {
             "grant_type": "password", "username": username, "password": password,
             "client_id": self.client_id, "device_id": self.device_id})
-        r.raise_for_status()
-        self.token = r.json()["access_token"]
-        return self.token
+
+    async def authorize(self, username: str, scope: str | None = None, redirect_uri: str | None = None,
+                        path: str = "/oauth/authorize", token_path: str = "/oauth/token") -> str:
+        """The code flow with PKCE (S256), as a partner app runs it; the demo approves for ``username``."""
+        import base64
+        import hashlib
+        import secrets
+        from urllib.parse import parse_qs, urlsplit
+
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        params = {"response_type": "code", "client_id": self.client_id, "state": secrets.token_hex(8),
+                  "code_challenge": challenge, "code_challenge_method": "S256", "user": username}
+        if scope is not None:
+            params["scope"] = scope
+        if redirect_uri is not None:
+            params["redirect_uri"] = redirect_uri
+        r = await self._http.get(path, params=params, headers=self.headers())
+        if r.status_code != 302:
+            raise RuntimeError(f"the authorization endpoint answered {r.status_code}: {r.text[:200]}")
+        answer = parse_qs(urlsplit(r.headers["location"]).query)
+        if answer.get("state") != [params["state"]] or "code" not in answer:
+            raise RuntimeError(f"the authorization endpoint sent no code: {r.headers['location'][:200]}")
+        form = {"grant_type": "authorization_code", "code": answer["code"][0], "client_id": self.client_id,
+                "code_verifier": verifier}
+        if redirect_uri is not None:
+            form["redirect_uri"] = redirect_uri
+        return await self._token_request(token_path, form)
+
+    async def refresh(self, path: str = "/oauth/token") -> str:
+        """Trade the refresh token for a new access token (and a new refresh token: the old one is spent)."""
+        if self.refresh_token is None:
+            raise RuntimeError("no refresh token: log in first")
+        return await self._token_request(path, {"grant_type": "refresh_token", "refresh_token": self.refresh_token,
+                                                "client_id": self.client_id})
 
     async def request(self, method: str, path: str, **kwargs):
         """Any request to your own API, with this client's headers (and token); kwargs go to httpx."""
-        return await self._http.request(method, path, headers={**self.headers(), **kwargs.pop("headers", {})}, **kwargs)
+        return await self._http.request(method, path, headers={**self._signed(method, path), **kwargs.pop("headers", {})},
+                                        **kwargs)
 
     async def like(self, media_id: str):  # like, comment and follow use the demo API's paths
-        return await self._http.post(f"/v1/media/{media_id}/like", headers=self.headers())
+        return await self.request("POST", f"/v1/media/{media_id}/like")
 
     async def comment(self, media_id: str, text: str = "nice"):
-        return await self._http.post(f"/v1/media/{media_id}/comments", headers=self.headers(), json={"text": text})
+        return await self.request("POST", f"/v1/media/{media_id}/comments", json={"text": text})
 
     async def follow(self, user_id: str):
-        return await self._http.post(f"/v1/users/{user_id}/follow", headers=self.headers())
+        return await self.request("POST", f"/v1/users/{user_id}/follow")
 
     async def aclose(self) -> None:
         await self._http.aclose()

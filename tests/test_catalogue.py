@@ -35,7 +35,7 @@ async def realistic_day() -> set[str]:
         keep(await d.act(own, phone(), T0 + 60.0 + 47.0 * i, target=f"post-{i}"))
     web = principal("owner", session="web", client="engage-web", bound=True, dpop_valid=True)
     keep(await d.act(web, office(device="laptop-1"), T0 + 900.0, action="comment", target="post-1"))
-    ring = [principal(f"ring-{i}", client="partner-scheduler") for i in range(12)]
+    ring = [principal(f"ring-{i}", client="partner-scheduler", scopes=("read", "comment")) for i in range(12)]
     for i, who in enumerate(ring):
         keep(await d.act(who, server(ip=f"203.0.113.{i + 1}"), T0 + 1000.0 + i, target="bought"))
     keep(await d.act(own, server(ip="203.0.113.99"), T0 + 1100.0, action="follow", target="user-9"))

@@ -12,7 +12,7 @@ from dataclasses import replace
 from gateway.auth.principal import Principal
 from gateway.facts import RequestFacts
 from gateway.fingerprint.fingerprint import Fingerprint
-from gateway.settings import Apps, Settings
+from gateway.settings import Apps, Auth, Settings
 from gateway.signals.collector import SignalCollector
 from gateway.signals.memory import MemoryStore
 
@@ -34,12 +34,14 @@ ASHBURN = (39.0438, -77.4874)  # where many datacenters (and VPN exits) are
 
 def settings() -> Settings:
     return Settings(apps=Apps(first_party=("engage-android", "engage-ios", "engage-web"),
-                              third_party=("partner-scheduler",)))
+                              third_party=("partner-scheduler",)),
+                    auth=Auth(action_scopes={"like": "like", "comment": "comment", "follow": "follow"}))
 
 
 def principal(account: str, session: str | None = None, *, client: str = "engage-android",
               device: str | None = None, issued_at: float = T0, claims: dict | None = None,
-              bound: bool = False, dpop_valid: bool | None = None) -> Principal:
+              bound: bool = False, dpop_valid: bool | None = None,
+              scopes: tuple[str, ...] | None = None) -> Principal:
     return Principal(
         subject=account,
         session_id=session or f"sess-{account}",
@@ -52,6 +54,7 @@ def principal(account: str, session: str | None = None, *, client: str = "engage
         claims=claims or {},
         bound_jkt="jkt-thumbprint" if bound else None,
         dpop_valid=dpop_valid,
+        scopes=scopes,
     )
 
 

@@ -117,6 +117,22 @@ def _bound_jkt(claims: Mapping[str, Any]) -> str | None:
     return jkt
 
 
+def _scopes(claims: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The granted scopes: ``scope`` (RFC 8693 section 4.2, RFC 9068, RFC 7662), else ``scp``; each either
+    space-separated in one string or a list of names, as issuers differ. None when the token names no scope."""
+    for name in ("scope", "scp"):
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, str):
+            return tuple(dict.fromkeys(value.split()))
+        if isinstance(value, list) and all(isinstance(s, str) for s in value):
+            return tuple(dict.fromkeys(part for s in value for part in s.split()))
+        raise AuthError("claims", f"the token's '{name}' claim is {_json_kind(value)}, not scope names "
+                                  "(a space-separated string or a list of strings)")
+    return None
+
+
 def build_principal(claims: Mapping[str, Any], auth: Auth, *, kind: str, token_hash: str) -> Principal:
     """The Principal for verified claims, using the claim names the config names."""
     mapped = _mapped(claims, auth.claims)
@@ -134,4 +150,5 @@ def build_principal(claims: Mapping[str, Any], auth: Auth, *, kind: str, token_h
         token_hash=token_hash,
         claims=dict(claims),
         bound_jkt=_bound_jkt(claims),
+        scopes=_scopes(claims),
     )

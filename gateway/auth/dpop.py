@@ -138,7 +138,19 @@ class DPoPVerifier:
             return str(refused)
         return None
 
-    def _verify(self, proof: str | None, method: str, url: str, access_token: str, jkt: str, now: float) -> None:
+    def check_token_request(self, proof: str, *, method: str, url: str, now: float,
+                            jkt: str | None = None) -> tuple[str | None, str | None]:
+        """A proof sent to a token endpoint (RFC 9449 section 5): no access token yet, so no ``ath``; the key is
+        the client's choice unless ``jkt`` names the one a refresh token is bound to. Returns (thumbprint of the
+        proof's key, None) when it is good, else (None, what is wrong with it)."""
+        try:
+            return self._verify(proof, method, url, None, jkt, now), None
+        except _Refused as refused:
+            return None, str(refused)
+
+    def _verify(self, proof: str | None, method: str, url: str, access_token: str | None, jkt: str | None,
+                now: float) -> str:
+        """The proof's key thumbprint once every check passed; _Refused says which one did not."""
         if not proof:
             raise _Refused("the token is DPoP-bound but no DPoP proof was sent")
         if len(proof) > self._max_bytes or not proof.isascii():
@@ -161,7 +173,7 @@ class DPoPVerifier:
             thumbprint = jwk_thumbprint(jwk)
         except ValueError as exc:
             raise _Refused(f"the DPoP proof's jwk is unusable: {exc}") from None
-        if not hmac.compare_digest(thumbprint, jkt):
+        if jkt is not None and not hmac.compare_digest(thumbprint, jkt):
             raise _Refused("the DPoP proof is signed by a key other than the one the token is bound to")
         try:
             key = jwt.PyJWK(jwk, algorithm=alg)
@@ -186,10 +198,12 @@ class DPoPVerifier:
             raise _Refused("the DPoP proof is too old (iat)")
         if iat - now > self._leeway_s:
             raise _Refused("the DPoP proof was made in the future (iat)")
-        ath = claims.get("ath")
-        if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
-            raise _Refused("the DPoP proof is not for this access token (ath)")
+        if access_token is not None:
+            ath = claims.get("ath")
+            if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
+                raise _Refused("the DPoP proof is not for this access token (ath)")
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti or len(jti) > _MAX_JTI:
             raise _Refused("the DPoP proof has no usable jti")
-        self._seen.add(jkt, jti, now)
+        self._seen.add(thumbprint, jti, now)
+        return thumbprint

@@ -19,6 +19,7 @@ class Principal:
     claims: Mapping[str, object] = field(default_factory=dict)
     bound_jkt: str | None = None  # cnf.jkt: the token is DPoP-bound to this key thumbprint
     dpop_valid: bool | None = None  # None: not bound; True/False: proof checked
+    scopes: tuple[str, ...] | None = None  # the granted OAuth scopes (scope or scp claim); None: the token names none
 
 
 class AuthError(Exception):

@@ -121,6 +121,7 @@ class SignalCollector:
         self.settings = settings
         self.third_party = frozenset(settings.apps.third_party)
         self.first_party = frozenset(settings.apps.first_party)
+        self.action_scopes = settings.auth.action_scopes
         self.pending: deque[Op] = deque(maxlen=PENDING_MAX)
         # Sessions whose birth the store has answered with: their requests need not
         # carry a first-use birth record (formatting one costs more than the rest of the op).
@@ -158,7 +159,8 @@ class SignalCollector:
         ops = p.ops = self.take_pending()
         p.ts = ts
         device_id = fp.device_id or principal.device_id
-        p.out = context_features(facts, principal, fp, device_id, self.third_party, self.first_party)
+        p.out = context_features(facts, principal, fp, device_id, self.third_party, self.first_party,
+                                 self.action_scopes)
 
         account = principal.subject
         sid = principal.session_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from gateway.auth.principal import Principal
 from gateway.facts import RequestFacts
 from gateway.fingerprint.fingerprint import Fingerprint
@@ -9,7 +11,8 @@ from gateway.signals.travel import ANONYMIZING
 
 
 def context_features(facts: RequestFacts, principal: Principal, fp: Fingerprint, device_id: str | None,
-                     third_party: frozenset[str], first_party: frozenset[str]) -> dict:
+                     third_party: frozenset[str], first_party: frozenset[str],
+                     action_scopes: Mapping[str, str] | None = None) -> dict:
     out: dict = {
         "account.id": principal.subject,
         "token.kind": principal.kind,
@@ -38,6 +41,16 @@ def context_features(facts: RequestFacts, principal: Principal, fp: Fingerprint,
         out["token.age_s"] = age if age > 0.0 else 0.0
     if principal.dpop_valid is not None:
         out["token.dpop_valid"] = principal.dpop_valid
+    scopes = principal.scopes
+    if scopes is not None:
+        out["token.scopes"] = list(scopes)
+        # A token that names no scopes says nothing about them: the scope features stay absent for it.
+        needed = action_scopes.get(facts.action) if action_scopes and facts.action is not None else None
+        if needed is not None:
+            ok = needed in scopes
+            out["token.scope_ok"] = ok
+            if client:
+                out["app.out_of_scope"] = not ok and client in third_party
     if fp.asn is not None:
         out["net.asn"] = fp.asn
     if fp.as_org:

@@ -41,6 +41,13 @@ r("token.kind", "string", "", "The token kind: jwt or opaque.", "request")
 r("token.age_s", "float", "", "Seconds since the token was issued (iat).", "request", min=0)  # clamped at 0
 r("token.bound", "bool", "", "The token is sender-constrained (cnf.jkt, RFC 9449 DPoP).", "request")
 r("token.dpop_valid", "bool", "", "A valid DPoP proof came with a bound token (false: bound but unproven).", "request")
+r("token.scopes", "list", "", "The OAuth scopes the token grants (its scope or scp claim); absent when it names none.", "request")
+r("token.scope_ok", "bool", "",
+  "The token grants the scope auth.action_scopes asks for this action; absent when the action needs none or the "
+  "token names no scopes.", "request")
+r("app.out_of_scope", "bool", "",
+  "A registered third-party app's token used for an action its scopes do not grant (e.g. a read-only partner "
+  "liking): the app, or someone holding its token, acts beyond what the person consented to.", "request")
 r("net.ip", "string", "", "The client IP (behind trusted proxies only); use with inCidr().", "request")
 r("net.prefix", "string", "", "The client's /24 (IPv4) or /64 (IPv6) prefix.", "request")
 r("net.class", "string", "", "Network class: hosting, vpn, tor, mobile, residential or unknown.", "lookup")
