@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("gateway.cli:serve_main", "run the demo engagement API behind the gateway on 127.0.0.1"),
     "features": ("gateway.policy.cli:features_main", "print the feature catalogue"),
     "config-reference": ("gateway.cli:config_reference_main", "print every config key with its default"),
+    "doctor": ("gateway.doctor:doctor_main", "what the GeoIP data allows: missing features, rules that can never match"),
     "replay": ("gateway.sim.replay:replay_main", "run recorded traffic through the engine; decisions, summary, --diff"),
     "simulate": ("gateway.sim.cli:simulate_main", "generate labelled traffic (or drive a live gateway with --live)"),
     "eval": ("gateway.sim.evaluate:eval_main", "simulate + replay + report: precision, recall, per persona and family"),

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from gateway.auth import Authenticator, AuthError
 from gateway.auth.principal import Principal
 from gateway.decision_log import DecisionLog
+from gateway.doctor import build_report, log_report
 from gateway.facts import RequestFacts
 from gateway.fingerprint import Fingerprinter
 from gateway.fingerprint.fingerprint import Fingerprint
@@ -71,6 +72,8 @@ class Engine:
         self.store = store if store is not None else make_store(settings)
         rule_paths = [settings.resolve(p) for p in settings.rules]
         self.rules = RuleSetWatcher(rule_paths, initial=rules, kinds=(r.action for r in settings.routes))
+        # What the GeoIP data leaves empty, and the rules it leaves with nothing to match (`gateway doctor`)
+        log_report(build_report(self.fingerprinter.geoip, self.rules.current))
         self.scorer = None
         if settings.model:
             from gateway.model import ModelWatcher

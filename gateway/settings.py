@@ -125,6 +125,9 @@ class GeoIP:
     anonymous_ip: str | None = None
     connection_type: str | None = None
     hosting_asns: str | None = None  # a text file: one ASN a line, '#' comments
+    vpn_asns: str | None = None  # VPN providers' own ASNs, same format: their addresses are class vpn
+    mobile_asns: str | None = None  # mobile carriers' ASNs, same format: mobile where Connection-Type is silent
+    cloud_ranges: tuple[str, ...] = ()  # the clouds' published range files (AWS, Google Cloud, Azure JSON)
     cache_size: int = 65_536
 
 
