@@ -15,8 +15,9 @@ import statistics
 import time
 from collections.abc import Callable
 
+from gateway.demo.tls import DEMO_TLS as KNOWN_TLS
 from gateway.facts import RequestFacts
-from gateway.fingerprint import KNOWN_TLS, Fingerprinter
+from gateway.fingerprint import Fingerprinter
 from gateway.fingerprint.user_agent import UserAgentParser
 from gateway.settings import REPO_ROOT, load_settings
 

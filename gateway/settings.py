@@ -166,12 +166,36 @@ class DecisionLog:
 
 
 @dataclass(frozen=True, slots=True)
-class Apps:
-    """What the gateway knows of client/app ids."""
+class AppVersions:
+    """The releases of an app that can be in use: a version outside [minimum, current] is one no phone runs."""
 
-    third_party: tuple[str, ...] = ()  # registered third-party app ids
-    first_party: tuple[str, ...] = ()  # the platform's own apps
-    tls_platforms: dict[str, str] = field(default_factory=dict)  # TLS fingerprint -> platform, extends the built-in table
+    current: str | None = None  # the newest release, e.g. 312.0.0.34.109
+    minimum: str | None = None  # the oldest release still allowed to sign in
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """One client of the platform: its ids, how its User-Agent reads, its TLS stacks."""
+
+    name: str = ""  # required: the product name, e.g. ExampleSocial
+    kind: str = "first_party"  # first_party (the platform's own) or third_party (a registered partner)
+    client_ids: tuple[str, ...] = ()  # the OAuth client ids its tokens carry
+    platforms: tuple[str, ...] = ()  # android, ios, web, windows, macos, linux
+    # re2 patterns matched from the start of the User-Agent; named groups read: version, platform, os_version, device
+    user_agents: tuple[str, ...] = ()
+    versions: AppVersions = field(default_factory=AppVersions)
+    tls: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform -> the JA4/JA3 its stack presents there
+    scopes: tuple[str, ...] = ()  # the OAuth scopes it is granted
+
+
+@dataclass(frozen=True, slots=True)
+class Apps:
+    """What the gateway knows of the platform's clients: described apps, plus bare ids and other TLS stacks."""
+
+    clients: tuple[App, ...] = ()  # the apps, described (see README: Apps)
+    third_party: tuple[str, ...] = ()  # registered third-party client ids, beyond the described apps'
+    first_party: tuple[str, ...] = ()  # the platform's own client ids, beyond the described apps'
+    tls_platforms: dict[str, str] = field(default_factory=dict)  # TLS fingerprint -> android, ios, browser or library
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +405,7 @@ def _check(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: {problem}")
     if s.log.queue_size < 1:
         raise ConfigError(f"{where}: log.queue_size: must be at least 1")
+    _check_apps(s.apps, where)
     _check_action_scopes(s, where)
 
 
@@ -393,6 +418,74 @@ def _check_action_scopes(s: Settings, where: str) -> None:
         if actions and action not in actions:
             raise ConfigError(
                 f"{where}: {key}: no route has the action {action!r}; the routes' actions are {', '.join(sorted(actions))}"
+            )
+
+
+APP_KINDS = ("first_party", "third_party")
+APP_PLATFORMS = ("android", "ios", "web", "windows", "macos", "linux")
+TLS_PLATFORMS = ("android", "ios", "browser", "library")
+UA_GROUPS = ("version", "platform", "os_version", "device")
+
+
+def version_key(version: str) -> tuple[int, ...] | None:
+    """A dotted version as numbers to compare (312.0.0.34.109 -> (312, 0, 0, 34, 109)); None if not numeric."""
+    parts = version.replace("_", ".").split(".")
+    if not all(p.isdigit() and len(p) <= 9 for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def _check_apps(apps: Apps, where: str) -> None:
+    import re2  # linear-time: patterns run on client-controlled text
+
+    options = re2.Options()
+    options.log_errors = False  # the error is reported with its key, not on stderr
+    owner: dict[str, str] = {}
+    for i, app in enumerate(apps.clients):
+        at = f"apps.clients[{i}]"
+        if not app.name.strip():
+            raise ConfigError(f"{where}: {at}.name: required; give the app's product name, e.g. ExampleSocial")
+        if app.kind not in APP_KINDS:
+            raise ConfigError(f"{where}: {at}.kind: {app.kind!r} is not one of {', '.join(APP_KINDS)}")
+        for j, platform in enumerate(app.platforms):
+            if platform not in APP_PLATFORMS:
+                raise ConfigError(f"{where}: {at}.platforms[{j}]: {platform!r} is not one of {', '.join(APP_PLATFORMS)}")
+        for cid in app.client_ids:
+            if cid in owner and owner[cid] != app.name:
+                raise ConfigError(f"{where}: {at}.client_ids: {cid!r} is also {owner[cid]}'s; a client id names one app")
+            owner[cid] = app.name
+        for j, pattern in enumerate(app.user_agents):
+            try:
+                compiled = re2.compile(pattern, options=options)
+            except re2.error as exc:
+                reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+                raise ConfigError(
+                    f"{where}: {at}.user_agents[{j}]: '{pattern}' is not a pattern re2 can compile ({reason}); "
+                    "write it without backreferences or lookaround, e.g. 'MyApp/(?P<version>[\\d.]+)'"
+                ) from None
+            odd = sorted(set(compiled.groupindex) - set(UA_GROUPS))
+            if odd:
+                raise ConfigError(
+                    f"{where}: {at}.user_agents[{j}]: group {odd[0]!r} is not read; name groups "
+                    f"{', '.join(UA_GROUPS)} or leave them unnamed"
+                )
+        for key in ("current", "minimum"):
+            value = getattr(app.versions, key)
+            if value is not None and version_key(value) is None:
+                raise ConfigError(f"{where}: {at}.versions.{key}: {value!r} is not a dotted version such as 312.0.0.34.109")
+        low, high = app.versions.minimum, app.versions.current
+        if low and high and version_key(low) > version_key(high):  # type: ignore[operator]
+            raise ConfigError(f"{where}: {at}.versions: minimum {low} is newer than current {high}; swap them")
+        for platform in app.tls:
+            if platform not in APP_PLATFORMS:
+                raise ConfigError(f"{where}: {at}.tls.{platform}: not a platform; use one of {', '.join(APP_PLATFORMS)}")
+            if app.platforms and platform not in app.platforms:
+                raise ConfigError(f"{where}: {at}.tls.{platform}: {app.name} is not on {platform}; add it to platforms")
+    for fingerprint, platform in apps.tls_platforms.items():
+        if platform not in TLS_PLATFORMS:
+            raise ConfigError(
+                f"{where}: apps.tls_platforms.{fingerprint}: {platform!r} is not a TLS platform; "
+                f"use one of {', '.join(TLS_PLATFORMS)}"
             )
 
 

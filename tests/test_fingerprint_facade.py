@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.demo.tls import DEMO_TLS as KNOWN_TLS
 from gateway.facts import RequestFacts
-from gateway.fingerprint import KNOWN_TLS, Fingerprinter
+from gateway.fingerprint import Fingerprinter
 from gateway.settings import REPO_ROOT, ConfigError, load_settings, settings_from_dict
 
 APP_ANDROID = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
@@ -115,10 +116,13 @@ def test_forwarded_header_and_custom_header_names(tmp_path: Path) -> None:
                 "device_header": "X-Install-Id",
                 "tls_header": "X-TLS-JA4",
             },
-            "apps": {"tls_platforms": {"t13d0101h2_aaaaaaaaaaaa_bbbbbbbbbbbb": "ios"}},
+            "apps": {
+                "clients": [{"name": "Chirp", "platforms": ["ios"], "user_agents": [r"Chirp/(?P<version>[\d.]+) \((?P<platform>iOS) "]}],
+                "tls_platforms": {"t13d0101h2_aaaaaaaaaaaa_bbbbbbbbbbbb": "ios"},
+            },
         }
     )
-    f = Fingerprinter(settings, app_name="Chirp")
+    f = Fingerprinter(settings)
     fp = f.fingerprint(
         facts(
             "10.1.1.1",

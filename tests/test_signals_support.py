@@ -12,6 +12,7 @@ from dataclasses import replace
 from gateway.auth.principal import Principal
 from gateway.facts import RequestFacts
 from gateway.fingerprint.fingerprint import Fingerprint
+from gateway.fingerprint.user_agent import UserAgentInfo
 from gateway.settings import Apps, Auth, Settings
 from gateway.signals.collector import SignalCollector
 from gateway.signals.memory import MemoryStore
@@ -20,6 +21,7 @@ T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a midnight, so hours of the day li
 
 ANDROID_UA = "Engage/312.0 (Android 14; Pixel 8)"
 ANDROID_TLS = "t13d1516h2_8daaf6152771_02713d6af862"
+ANDROID_APP = UserAgentInfo("app", "android", True, "Engage", "Engage", "312.0", 0, False)  # the parse of ANDROID_UA
 PYTHON_UA = "python-requests/2.32.3"
 PYTHON_TLS = "t13d1812h1_85036bcba153_375ca2c5e164"
 BROWSER_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
@@ -65,7 +67,7 @@ def phone(ip: str = "100.64.10.7", *, device: str | None = "android-dev-1", asn:
         ip=ip, prefix=_prefix(ip), net_class="mobile", asn=asn, as_org="Example Mobile", country=country,
         lat=where[0], lon=where[1], device_id=device, user_agent=ANDROID_UA, ua_family="app",
         ua_platform="android", ua_official_app=True, tls=ANDROID_TLS, tls_platform="android",
-        tls_consistent=True, headers_missing=0,
+        tls_consistent=True, headers_missing=0, ua_info=ANDROID_APP,
     )
 
 

@@ -13,19 +13,18 @@ import dataclasses
 import functools
 
 from gateway.facts import RequestFacts
+from gateway.fingerprint.apps import client_ids, compile_apps
 from gateway.fingerprint.client_ip import ClientIP, normalise_ip, prefix_of
 from gateway.fingerprint.fingerprint import Fingerprint
 from gateway.fingerprint.geoip import GeoIP, GeoRecord
 from gateway.fingerprint.net_class import NET_CLASSES, net_class
 from gateway.fingerprint.tls import (
-    KNOWN_TLS,
     MAX_FINGERPRINT_CHARS,
     TLSTable,
     clean_fingerprint,
     tls_consistent,
 )
 from gateway.fingerprint.user_agent import (
-    DEFAULT_APP_NAME,
     MAX_UA_CHARS,
     UserAgentInfo,
     UserAgentParser,
@@ -34,7 +33,6 @@ from gateway.fingerprint.user_agent import (
 from gateway.settings import Settings
 
 __all__ = [
-    "KNOWN_TLS",
     "NET_CLASSES",
     "ClientIP",
     "Fingerprint",
@@ -42,6 +40,7 @@ __all__ = [
     "GeoIP",
     "GeoRecord",
     "TLSTable",
+    "client_ids",
     "UserAgentInfo",
     "UserAgentParser",
     "net_class",
@@ -60,7 +59,7 @@ TLS_CACHE_SIZE = 4096
 _FIELD_ORDER = (
     "ip", "prefix", "net_class", "asn", "as_org", "country", "lat", "lon", "device_id", "user_agent",
     "ua_family", "ua_platform", "ua_official_app", "tls", "tls_platform", "tls_consistent", "headers_missing",
-    "residential_proxy",
+    "residential_proxy", "ua_info",
 )  # fmt: skip
 _POSITIONAL = tuple(f.name for f in dataclasses.fields(Fingerprint))[: len(_FIELD_ORDER)] == _FIELD_ORDER
 
@@ -68,21 +67,21 @@ _POSITIONAL = tuple(f.name for f in dataclasses.fields(Fingerprint))[: len(_FIEL
 class Fingerprinter:
     """Builds a Fingerprint for each request; GeoIP databases are opened (and checked) here."""
 
-    def __init__(self, settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> None:
+    def __init__(self, settings: Settings) -> None:
         network = settings.network
         self.client_ip = ClientIP(network.trusted_proxies, network.forwarded_header)
         self.geoip = GeoIP(settings.geoip, resolve=settings.resolve)
-        self.user_agents = UserAgentParser(app_name)
-        self.tls = TLSTable(settings.apps.tls_platforms)
+        self.user_agents = UserAgentParser(compile_apps(settings.apps))
+        self.tls = TLSTable(settings.apps)
         self._device_header = network.device_header.lower()
         self._tls_header = network.tls_header.lower()
         # One entry per client IP: its prefix, GeoIP record and class, worked out once.
         self._network = functools.lru_cache(maxsize=max(1, settings.geoip.cache_size))(self._network_uncached)
         self._tls_info = functools.lru_cache(maxsize=TLS_CACHE_SIZE)(self._tls_info_uncached)
 
-    def _tls_info_uncached(self, raw: str) -> tuple[str | None, str | None]:
+    def _tls_info_uncached(self, raw: str) -> tuple[str | None, tuple[str, ...]]:
         fingerprint = clean_fingerprint(raw)
-        return fingerprint, self.tls.platform(fingerprint)
+        return fingerprint, self.tls.labels(fingerprint)
 
     def _network_uncached(self, ip: str) -> tuple[str, GeoRecord, str]:
         record = self.geoip.lookup_uncached(ip)
@@ -100,14 +99,15 @@ class Fingerprinter:
         if len(ua) > MAX_UA_CHARS:
             ua = ua[:MAX_UA_CHARS]
         info = self.user_agents.parse(ua)
-        device = tls = tls_platform = None
+        device = tls = tls_platform = consistent = None
         if trusted:
             device = headers.get(self._device_header) or None
             if device is not None and len(device) > MAX_DEVICE_ID_CHARS:
                 device = device[:MAX_DEVICE_ID_CHARS]
             raw_tls = headers.get(self._tls_header)
             if raw_tls:
-                tls, tls_platform = self._tls_info(raw_tls[: MAX_FINGERPRINT_CHARS + 1])
+                tls, labels = self._tls_info(raw_tls[: MAX_FINGERPRINT_CHARS + 1])
+                tls_platform, consistent = self.tls.judge(tls, labels, info)
         missing = 0
         for name in EXPECTED_HEADERS:
             if not headers.get(name):
@@ -115,7 +115,7 @@ class Fingerprinter:
         values = (
             ip, prefix, cls, geo.asn, geo.as_org, geo.country, geo.lat, geo.lon, device, ua,
             info.family, info.platform, info.official_app, tls, tls_platform,
-            tls_consistent(tls_platform, info.family, info.platform), missing, geo.is_residential_proxy,
+            consistent, missing, geo.is_residential_proxy, info,
         )  # fmt: skip
         if _POSITIONAL:
             return Fingerprint(*values)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.fingerprint.user_agent import UserAgentInfo
+
 
 @dataclass(slots=True)
 class Fingerprint:
@@ -25,3 +27,4 @@ class Fingerprint:
     tls_consistent: bool | None = None  # None when there is no TLS fingerprint or no table entry
     headers_missing: int = 0
     residential_proxy: bool = False  # the anonymous-IP database flags the address as a residential proxy exit
+    ua_info: UserAgentInfo | None = None  # the whole User-Agent parse: the described app, its version

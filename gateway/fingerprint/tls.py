@@ -5,53 +5,23 @@ a header (settings.network.tls_header). A credential-sharing tool can copy the
 app's User-Agent in one line, but its TLS stack is Python's, Go's or curl's:
 the fingerprint betrays it.
 
-The built-in table maps fingerprints to a stack platform:
+There is no built-in table: fingerprints are measured at each platform's
+edge. The config gives them two ways:
 
-- ``android``: the platform's Android app networking stack
-- ``ios``: the platform's iOS app networking stack
-- ``browser``: a web browser
-- ``library``: an HTTP library or command-line tool
-
-The values in KNOWN_TLS are EXAMPLES, invented in the JA4 format for the demo,
-the simulator and the tests; they are not measurements of real clients.
-Operators measure their own apps' and common clients' fingerprints at the edge
-and list them under ``apps.tls_platforms`` (fingerprint -> platform), which
-extends and overrides this table.
+- ``apps.clients[].tls``: per app, per platform, the fingerprints its stack
+  presents. One fingerprint may be listed on several platforms (an iOS app
+  on the system stack presents Safari's). A web platform's stacks are browsers.
+- ``apps.tls_platforms``: fingerprint -> ``android``, ``ios``, ``browser`` or
+  ``library``, for stacks that are no described app (browsers, HTTP libraries).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from gateway.fingerprint.user_agent import UserAgentInfo
+from gateway.settings import Apps
 
-from gateway.settings import ConfigError
-
-TLS_PLATFORMS = ("android", "ios", "browser", "library")
 MAX_FINGERPRINT_CHARS = 256  # longer header values are not fingerprints and are ignored
-
-# Stack name -> an example JA4 fingerprint (invented, see the module docstring).
-KNOWN_TLS: dict[str, str] = {
-    "android_app": "t13d1715h2_5b57614c22b0_93c746dc12af",
-    "ios_app": "t13d2014h2_a09f3c656075_e42f34c56612",
-    "chrome_desktop": "t13d1516h2_8daaf6152771_02713d6af862",
-    "safari": "t13d2013h2_a09f3c656075_14788d8d241b",
-    "firefox": "t13d1717h2_5b57614c22b0_3cbfd9057e0d",
-    "python_requests": "t13d1812h1_85036bcba153_375ca2c5e164",
-    "curl": "t13d3112h1_e8f1e7e78f70_b26ce05bbdd6",
-    "go": "t13d1311h2_f57a46bbacb6_ab7e3b40a677",
-    "okhttp": "t13d1412h2_0c8c8a8e4b25_f6bac7c1c5b8",  # okhttp on a desktop JVM, outside the app
-}
-KNOWN_TLS_PLATFORM: dict[str, str] = {
-    "android_app": "android",
-    "ios_app": "ios",
-    "chrome_desktop": "browser",
-    "safari": "browser",
-    "firefox": "browser",
-    "python_requests": "library",
-    "curl": "library",
-    "go": "library",
-    "okhttp": "library",
-}
-BUILTIN_TLS_PLATFORMS: dict[str, str] = {KNOWN_TLS[name]: KNOWN_TLS_PLATFORM[name] for name in KNOWN_TLS}
+APP_STACKS = ("android", "ios")
 
 
 def clean_fingerprint(value: str | None) -> str | None:
@@ -64,52 +34,83 @@ def clean_fingerprint(value: str | None) -> str | None:
     return value
 
 
-class TLSTable:
-    """Fingerprint -> stack platform: the built-in examples plus the operator's entries."""
+def _stack_label(platform: str) -> str:
+    return "browser" if platform == "web" else platform
 
-    def __init__(self, extra: Mapping[str, str] | None = None) -> None:
-        table = dict(BUILTIN_TLS_PLATFORMS)
-        for fingerprint, platform in (extra or {}).items():
-            if platform not in TLS_PLATFORMS:
-                raise ConfigError(
-                    f"apps.tls_platforms.{fingerprint}: {platform!r} is not a TLS platform; "
-                    f"use one of {', '.join(TLS_PLATFORMS)}"
-                )
-            table[fingerprint.strip().lower()] = platform
-        self._table = table
+
+class TLSTable:
+    """Fingerprint -> the stack platforms it is known on; app -> platform -> its fingerprints."""
+
+    def __init__(self, apps: Apps | None = None) -> None:
+        labels: dict[str, list[str]] = {}
+        stacks: dict[str, dict[str, frozenset[str]]] = {}
+        for app in apps.clients if apps else ():
+            per_platform = {}
+            for platform, prints in app.tls.items():
+                cleaned = frozenset(p.strip().lower() for p in prints)
+                per_platform[platform] = cleaned
+                for fingerprint in sorted(cleaned):
+                    labels.setdefault(fingerprint, []).append(_stack_label(platform))
+            stacks[app.name] = per_platform
+        for fingerprint, platform in (apps.tls_platforms if apps else {}).items():
+            labels.setdefault(fingerprint.strip().lower(), []).insert(0, platform)  # the operator's word first
+        self._labels = {fp: tuple(dict.fromkeys(names)) for fp, names in labels.items()}
+        self._stacks = stacks
+
+    def labels(self, fingerprint: str | None) -> tuple[str, ...]:
+        """The stack platforms a cleaned fingerprint is known on; () when absent or unknown."""
+        if fingerprint is None:
+            return ()
+        return self._labels.get(fingerprint, ())
 
     def platform(self, fingerprint: str | None) -> str | None:
-        """The stack platform of a cleaned fingerprint; None when absent or not in the table."""
+        """The first stack platform of a cleaned fingerprint; None when absent or not in the table."""
+        found = self.labels(fingerprint)
+        return found[0] if found else None
+
+    def judge(self, fingerprint: str | None, labels: tuple[str, ...], ua: UserAgentInfo) -> tuple[str | None, bool | None]:
+        """(tls.platform, tls.consistent) of a fingerprint under what the User-Agent claims."""
         if fingerprint is None:
-            return None
-        return self._table.get(fingerprint)
+            return None, None
+        if ua.family == "app" and ua.app is not None:
+            own = self._stacks.get(ua.app)
+            if own:
+                listed = own.get(ua.platform)
+                if listed is not None:
+                    fits = fingerprint in listed
+                    return (ua.platform if fits else (labels[0] if labels else None)), fits
+                if ua.platform == "unknown":  # a malformed claim: the app's stacks on any platform
+                    fits = any(fingerprint in prints for prints in own.values())
+                    return (labels[0] if labels else None), fits
+        platform = ua.platform if ua.platform in labels else (labels[0] if labels else None)
+        return platform, tls_consistent(labels, ua.family, ua.platform)
 
     def __len__(self) -> int:
-        return len(self._table)
+        return len(self._labels)
 
 
-def tls_consistent(tls_platform: str | None, ua_family: str, ua_platform: str) -> bool | None:
-    """Whether the TLS stack is one the claimed client would use; None when it cannot be told.
+def tls_consistent(labels: tuple[str, ...], ua_family: str, ua_platform: str) -> bool | None:
+    """Whether a stack known on ``labels`` is one the claimed client would use; None when it cannot be told.
+
+    Used where the claimed app has no fingerprints of its own for the platform:
 
     - no fingerprint, or one not in the table: None
     - an app claim needs the app stack of the claimed platform (android/ios);
       a library or browser stack, or the other platform's stack, is inconsistent
     - a browser claim needs a browser stack
     - automation drives real browsers: a browser stack is consistent, others are not
-    - an http-library claim is honest about being a library: only a browser
-      stack under it is inconsistent
+    - an http-library claim is honest about being a library: only a stack
+      known as a browser's alone is inconsistent (an iOS app's system stack is Safari's too)
     - an unknown User-Agent claims nothing: None
     """
-    if tls_platform is None:
+    if not labels:
         return None
     if ua_family == "app":
-        if ua_platform not in ("android", "ios"):
-            return None if tls_platform in ("android", "ios") else False
-        return tls_platform == ua_platform
-    if ua_family == "browser":
-        return tls_platform == "browser"
-    if ua_family == "automation":
-        return tls_platform == "browser"
+        if ua_platform not in APP_STACKS:
+            return None if any(label in APP_STACKS for label in labels) else False
+        return ua_platform in labels
+    if ua_family in ("browser", "automation"):
+        return "browser" in labels
     if ua_family == "http-library":
-        return tls_platform != "browser"
+        return any(label != "browser" for label in labels)
     return None

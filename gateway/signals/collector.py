@@ -43,9 +43,11 @@ from collections import deque
 
 from gateway.auth.principal import Principal
 from gateway.facts import RequestFacts
+from gateway.fingerprint.apps import client_ids
 from gateway.fingerprint.fingerprint import Fingerprint
 from gateway.settings import Settings
 from gateway.signals import lockstep, provenance, timing, travel
+from gateway.signals.app_claims import app_features
 from gateway.signals.context import context_features
 from gateway.signals.provenance import digest
 from gateway.signals.store import (
@@ -119,8 +121,8 @@ class SignalCollector:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.third_party = frozenset(settings.apps.third_party)
-        self.first_party = frozenset(settings.apps.first_party)
+        self.first_party, self.third_party = client_ids(settings.apps)
+        self.registered = self.first_party | self.third_party
         self.action_scopes = settings.auth.action_scopes
         self.pending: deque[Op] = deque(maxlen=PENDING_MAX)
         # Sessions whose birth the store has answered with: their requests need not
@@ -161,6 +163,7 @@ class SignalCollector:
         device_id = fp.device_id or principal.device_id
         p.out = context_features(facts, principal, fp, device_id, self.third_party, self.first_party,
                                  self.action_scopes)
+        app_features(fp, principal.client_id, self.registered, p.out)
 
         account = principal.subject
         sid = principal.session_id

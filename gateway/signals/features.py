@@ -35,8 +35,9 @@ r("action", "string", "", "The route's action kind: like, follow, comment, login
 r("target", "string", "", "The media or user acted on (the route's target parameter).", "request")
 r("account.id", "string", "", "The acting account (the token's subject).", "request")
 r("client_id", "string", "", "The client/app id the token was issued to.", "request")
-r("app.third_party", "bool", "", "The client id is a registered third-party app (apps.third_party).", "request")
-r("app.first_party", "bool", "", "The client id is one of the platform's own apps (apps.first_party).", "request")
+r("app.third_party", "bool", "", "The client id is a registered third-party app's (a third_party app in apps.clients, or apps.third_party).", "request")
+r("app.first_party", "bool", "", "The client id is one of the platform's own apps' (a first_party app in apps.clients, or apps.first_party).", "request")
+r("client.registered", "bool", "", "The client id is a known app's, first or third party; false: a token issued to a client the config does not name.", "request")
 r("token.kind", "string", "", "The token kind: jwt or opaque.", "request")
 r("token.age_s", "float", "", "Seconds since the token was issued (iat).", "request", min=0)  # clamped at 0
 r("token.bound", "bool", "", "The token is sender-constrained (cnf.jkt, RFC 9449 DPoP).", "request")
@@ -58,12 +59,22 @@ r("net.anonymizer", "bool", "", "The class is hosting, vpn or tor: the IP hides 
 r("net.residential_proxy", "bool", "",
   "The anonymous-IP database flags the address as a residential proxy exit. A real home line whose owner may also "
   "use the platform, and the databases cover such exits only in part: weigh it, never decide on it alone.", "lookup")
-r("ua.family", "string", "", "User agent family: app, browser, http-library, automation or unknown.", "lookup")
-r("ua.platform", "string", "", "Platform the user agent claims: android, ios, windows, macos, linux or unknown.", "lookup")
-r("ua.official_app", "bool", "", "The user agent claims to be the platform's own app.", "lookup")
+r("ua.family", "string", "", "User agent family: app (one of apps.clients: its pattern matched, or it starts with the app's name), browser, http-library, automation or unknown.", "lookup")
+r("ua.platform", "string", "", "Platform the user agent claims: android, ios, windows, macos, linux, web or unknown.", "lookup")
+r("ua.official_app", "bool", "", "The user agent matches one of a first-party app's user_agents patterns, on a platform the app ships on.", "lookup")
+r("ua.app", "string", "", "The described app (apps.clients name) the user agent matches or claims by name; absent for other clients.", "lookup")
+r("ua.app_version", "string", "", "The app version the user agent states (its pattern's version group).", "lookup")
+r("app.version_age", "int", "",
+  "Major versions the user agent's app version is behind the app's versions.current (first numbers subtracted; 0 at "
+  "or past it). Apps that ship a major a week read it as weeks. Absent without versions.current.", "lookup", 0, min=0)
+r("app.version_impossible", "bool", "",
+  "The stated app version is older than versions.minimum or newer than versions.current: no phone runs it, a "
+  "frozen string automation gives itself. Absent without version bounds.", "lookup")
 r("tls.fingerprint", "string", "", "The TLS fingerprint (JA3/JA4) the edge proxy saw.", "request")
-r("tls.platform", "string", "", "Platform the TLS fingerprint belongs to (built-in table plus apps.tls_platforms).", "lookup")
-r("tls.consistent", "bool", "", "The TLS fingerprint's platform matches the user agent's claimed platform.", "lookup")
+r("tls.platform", "string", "", "Stack the TLS fingerprint is known on: android, ios, browser or library (apps.clients tls, web as browser, and apps.tls_platforms); the claimed platform when it is one of several.", "lookup")
+r("tls.consistent", "bool", "",
+  "The TLS fingerprint is one the claimed client uses: for an app, one of its tls fingerprints for the platform the "
+  "user agent claims; for a browser a browser stack; absent without a TLS header or when no table speaks to it.", "lookup")
 r("headers.missing", "int", "", "How many headers every real client sends are missing (accept, accept-language, user-agent).", "request",
   min=0, max=len(EXPECTED_HEADERS))
 r("device.id", "string", "", "Device id from the trusted device header or the token's device claim.", "request")
