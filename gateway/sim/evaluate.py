@@ -61,7 +61,11 @@ def eval_parser() -> argparse.ArgumentParser:
                    help="instead of one scenario: N worlds drawn from the priors (--seed picks them), each replayed; "
                         "reports the worst world per benign persona and rule, recall per family and level; with "
                         "--out, sweep.json and sweep.svg")
-    p.add_argument("--rules", nargs="+", metavar="PATH", help="--sweep: replay with these rules instead of the config's")
+    p.add_argument("--traffic", metavar="FILE",
+                   help="instead of simulating: replay this labelled traffic (replay lines; .gz is read through gzip) "
+                        "and hold it against the bar, with the sweep's table")
+    p.add_argument("--rules", nargs="+", metavar="PATH",
+                   help="--sweep, --traffic: replay with these rules instead of the config's")
     p.add_argument("--jobs", type=int, help="--sweep: worlds run in this many processes (default: up to 2)")
     p.add_argument("--max-hours", type=float, help="--sweep: cap each world's virtual hours (a quick look)")
     return p
@@ -73,6 +77,10 @@ def eval_main(argv: list[str] | None = None) -> int:
     if args.keep_traffic and not args.out:
         parser.error("--keep-traffic needs --out FOLDER to write the traffic into")
     out_dir = Path(args.out) if args.out else None
+    if args.traffic is not None:
+        from gateway.sim.sweep_cli import traffic_main
+
+        return traffic_main(Path(args.traffic), args.config, args.rules, out_dir)
     if args.sweep is not None:
         if args.sweep < 1:
             parser.error("--sweep needs a number of worlds, 1 or more")

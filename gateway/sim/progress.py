@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from gateway.sim.records import open_bytes
+
 T = TypeVar("T")
 EVERY = 2048  # items between updates of the bar: a few per second at replay's speed
 _CHUNK = 1 << 20
@@ -99,7 +101,7 @@ def note(message: str, *, enabled: bool, stream: IO[str] | None = None) -> None:
 def count_lines(path: Path) -> int:
     """Lines in a file, read as bytes a chunk at a time: the bar's total, so it can show an end time."""
     n, last = 0, b"\n"
-    with path.open("rb") as f:
+    with open_bytes(path) as f:
         while chunk := f.read(_CHUNK):
             n += chunk.count(b"\n")
             last = chunk[-1:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import io
 import itertools
 import json
 import sys
@@ -27,7 +28,7 @@ from gateway.routes import Match
 from gateway.settings import ConfigError, Route, Settings, load_settings
 from gateway.sim.decisions import TOKEN_BIRTH, UNPROTECTED, DecisionLines, decision_dict
 from gateway.sim.progress import Progress, count_lines, wanted
-from gateway.sim.records import Record, RecordError, parse_record, to_facts
+from gateway.sim.records import Record, RecordError, open_bytes, parse_record, to_facts
 from gateway.sim.summary import Tally, format_summary
 from gateway.verdict import Decision, Verdict
 
@@ -259,9 +260,13 @@ async def replay_file(settings: Settings, path: Path, output: IO[str] | None = N
                       desc: str = "replay", **options: Any) -> dict[str, Any]:
     """``replay`` of the lines of ``path``; with ``progress``, a bar of lines read on stderr."""
     total = count_lines(path) if progress else None
-    with path.open(encoding="utf-8", errors="surrogateescape") as f, \
-            Progress(desc, enabled=progress, total=total, unit="lines") as bar:
+    with open_text(path) as f, Progress(desc, enabled=progress, total=total, unit="lines") as bar:
         return await replay(settings, bar.counted(f), output, **options)
+
+
+def open_text(path: Path) -> IO[str]:
+    """A traffic file's lines (gzip when its name ends in .gz); bytes not UTF-8 stay, to be one bad line each."""
+    return io.TextIOWrapper(open_bytes(path), encoding="utf-8", errors="surrogateescape")
 
 
 async def diff(settings: Settings, path: Path, other_rules: tuple[str, ...], *, by: tuple[str, ...] = (),

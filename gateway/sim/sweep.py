@@ -16,12 +16,20 @@ import statistics
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gateway.settings import Settings
 from gateway.sim.priors import WorldDraw, draw
-from gateway.sim.records import record_from_dict
-from gateway.sim.replay import decide, load_config, replay_settings
+from gateway.sim.records import Record, record_from_dict
+from gateway.sim.replay import (
+    Problems,
+    decide,
+    load_config,
+    open_text,
+    read_records,
+    replay_settings,
+)
 from gateway.sim.summary import flagged
 from gateway.sim.wild import BENIGN_PERSONAS, build_world
 
@@ -53,17 +61,36 @@ def run_world(spec: SweepSpec, index: int) -> dict[str, Any]:
     records = [record_from_dict(r, n) for n, r in enumerate(traffic.records(), 1)]
     tally = WorldTally(w.label())
     tally.world = w.as_dict()
+    _replay_into(tally, _settings(spec), records)
+    return tally.as_dict()
+
+
+def run_traffic(spec: SweepSpec, path: Path) -> dict[str, Any]:
+    """Labelled traffic from a file (replay lines; .gz read through gzip), counted as one world of a sweep.
+
+    Its personas are its own: only those with actions are reported.
+    """
+    problems = Problems()
+    with open_text(path) as f:
+        records = list(read_records(f, strict=False, problems=problems))
+    tally = WorldTally(f"{path.name} ({len(records)} records, {problems.count} malformed lines skipped)")
+    tally.world = {"index": 0, "file": str(path)}
+    _replay_into(tally, _settings(spec), records)
+    tally.personas = {name: p for name, p in tally.personas.items() if p["actions"]}
+    return tally.as_dict()
+
+
+def _replay_into(tally: WorldTally, settings: Settings, records: list[Record]) -> None:
     tally.records = len(records)
 
     async def go() -> None:
-        async for rec, verdict, _, _ in decide(_settings(spec), records, features=True):
+        async for rec, verdict, _, _ in decide(settings, records, features=True):
             if verdict is not None:
                 tally.add(rec.label, rec.meta if isinstance(rec.meta, dict) else {}, str(verdict.decision),
                           verdict.enforced, list(verdict.rules), verdict.sticky, verdict.explain,
                           verdict.features)
 
     asyncio.run(go())
-    return tally.as_dict()
 
 
 class WorldTally:

@@ -10,7 +10,7 @@ from gateway.model.errors import ModelError
 from gateway.policy.errors import PolicyError
 from gateway.settings import ConfigError
 from gateway.sim.progress import Progress, note
-from gateway.sim.sweep import SweepSpec, _settings, combine, default_jobs, run_sweep
+from gateway.sim.sweep import SweepSpec, _settings, combine, default_jobs, run_sweep, run_traffic
 from gateway.sim.sweep_report import format_table, write_outputs
 from gateway.sim.world import WorldError
 
@@ -38,4 +38,24 @@ def sweep_main(worlds: int, seed: int, config: str | None, rules: list[str] | No
         return 2
     print(f"{worlds} worlds, {sum(w['records'] for w in summary['worlds'])} records in "
           f"{time.perf_counter() - began:.0f} s", file=sys.stderr)
+    return 0
+
+
+def traffic_main(path: Path, config: str | None, rules: list[str] | None, out_dir: Path | None) -> int:
+    """``gateway eval --traffic FILE``: labelled traffic replayed and held against the bar, as one world."""
+    spec = SweepSpec(0, config, tuple(rules) if rules else None)
+    began = time.perf_counter()
+    try:
+        summary = combine([run_traffic(spec, path)])
+        print(format_table(summary, title="Labelled traffic replayed (one world):"))
+        if out_dir is not None:
+            written = write_outputs(summary, out_dir)
+            print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    except (ConfigError, PolicyError, ModelError) as exc:
+        print(f"gateway eval: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"gateway eval: {exc.filename or path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"{summary['worlds'][0]['records']} records in {time.perf_counter() - began:.0f} s", file=sys.stderr)
     return 0

@@ -29,10 +29,10 @@ def _level(key: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def format_table(s: dict[str, Any], *, examples: int = 2) -> str:
+def format_table(s: dict[str, Any], *, examples: int = 2, title: str | None = None) -> str:
     out: list[str] = []
     worlds = s["worlds"]
-    out.append(f"Sweep of {len(worlds)} worlds drawn from the priors:")
+    out.append(title or f"Sweep of {len(worlds)} worlds drawn from the priors:")
     for w in worlds:
         out.append(f"  {w['label']}: {w['records']} records, {w['actions']} protected actions, "
                    f"precision {_pct(w['precision'])}")
