@@ -180,7 +180,7 @@ class App:
     name: str = ""  # required: the product name, e.g. ExampleSocial
     kind: str = "first_party"  # first_party (the platform's own) or third_party (a registered partner)
     client_ids: tuple[str, ...] = ()  # the OAuth client ids its tokens carry
-    platforms: tuple[str, ...] = ()  # android, ios, web, windows, macos, linux
+    platforms: tuple[str, ...] = ()  # android, ios, web, windows, macos, linux; server: it acts from its servers
     # re2 patterns matched from the start of the User-Agent; named groups read: version, platform, os_version, device
     user_agents: tuple[str, ...] = ()
     versions: AppVersions = field(default_factory=AppVersions)
@@ -422,7 +422,7 @@ def _check_action_scopes(s: Settings, where: str) -> None:
 
 
 APP_KINDS = ("first_party", "third_party")
-APP_PLATFORMS = ("android", "ios", "web", "windows", "macos", "linux")
+APP_PLATFORMS = ("android", "ios", "web", "windows", "macos", "linux", "server")
 TLS_PLATFORMS = ("android", "ios", "browser", "library")
 UA_GROUPS = ("version", "platform", "os_version", "device")
 

@@ -90,3 +90,8 @@ def client_ids(apps: Apps) -> tuple[frozenset[str], frozenset[str]]:
     for app in apps.clients:
         (first if app.kind == "first_party" else third).update(app.client_ids)
     return frozenset(first), frozenset(third)
+
+
+def server_client_ids(apps: Apps) -> frozenset[str]:
+    """Client ids of the described apps that act from servers (``server`` among their platforms)."""
+    return frozenset(cid for app in apps.clients if "server" in app.platforms for cid in app.client_ids)

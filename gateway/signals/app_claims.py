@@ -5,10 +5,13 @@ from __future__ import annotations
 from gateway.fingerprint.fingerprint import Fingerprint
 
 
-def app_features(fp: Fingerprint, client: str | None, registered: frozenset[str], out: dict) -> None:
-    """Add ua.app, ua.app_version, app.version_age, app.version_impossible and client.registered to ``out``."""
+def app_features(fp: Fingerprint, client: str | None, registered: frozenset[str], server_side: frozenset[str],
+                 out: dict) -> None:
+    """Add ua.app, ua.app_version, app.version_age, app.version_impossible, client.registered and
+    app.server_side to ``out``."""
     if client:
         out["client.registered"] = client in registered
+        out["app.server_side"] = client in server_side
     info = fp.ua_info
     if info is None or info.app is None:
         return

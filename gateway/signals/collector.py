@@ -43,7 +43,7 @@ from collections import deque
 
 from gateway.auth.principal import Principal
 from gateway.facts import RequestFacts
-from gateway.fingerprint.apps import client_ids
+from gateway.fingerprint.apps import client_ids, server_client_ids
 from gateway.fingerprint.fingerprint import Fingerprint
 from gateway.settings import Settings
 from gateway.signals import lockstep, provenance, timing, travel
@@ -123,6 +123,7 @@ class SignalCollector:
         self.settings = settings
         self.first_party, self.third_party = client_ids(settings.apps)
         self.registered = self.first_party | self.third_party
+        self.server_side = server_client_ids(settings.apps)
         self.action_scopes = settings.auth.action_scopes
         self.pending: deque[Op] = deque(maxlen=PENDING_MAX)
         # Sessions whose birth the store has answered with: their requests need not
@@ -163,7 +164,7 @@ class SignalCollector:
         device_id = fp.device_id or principal.device_id
         p.out = context_features(facts, principal, fp, device_id, self.third_party, self.first_party,
                                  self.action_scopes)
-        app_features(fp, principal.client_id, self.registered, p.out)
+        app_features(fp, principal.client_id, self.registered, self.server_side, p.out)
 
         account = principal.subject
         sid = principal.session_id

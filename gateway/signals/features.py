@@ -38,6 +38,7 @@ r("client_id", "string", "", "The client/app id the token was issued to.", "requ
 r("app.third_party", "bool", "", "The client id is a registered third-party app's (a third_party app in apps.clients, or apps.third_party).", "request")
 r("app.first_party", "bool", "", "The client id is one of the platform's own apps' (a first_party app in apps.clients, or apps.first_party).", "request")
 r("client.registered", "bool", "", "The client id is a known app's, first or third party; false: a token issued to a client the config does not name.", "request")
+r("app.server_side", "bool", "", "The client id is a described app that acts from its servers (server among its platforms in apps.clients): its requests come from datacenters by design.", "request")
 r("token.kind", "string", "", "The token kind: jwt or opaque.", "request")
 r("token.age_s", "float", "", "Seconds since the token was issued (iat).", "request", min=0)  # clamped at 0
 r("token.bound", "bool", "", "The token is sender-constrained (cnf.jkt, RFC 9449 DPoP).", "request")
