@@ -189,11 +189,14 @@ def corporate_gateway(traffic: Traffic, w: WorldDraw, count: int, targets: Targe
 def public_wifi(traffic: Traffic, w: WorldDraw, count: int, targets: Targets) -> None:
     """Strangers on an airport's or a cafe's hotspot for an hour, otherwise at home or on their carrier."""
     rng = traffic.rng
-    for _ in range(count):
-        hotspot = rng.choice(traffic.world.with_role("public_wifi", ipv6=False))
+    homes = [n for k in ("residential", "mobile") for n in traffic.world.choices(k, traffic.split)]
+    # Only hotspots with homes within a drive: visitors who went home 950 km away
+    # within the hour were an impossible trip the map made, not one people make.
+    hotspots = [(h, near) for h in traffic.world.with_role("public_wifi", ipv6=False)
+                if (near := [n for n in homes if _km(n, h) < 700])]
+    for _ in range(count if hotspots else 0):
+        hotspot, near = rng.choice(hotspots)
         wifi_ips = [hotspot.host(rng) for _ in range(rng.randint(1, 2))]
-        homes = [n for k in ("residential", "mobile") for n in traffic.world.choices(k, traffic.split)]
-        near = [n for n in homes if _km(n, hotspot) < 700] or [min(homes, key=lambda n: _km(n, hotspot))]
         for _ in range(w.wifi_visitors):
             home = rng.choice(near)  # people who live within a drive of the hotspot: no flight in between
             home_ip = home.host(rng)
