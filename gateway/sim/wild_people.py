@@ -204,8 +204,10 @@ def public_wifi(traffic: Traffic, w: WorldDraw, count: int, targets: Targets) ->
                           _person(traffic, "public_wifi"))
             arrive = rng.uniform(traffic.start, traffic.end)
             leave = arrive + rng.uniform(0.3, 2.0) * 3600
+            drive = _km(home, hotspot) / 90.0 * 3600  # on the road between home and the hotspot: no actions
             wifi_ip = rng.choice(wifi_ips)
-            times = sorted(_times(traffic, hotspot, 4 * w.activity, 4)
+            times = sorted([t for t in _times(traffic, hotspot, 4 * w.activity, 4)
+                            if not arrive - drive <= t < leave + drive]
                            + [t for t in _times(traffic, hotspot, 24, 4) if arrive <= t < leave])
 
             def ip_at(t: float, a: float = arrive, b: float = leave, wifi: str = wifi_ip, home: str = home_ip) -> str:
