@@ -26,6 +26,8 @@ from gateway.doctor import build_report, log_report
 from gateway.facts import RequestFacts
 from gateway.fingerprint import Fingerprinter
 from gateway.fingerprint.fingerprint import Fingerprint
+from gateway.messages.catalogue import load_catalogue
+from gateway.messages.families import DEFAULT_REASON, REVOKED
 from gateway.metrics import DECISION_SECONDS, DEGRADED, REQUESTS, STICKY_REPEATS
 from gateway.policy import RuleSet, RuleSetWatcher
 from gateway.routes import Match, RouteTable
@@ -36,6 +38,9 @@ from gateway.signals.store import StateStore, Stick
 from gateway.verdict import RANK, Decision, Verdict
 
 logger = logging.getLogger("gateway.engine")
+
+REVOKE = "revoke"  # the sticky record of a revoked session: "revoke|<rule id>|<until>"
+REVOKED_DESCRIPTION = "the session was revoked; sign in again"
 
 _MAX_BODY = 64 * 1024  # token responses larger than this are not parsed
 FAULT_EXPLAIN = "engine fault: passed"  # a decision the engine could not make (logged), passed
@@ -62,6 +67,7 @@ class Engine:
         record_features: bool = False,
         decision_log: bool = True,
         metrics: bool = True,
+        notifier=None,
     ) -> None:
         self.settings = settings
         self.clock = clock or time.time
@@ -84,6 +90,12 @@ class Engine:
         log_settings = settings.log if decision_log else dataclasses.replace(settings.log, sink=None)
         self.log = DecisionLog(log_settings, settings.resolve)
         self.metrics = metrics  # off for replay: a backtest must not count as served traffic
+        self.messages = load_catalogue(settings)
+        if notifier is None and metrics:  # a served engine: the configured sinks (replay brings its own)
+            from gateway.notify import Notifier
+
+            notifier = Notifier.from_settings(settings, self.store)
+        self.notifier = notifier
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
         self._start_task: asyncio.Future | None = None
@@ -111,6 +123,8 @@ class Engine:
             if self.scorer is not None:
                 await self.scorer.start()
         await self.log.start()
+        if self.notifier is not None:
+            await self.notifier.start()
         # Everything built so far (modules, settings, rules, model, GeoIP readers)
         # lives as long as the process: moving it out of the collector's reach
         # keeps full collections, which otherwise walk it all, off the request path.
@@ -125,6 +139,8 @@ class Engine:
             await self.scorer.close()
         await self.auth.close()
         await self.log.close()
+        if self.notifier is not None:
+            await self.notifier.close()
         await self.store.close()
         self.fingerprinter.close()
 
@@ -167,6 +183,8 @@ class Engine:
             self._count(facts.action or "", verdict)
         if self.log.enabled:
             self.log.record(self._log_entry(facts, verdict, context))
+        if self.notifier is not None and context is not None and context[0] is not None:
+            self.notifier.observe(facts, verdict, context[0], context[1])  # O(1): the work is done off the path
         return verdict
 
     async def _decide(self, facts: RequestFacts) -> tuple[Verdict, tuple[Principal | None, Fingerprint] | None]:
@@ -186,6 +204,8 @@ class Engine:
         verdict = self._sticky_verdict(collector.stickies(plan, values), facts.ts)
         if verdict is None:
             verdict = self._evaluate(features, plan, facts.ts)
+        elif verdict.decision is Decision.UNAUTHENTICATED:  # a revoked session: refused like a dead token
+            return verdict, (principal, fp)
         if result.degraded:
             verdict.degraded = True
             if self.metrics:
@@ -211,6 +231,13 @@ class Engine:
             record = f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}"
             for key in self.collector.sticky_keys(plan, s.scope):  # written with the next exchange
                 self.collector.defer(Stick(key, record, now + s.ttl_s))
+        revoke = ev.revoke and not self.shadow
+        if revoke:  # after the other sticks: the session's one sticky slot ends up holding the revocation
+            until = now + self.settings.notify.revoke_for_s
+            stick = Stick(plan.scope_keys[0], f"{REVOKE}|{ev.rules[0] if ev.rules else 'revoke'}|{until:.0f}", until)
+            self.collector.defer(stick)
+            if self.notifier is not None:
+                self.notifier.revoke_now(stick, now)  # every replica sees it at once, not at the next exchange
         explain = ev.explain
         if score is not None and movers:
             model = f"model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"
@@ -218,6 +245,7 @@ class Engine:
         return Verdict(
             self._next_id(), ev.decision, True, rules=ev.rules, shadow_rules=ev.shadow_rules, score=score,
             risk=round(ev.risk, 3), explain=explain, retry_after=ev.retry_after, top_features=movers,
+            reason=ev.reason, revoke=revoke,
         )
 
     def _sticky_verdict(self, found: list[tuple[str, str]], now: float) -> Verdict | None:
@@ -225,19 +253,27 @@ class Engine:
         best = None
         for scope, raw in found:
             decision, rule_id, until = raw.split("|", 2)
-            d = Decision(decision)
-            if best is None or RANK[d] < RANK[best[0]]:
-                best = (d, rule_id, scope, until)
+            # a revocation ranks just after an allow (the owner's exception replaces it on the same session)
+            d = Decision.UNAUTHENTICATED if decision == REVOKE else Decision(decision)
+            rank = 0.5 if d is Decision.UNAUTHENTICATED else RANK[d]
+            if best is None or rank < best[4]:
+                best = (d, rule_id, scope, until, rank)
         if best is None:
             return None
-        d, rule_id, scope, until = best
+        d, rule_id, scope, until, _ = best
         if self.metrics:  # the rule's own hit was counted once, when it made the decision
             STICKY_REPEATS.labels(rule=rule_id, scope=scope).inc()
         remaining = max(1, int(float(until) - now))
+        if d is Decision.UNAUTHENTICATED:
+            v = Verdict(self._next_id(), d, True, rules=[rule_id], sticky=True, reason=REVOKED,
+                        explain=f"unauthenticated: session revoked by {rule_id}, for {remaining} s more")
+            v.auth_error, v.auth_error_description = "invalid_token", REVOKED_DESCRIPTION
+            return v
         return Verdict(
             self._next_id(), d, True, rules=[rule_id], sticky=True,
             explain=f"{d.value} by {rule_id}: sticky on this {scope} for {remaining} s more",
             retry_after=remaining if d is Decision.THROTTLE else None,
+            reason=self.rules.current.reasons.get(rule_id) or DEFAULT_REASON.get(d.value),
         )
 
     # -- bookkeeping -------------------------------------------------------------
@@ -278,6 +314,10 @@ class Engine:
             entry["degraded"] = True
         if v.sticky:
             entry["sticky"] = True
+        if v.reason is not None:
+            entry["reason"] = v.reason
+        if v.revoke:
+            entry["revoke"] = True
         if v.features is not None:
             entry["features"] = v.features
         return entry

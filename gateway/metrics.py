@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -24,6 +24,17 @@ DECISION_SECONDS = Histogram(
 LOG_DROPS = Counter("gateway_decision_log_drops", "Decision log lines dropped because the writer fell behind", registry=REGISTRY)
 RELOADS = Counter("gateway_reloads", "Rule pack and model reloads by kind and outcome", ["kind", "outcome"], registry=REGISTRY)
 DEGRADED = Counter("gateway_degraded_decisions", "Decisions made on local state because the shared store failed", registry=REGISTRY)
+
+
+NOTIFY_EVENTS = Counter("gateway_notify_events", "Owner events by type and outcome (sent, debounced)", ["type", "outcome"],
+                        registry=REGISTRY)
+NOTIFY_DELIVERIES = Counter("gateway_notify_deliveries", "Deliveries by sink and outcome (delivered, retry, dead_letter)",
+                            ["sink", "outcome"], registry=REGISTRY)
+NOTIFY_DROPS = Counter("gateway_notify_drops", "Items dropped because a sink's queue was full", ["sink"], registry=REGISTRY)
+NOTIFY_QUEUED = Gauge("gateway_notify_queued", "Items waiting per sink", ["sink"], registry=REGISTRY)
+REVOCATIONS = Counter("gateway_session_revocations", "Sessions revoked by a rule", registry=REGISTRY)
+FEEDBACK = Counter("gateway_owner_answers", "Owners' answers to events by answer and outcome", ["answer", "outcome"],
+                   registry=REGISTRY)
 
 
 def metrics_app():

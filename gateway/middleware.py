@@ -48,14 +48,21 @@ class GatewayMiddleware:
         self._clock = engine.clock
         dpop = engine.settings.auth.dpop
         self._dpop_algs = dpop.algorithms if dpop.enabled else ()
+        self._messages = engine.messages
+        links = engine.settings.notify.links
+        self._answers_path = links.path if links.base_url else None  # the owner's answer links
+        self._feedback = None
 
     async def __call__(self, scope, receive, send) -> None:
         # The common case first, with as little work as possible: an HTTP request
         # on a route the gateway does not protect goes straight to the app.
         if scope["type"] == "http":
             method = scope["method"]
-            match = self._match(method, route_path(scope) if scope.get("root_path") else scope["path"])
+            path = route_path(scope) if scope.get("root_path") else scope["path"]
+            match = self._match(method, path)
             if match is None:
+                if path == self._answers_path and method in ("GET", "POST"):
+                    return await self._answer(scope, send)
                 return await self.app(scope, receive, send)
         elif scope["type"] == "lifespan":
             return await self.app(scope, self._lifespan_receive(receive), send)
@@ -79,10 +86,25 @@ class GatewayMiddleware:
         verdict = await engine.decide(facts)
         if verdict.passes:
             return await self.app(scope, receive, send)
-        rendered = render(verdict, match.route, self._dpop_algs)
+        rendered = render(verdict, match.route, self._dpop_algs, facts.headers.get("accept-language"), self._messages)
         if rendered is None:  # pragma: no cover - passes covers it
             return await self.app(scope, receive, send)
         await send_response(send, *rendered)
+
+    async def _answer(self, scope, send) -> None:
+        """An owner's answer link: the gateway answers it itself (never the app, never a redirect)."""
+        engine = self.engine
+        if not engine.started:
+            await engine.start()
+        if self._feedback is None:
+            from gateway.notify.feedback import Feedback
+
+            self._feedback = Feedback(engine)
+        client = scope.get("client")
+        facts = RequestFacts(self._clock(), scope["method"], scope["path"], client[0] if client else "",
+                             header_map(scope), None, None, scope.get("query_string", b"").decode("latin-1"),
+                             extra={"scheme": scope.get("scheme", "http")})
+        await send_response(send, *await self._feedback.answer(facts))
 
     async def _token_endpoint(self, scope, receive, send, facts: RequestFacts) -> None:
         """Pass the token request to the app; read its answer to record the session's birth.

@@ -1,7 +1,9 @@
 """How a verdict sounds on the wire: status, headers and body, for every front door.
 
-Bodies never reveal rule internals: a blocked client learns the decision id
-(to quote to support) and a generic reason, nothing it could tune against.
+Bodies never reveal rule internals: a stopped client learns the decision id
+(to quote to support), a problem type per reason family and the operator's
+sentence for it in the client's language (gateway.messages), nothing it could
+tune against: no rule id, threshold or feature value.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import functools
 import json
 import re
 
+from gateway.messages.catalogue import Catalogue, default_catalogue
+from gateway.messages.families import DEFAULT_REASON, REVOKED
 from gateway.settings import Route
 from gateway.verdict import Decision, Verdict
 
@@ -22,29 +26,31 @@ _STEP_UP = (
 )
 
 
-def render(verdict: Verdict, route: Route | None, dpop_algs: tuple[str, ...] = ()) -> tuple[int, Headers, bytes] | None:
-    """The response a front door sends instead of calling the app, or None when the request passes."""
+def render(verdict: Verdict, route: Route | None, dpop_algs: tuple[str, ...] = (), accept_language: str | None = None,
+           messages: Catalogue | None = None) -> tuple[int, Headers, bytes] | None:
+    """The response a front door sends instead of calling the app, or None when the request passes.
+
+    ``accept_language`` picks the catalogue's locale (``messages``: the config's, else the shipped one).
+    """
     if verdict.passes:
         return None
     d = verdict.decision
     ident = [("x-gateway-decision-id", verdict.decision_id), ("content-type", _PROBLEM)]
     if d is Decision.UNAUTHENTICATED:
         challenge = www_authenticate(verdict.auth_error, verdict.auth_error_description, dpop_algs)
-        return 401, [("www-authenticate", challenge), ("cache-control", "no-store"), *ident], _problem(
-            401, "Unauthorized", "A valid access token is required.", verdict.decision_id
-        )
+        headers = [("www-authenticate", challenge), ("cache-control", "no-store"), *ident]
+        if verdict.reason == REVOKED:
+            return 401, headers, _explained(401, verdict, REVOKED, accept_language, messages)
+        return 401, headers, _problem(401, "Unauthorized", "A valid access token is required.", verdict.decision_id)
     if d is Decision.BLOCK:
-        return 403, ident, _problem(403, "Forbidden", "This action was not allowed.", verdict.decision_id)
+        return 403, ident, _explained(403, verdict, verdict.reason, accept_language, messages)
     if d is Decision.THROTTLE:
         retry = str(verdict.retry_after or 60)
-        return 429, [("retry-after", retry), *ident], _problem(
-            429, "Too Many Requests", "Slow down and try again later.", verdict.decision_id
-        )
+        return 429, [("retry-after", retry), *ident], _explained(429, verdict, verdict.reason, accept_language, messages)
     if d is Decision.CHALLENGE:
         # RFC 9470 step-up: the client must come back with a stronger authentication.
-        return 401, [("www-authenticate", _STEP_UP), ("cache-control", "no-store"), *ident], _problem(
-            401, "Step-up authentication required", "Authenticate again to continue.", verdict.decision_id
-        )
+        return 401, [("www-authenticate", _STEP_UP), ("cache-control", "no-store"), *ident], _explained(
+            401, verdict, verdict.reason, accept_language, messages)
     if d is Decision.ABSORB:
         # Answer as the app would on success, without calling it: the abuser
         # cannot tell. The cost: the client is misled, so use it only where the
@@ -86,6 +92,16 @@ def status_of(verdict: Verdict, route: Route | None, app_status: int = 200) -> i
     """What the client received: the gateway's own status, or the app's when the request passed."""
     rendered = render(verdict, route)
     return app_status if rendered is None else rendered[0]
+
+
+def _explained(status: int, verdict: Verdict, family: str | None, accept_language: str | None,
+               messages: Catalogue | None) -> bytes:
+    """RFC 9457 problem details with the reason family's type and the catalogue's words in the client's language."""
+    catalogue = messages or default_catalogue()
+    problem = catalogue.problem(family or DEFAULT_REASON.get(verdict.decision.value) or "third_party_app",
+                                accept_language, verdict.decision_id, verdict.retry_after)
+    return json.dumps({"type": problem.type, "title": problem.title, "status": status, "detail": problem.detail,
+                       "decision_id": verdict.decision_id}, ensure_ascii=False).encode()
 
 
 def _problem(status: int, title: str, detail: str, decision_id: str) -> bytes:

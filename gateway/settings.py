@@ -218,6 +218,92 @@ class ForwardAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class Messages:
+    """What a stopped client reads: the problem type URIs and the message catalogue (README: What the person sees)."""
+
+    catalogue: str = "builtin:messages/locales"  # a folder of <locale>.yaml files
+    default_locale: str = "en"  # the fallback when Accept-Language names no locale the catalogue has
+    type_base: str = "urn:gateway:problem:"  # problem type = this + the family, e.g. ...:third-party-app
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Events as CloudEvents 1.0 JSON (structured mode), HMAC-SHA256 signed, POSTed off the request path."""
+
+    url: str | None = None  # null: no webhook
+    secret: str | None = None  # the HMAC key; null: read it from the environment variable below
+    secret_env: str = "GATEWAY_WEBHOOK_SECRET"
+    timeout_s: float = 5.0  # one delivery attempt may take this long
+    attempts: int = 6  # tries per event, the first included
+    backoff_s: float = 1.0  # wait before the second try; doubled after each failure (at most 300 s)
+    dead_letter: str | None = None  # a file: events every try failed for, one JSON line each
+
+
+@dataclass(frozen=True, slots=True)
+class EventStream:
+    """Events XADDed to a Redis stream for the platform's notification service."""
+
+    url: str | None = None  # redis://host:port/db; null: no stream
+    stream: str = "gateway:events"
+    maxlen: int = 100_000  # XADD MAXLEN ~ this
+
+
+@dataclass(frozen=True, slots=True)
+class Caep:
+    """OpenID CAEP session-revoked Security Event Tokens (RFC 8417), pushed per RFC 8935."""
+
+    push_url: str | None = None  # the receiver's push endpoint; null: none sent
+    issuer: str = "https://gateway.invalid"  # iss of the SETs
+    audience: str | None = None  # aud of the SETs
+    signing_key: str | None = None  # a PEM private key file (RSA or EC)
+    algorithm: str = "RS256"  # RS256 or ES256
+    kid: str | None = None  # the key id the receiver finds in your JWKS
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """The identity provider's RFC 7009 endpoint: a revoked session's tokens are revoked there too."""
+
+    endpoint: str | None = None  # e.g. https://idp.example.com/oauth/revoke; null: not called
+    client_id: str | None = None  # the gateway's client at the identity provider (HTTP Basic)
+    client_secret: str | None = None  # null: read it from the environment variable below
+    client_secret_env: str = "GATEWAY_REVOCATION_SECRET"
+    timeout_s: float = 5.0
+    attempts: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The owner's signed answers in an event: "this was me" and "this wasn't me"."""
+
+    base_url: str | None = None  # where the gateway is reached, e.g. https://api.example.com; null: no links
+    path: str = "/.gateway/feedback"  # the gateway answers POSTs here (before any route)
+    secret: str | None = None  # the HMAC key; null: read it from the environment variable below
+    secret_env: str = "GATEWAY_LINKS_SECRET"
+    ttl_s: int = 7 * 86400  # a link expires this long after the event
+    exception_s: int = 86400  # "this was me": the flagged session (that account with that app) passes this long
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Telling the owner, cutting the app off, listing what it did (README: What the person and the owner see)."""
+
+    webhook: Webhook = field(default_factory=Webhook)
+    stream: EventStream = field(default_factory=EventStream)
+    caep: Caep = field(default_factory=Caep)
+    revocation: Revocation = field(default_factory=Revocation)
+    links: Links = field(default_factory=Links)
+    source: str = "/gateway"  # the CloudEvents source of every event
+    debounce_s: float = 86400.0  # one event of each type per account this often at most
+    queue_size: int = 1000  # events waiting per sink; past it, new ones are dropped and counted
+    revoke_for_s: int = 30 * 86400  # a revoked session stays refused this long (a session's whole life)
+    removals_window_s: float = 86400.0  # the allowed actions listed for removal: this far back
+    removals_max: int = 200  # allowed actions kept per session
+    removals_sessions: int = 100_000  # memory backend: sessions whose actions are kept (least recent dropped)
+    labels: str | None = None  # a file: the owners' answers, one JSON line per decision id (gateway replay --labels)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole config file."""
 
@@ -235,6 +321,8 @@ class Settings:
     log: DecisionLog = field(default_factory=DecisionLog)
     apps: Apps = field(default_factory=Apps)
     forward_auth: ForwardAuth = field(default_factory=ForwardAuth)
+    messages: Messages = field(default_factory=Messages)
+    notify: Notify = field(default_factory=Notify)
     source: str | None = None  # the file this came from, for messages
 
     def resolve(self, path: str | None) -> str | None:
@@ -407,6 +495,46 @@ def _check(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: log.queue_size: must be at least 1")
     _check_apps(s.apps, where)
     _check_action_scopes(s, where)
+    _check_notify(s, where)
+    from gateway.messages.catalogue import (
+        load_catalogue,  # the catalogue is part of the config: checked now
+    )
+
+    load_catalogue(s)
+
+
+def _check_notify(s: Settings, where: str) -> None:
+    n = s.notify
+    for key, url in (("notify.webhook.url", n.webhook.url), ("notify.caep.push_url", n.caep.push_url),
+                     ("notify.revocation.endpoint", n.revocation.endpoint), ("notify.links.base_url", n.links.base_url)):
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{where}: {key}: {url!r} is not an http(s) URL; write e.g. https://host/path")
+    if n.stream.url is not None and not n.stream.url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{where}: notify.stream.url: {n.stream.url!r} is not a Redis URL; use redis://host:port/db")
+    if n.webhook.url and not (n.webhook.secret or n.webhook.secret_env):
+        raise ConfigError(f"{where}: notify.webhook: give secret or secret_env (events are always signed)")
+    if n.links.base_url and not (n.links.secret or n.links.secret_env):
+        raise ConfigError(f"{where}: notify.links: give secret or secret_env (links are always signed)")
+    if not n.links.path.startswith("/"):
+        raise ConfigError(f"{where}: notify.links.path: {n.links.path!r} must start with '/'")
+    if n.caep.push_url and not n.caep.signing_key:
+        raise ConfigError(f"{where}: notify.caep.signing_key: a SET is signed; name a PEM private key file")
+    if n.caep.algorithm not in ("RS256", "ES256"):
+        raise ConfigError(f"{where}: notify.caep.algorithm: {n.caep.algorithm!r} is not one of RS256, ES256")
+    if n.revocation.endpoint and not n.revocation.client_id:
+        raise ConfigError(f"{where}: notify.revocation.client_id: the endpoint needs the gateway's client id")
+    for key, value, low in (("notify.queue_size", n.queue_size, 1), ("notify.removals_max", n.removals_max, 1),
+                            ("notify.removals_sessions", n.removals_sessions, 1), ("notify.webhook.attempts",
+                            n.webhook.attempts, 1), ("notify.revocation.attempts", n.revocation.attempts, 1),
+                            ("notify.stream.maxlen", n.stream.maxlen, 1), ("notify.revoke_for_s", n.revoke_for_s, 60),
+                            ("notify.links.ttl_s", n.links.ttl_s, 60), ("notify.links.exception_s", n.links.exception_s, 1)):
+        if value < low:
+            raise ConfigError(f"{where}: {key}: must be at least {low}, got {value}")
+    for key, value in (("notify.webhook.timeout_s", n.webhook.timeout_s), ("notify.webhook.backoff_s",
+                       n.webhook.backoff_s), ("notify.revocation.timeout_s", n.revocation.timeout_s),
+                       ("notify.debounce_s", n.debounce_s), ("notify.removals_window_s", n.removals_window_s)):
+        if value < 0 or (value == 0 and key.endswith("timeout_s")):
+            raise ConfigError(f"{where}: {key}: must be positive, got {value}")
 
 
 def _check_action_scopes(s: Settings, where: str) -> None:

@@ -55,6 +55,8 @@ class Verdict:
     sticky: bool = False  # an earlier sticky decision answered
     top_features: list[tuple[str, float]] = field(default_factory=list)  # model's movers
     features: dict[str, object] | None = None  # the feature values, when asked for
+    reason: str | None = None  # the reason family the client reads (gateway.messages), for a stop
+    revoke: bool = False  # this decision revoked the session (a rule with action revoke)
 
     @property
     def passes(self) -> bool:

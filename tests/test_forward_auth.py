@@ -93,7 +93,7 @@ async def test_a_lower_case_method_is_checked_as_the_app_will_see_it(blocking):
 
 async def test_traefik_style_stops_with_the_verdicts_status_and_body(blocking):
     r = await blocking.get("/auth", headers={**original(alice_token(), HOSTING_IP), **traefik("POST", "/v1/users/u9/follow")})
-    assert r.status_code == 403 and r.json()["title"] == "Forbidden"
+    assert r.status_code == 403 and r.json()["type"] == "urn:gateway:problem:third-party-app"
     assert "x-gateway-status" not in r.headers  # Traefik relays the status itself
     ok = await blocking.get("/auth", headers={**original(alice_token()), **traefik("POST", "/v1/users/u9/follow")})
     assert ok.status_code == 200 and ok.headers["x-gateway-decision"] == "allow"

@@ -13,6 +13,7 @@ from gateway.asgi import header_map, send_raw_response, send_response
 from gateway.demo.app import DEMO_CONFIG, issue_token
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
+from gateway.messages import default_catalogue
 from gateway.middleware import GatewayMiddleware
 from gateway.responses import render
 from gateway.settings import load_settings
@@ -169,15 +170,24 @@ def test_request_facts_keep_the_dataclass_signature_and_stay_frozen():
     assert RequestFacts(0.0, "GET", "/", "", {}, extra={"k": 1}).extra == {"k": 1}
 
 
-@pytest.mark.parametrize(("decision", "status", "title", "detail"), [
-    (Decision.BLOCK, 403, "Forbidden", "This action was not allowed."),
-    (Decision.THROTTLE, 429, "Too Many Requests", "Slow down and try again later."),
-    (Decision.CHALLENGE, 401, "Step-up authentication required", "Authenticate again to continue."),
-    (Decision.UNAUTHENTICATED, 401, "Unauthorized", "A valid access token is required."),
+@pytest.mark.parametrize(("decision", "status", "family"), [
+    (Decision.BLOCK, 403, "third_party_app"),
+    (Decision.THROTTLE, 429, "too_fast"),
+    (Decision.CHALLENGE, 401, "verify_identity"),
 ])
 @pytest.mark.parametrize("decision_id", ["1a2b3c4d-7f", 'odd"\\id\u00e9'])
-def test_rendered_problem_bodies_are_exactly_the_json_of_the_whole_object(decision, status, title, detail, decision_id):
+def test_rendered_problem_bodies_are_exactly_the_json_of_the_whole_object(decision, status, family, decision_id):
     rendered = render(Verdict(decision_id=decision_id, decision=decision, enforced=True), None)
     assert rendered is not None and rendered[0] == status
-    assert rendered[2] == json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail,
-                                      "decision_id": decision_id}).encode()
+    problem = default_catalogue().problem(family, None, decision_id)
+    assert problem.type == "urn:gateway:problem:" + family.replace("_", "-") and decision_id in problem.detail
+    assert rendered[2] == json.dumps({"type": problem.type, "title": problem.title, "status": status,
+                                      "detail": problem.detail, "decision_id": decision_id}, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("decision_id", ["1a2b3c4d-7f", 'odd"\\id\u00e9'])
+def test_an_unauthenticated_body_is_the_plain_problem(decision_id):
+    rendered = render(Verdict(decision_id=decision_id, decision=Decision.UNAUTHENTICATED, enforced=True), None)
+    assert rendered is not None and rendered[0] == 401
+    assert rendered[2] == json.dumps({"type": "about:blank", "title": "Unauthorized", "status": 401,
+                                      "detail": "A valid access token is required.", "decision_id": decision_id}).encode()

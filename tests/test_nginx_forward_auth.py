@@ -100,7 +100,7 @@ def test_abusive_request_is_stopped_with_the_gateways_status_and_body(nginx_fron
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
-    assert body["status"] == 403 and body["title"] == "Forbidden"
+    assert body["status"] == 403 and body["type"] == "urn:gateway:problem:third-party-app"
     assert body["decision_id"] == r.headers["x-gateway-decision-id"]
     assert [hit for hit in backend.seen if hit[1] == "/v1/media/m1/like"] == []
 

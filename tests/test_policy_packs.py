@@ -395,5 +395,5 @@ def test_an_action_that_is_not_a_name_says_what_it_found_on_one_line(tmp_path, v
     base = GOOD_RULE.format(id="a").replace("action: block", f"action: {value}")
     errors = errors_of(tmp_path, "p.yaml", f"rules:\n{base}")
     assert errors == [f"{tmp_path / 'p.yaml'}:6:13: action must be one of allow, block, challenge, throttle, log, "
-                      f"absorb; {found}"] if value else len(errors) == 1 and found in errors[0]
+                      f"absorb, revoke; {found}"] if value else len(errors) == 1 and found in errors[0]
     assert "\n" not in errors[0]

@@ -75,6 +75,13 @@ def build_demo_app(settings: Settings | None = None, keys: DemoKeys | None = Non
             return server.error_response(error)
         return server.create_token_response(oauth_request)
 
+    async def revoke(request: Request) -> Response:
+        try:
+            oauth_request = await read_oauth_request(request, "revocation")
+        except OAuth2Error as error:
+            return server.error_response(error)
+        return server.create_endpoint_response("revocation", oauth_request)
+
     async def authorize(request: Request) -> Response:
         try:
             oauth_request = await read_oauth_request(request, "authorization")
@@ -93,7 +100,8 @@ def build_demo_app(settings: Settings | None = None, keys: DemoKeys | None = Non
         base = str(request.base_url).rstrip("/")  # RFC 8414: where this server's endpoints are
         return JSONResponse({
             "issuer": ISSUER, "authorization_endpoint": base + "/oauth/authorize", "token_endpoint": base + "/oauth/token",
-            "jwks_uri": base + "/.well-known/jwks.json", "scopes_supported": server.scopes_supported,
+            "jwks_uri": base + "/.well-known/jwks.json",
+            "revocation_endpoint": base + "/oauth/revoke", "scopes_supported": server.scopes_supported,
             "response_types_supported": ["code"], "grant_types_supported": ["password", "authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"], "token_endpoint_auth_methods_supported": ["none"],
             "dpop_signing_alg_values_supported": list(auth.dpop.algorithms),
@@ -119,6 +127,7 @@ def build_demo_app(settings: Settings | None = None, keys: DemoKeys | None = Non
 
     app = Starlette(routes=[
         Route("/oauth/token", token, methods=["POST"]),
+        Route("/oauth/revoke", revoke, methods=["POST"]),
         Route("/oauth/authorize", authorize, methods=["GET", "POST"]),
         Route("/.well-known/jwks.json", jwks_endpoint),
         Route("/.well-known/oauth-authorization-server", metadata),

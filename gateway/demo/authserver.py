@@ -31,6 +31,7 @@ from gateway.auth.dpop import DPoPVerifier
 from gateway.demo.clients import DemoClient
 from gateway.demo.keys import FIRST_KID, PUBLISHED_KEY, DemoKeys
 from gateway.demo.oauth import StarletteAuthorizationServer, StarletteOAuth2Request, printable
+from gateway.demo.revocation import REVOKER_ID, DemoRevocationEndpoint, RevokerClient
 
 ISSUER = "https://demo.gateway.local"
 AUDIENCE = "engagement-api"
@@ -201,8 +202,11 @@ class DemoAuthorizationServer(StarletteAuthorizationServer):
         self.register_grant(PasswordGrant)
         self.register_grant(CodeGrant, [S256Challenge(required=True)])
         self.register_grant(RefreshGrant)
+        self.register_endpoint(DemoRevocationEndpoint)
 
-    def query_client(self, client_id: str) -> DemoClient | None:
+    def query_client(self, client_id: str) -> DemoClient | RevokerClient | None:
+        if client_id == REVOKER_ID:
+            return RevokerClient()
         return self.clients.get(client_id)
 
     def save_token(self, token: dict, request: StarletteOAuth2Request) -> None:
@@ -248,6 +252,12 @@ class DemoAuthorizationServer(StarletteAuthorizationServer):
                                                        device_id, bound, family, time.time() + REFRESH_TTL_S)
             token["refresh_token"] = value
         return token
+
+    def revoke_session(self, session_id: str) -> None:
+        """RFC 7009 on a session's access token: none of its refresh tokens mints another."""
+        for record in self.refresh_tokens.values():
+            if record.session_id == session_id:
+                record.used = True
 
     def revoke_family(self, family: str) -> None:
         for record in self.refresh_tokens.values():

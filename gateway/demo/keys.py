@@ -75,6 +75,16 @@ class DemoKeys:
         kid, key = self._current
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={**(headers or {}), "kid": kid})
 
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a token one of the ring's keys signed (expiry checked; audience not); PyJWTError else."""
+        kid = jwt.get_unverified_header(token).get("kid")
+        ring = {k: key for k, key in (self._retired, self._current, self._next) if k is not None} if self._retired \
+            else {k: key for k, key in (self._current, self._next)}
+        key = ring.get(kid)
+        if key is None:
+            raise jwt.InvalidKeyError(f"unknown kid {kid!r}")
+        return jwt.decode(token, key.public_key(), algorithms=[ALGORITHM], options={"verify_aud": False})
+
     def jwks(self) -> dict[str, Any]:
         """The published keys: retired (if any), current, next."""
         ring = [k for k in (self._retired, self._current, self._next) if k is not None]

@@ -90,7 +90,7 @@ async def read_oauth_request(request: Request, endpoint: str) -> StarletteOAuth2
             raise InvalidRequestError("the request body is not UTF-8") from None
         except ValueError:
             raise InvalidRequestError(f"the request has more than {MAX_FIELDS} parameters") from None
-    params = form if endpoint == "token" else query + form
+    params = form if endpoint in ("token", "revocation") else query + form
     seen: set[str] = set()
     for key, _ in params:
         if key in seen:  # RFC 6749 section 3.1 and 3.2
@@ -119,7 +119,7 @@ class StarletteAuthorizationServer(AuthorizationServer):
         return Response(body or b"", status_code=status, headers=merged)
 
     def handle_error_response(self, request: OAuth2Request, error: OAuth2Error) -> Response:
-        if error.error == "invalid_client" and isinstance(request, StarletteOAuth2Request) and request.endpoint == "token":
+        if error.error == "invalid_client" and isinstance(request, StarletteOAuth2Request) and request.endpoint in ("token", "revocation"):
             error.status_code = 401  # RFC 6749 section 5.2: the client could not be authenticated
         return super().handle_error_response(request, error)
 

@@ -109,7 +109,7 @@ class AuthzApp:
         verdict = await engine.decide(facts)
         if verdict.passes:
             return await send_raw_response(send, 200, _raw_passing_headers(verdict))
-        status, out_headers, body = self._denial(verdict, match.route, original)
+        status, out_headers, body = self._denial(verdict, match.route, original, headers.get("accept-language"))
         await send_response(send, status, out_headers, body)
 
     async def _bad_check(self, send, headers: dict[str, str], detail: str) -> None:
@@ -136,13 +136,15 @@ class AuthzApp:
                 out[self._forward_header] = ip if self._forward_header != "forwarded" else f'for="{ip.strip()}"'
         return out
 
-    def _denial(self, verdict: Verdict, route, original: OriginalRequest) -> tuple[int, Headers, bytes]:
-        rendered = render(verdict, route, self._dpop_algs)
+    def _denial(self, verdict: Verdict, route, original: OriginalRequest,
+                accept_language: str | None = None) -> tuple[int, Headers, bytes]:
+        rendered = render(verdict, route, self._dpop_algs, accept_language, self.engine.messages)
         assert rendered is not None  # the verdict does not pass
         status, headers, body = rendered
         if 200 <= status < 300 and original.style != ORIGINAL:
             # Traefik and Envoy would let a 2xx through: an absorbed request is blocked instead.
-            status, headers, body = render(dataclasses.replace(verdict, decision=Decision.BLOCK), route) or rendered
+            status, headers, body = render(dataclasses.replace(verdict, decision=Decision.BLOCK), route, (),
+                                           accept_language, self.engine.messages) or rendered
         content_type = next((v for k, v in headers if k == "content-type"), "application/problem+json")
         headers = [*(h for h in headers if h[0] != "content-type"), ("content-type", content_type)]
         if original.style != ORIGINAL or status in (401, 403):
@@ -152,7 +154,7 @@ class AuthzApp:
         relayed = header_safe(body)
         if len(relayed) > MAX_HEADER_BODY:
             logger.warning("a %d answer of %d bytes is too long to relay through nginx; answering 403", status, len(body))
-            return self._denial(dataclasses.replace(verdict, decision=Decision.BLOCK), route, original)
+            return self._denial(dataclasses.replace(verdict, decision=Decision.BLOCK), route, original, accept_language)
         headers += [("x-gateway-status", str(status)), ("x-gateway-body", relayed),
                     ("x-gateway-content-type", content_type)]
         return 403, headers, body

@@ -22,6 +22,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gateway import catalogue
+from gateway.messages.families import DEFAULT_REASON, FAMILIES, STOPPING
 from gateway.policy.condition import Condition, ExprErrors, compile_condition
 from gateway.policy.source import node_place, scalar_offset_place
 from gateway.signals.collector import STICKY_SCOPES
@@ -34,12 +35,13 @@ MAX_STICKY_S = 30 * 86400
 MAX_RETRY_AFTER_S = 86400
 
 PACK_KEYS = ("pack", "description", "thresholds", "allowlists", "rules")
-RULE_KEYS = ("id", "description", "on", "when", "action", "weight", "mode", "sticky", "retry_after", "tests")
+RULE_KEYS = ("id", "description", "on", "when", "action", "reason", "weight", "mode", "sticky", "retry_after", "tests")
 THRESHOLD_KEYS = ("challenge", "block")
 ALLOWLIST_KEYS = ("clients", "cidrs", "asns", "accounts")
 STICKY_KEYS = ("scope", "for")
 TEST_KEYS = ("name", "features", "match")
-ACTIONS = ("allow", "block", "challenge", "throttle", "log", "absorb")
+ACTIONS = ("allow", "block", "challenge", "throttle", "log", "absorb", "revoke")
+REVOKE = "revoke"  # a block that also revokes the session (its tokens are refused from then on)
 MODES = ("enforce", "shadow")
 STICKY_ACTIONS = ("block", "challenge", "throttle", "absorb")
 CROWD_ACTIONS = (Decision.CHALLENGE, Decision.THROTTLE)  # what a pin on a whole crowd may do
@@ -83,6 +85,8 @@ class Rule:
     tests: list[RuleTest]
     place: str  # file:line:col of the rule
     pack: str
+    reason: str | None = None  # the reason family a stopped client reads (None: allow, log, weight only)
+    revoke: bool = False  # action: revoke (a block that also revokes the session)
 
     @property
     def shadow(self) -> bool:
@@ -334,6 +338,8 @@ class _PackReader:
         on = self.on(fields["on"][1]) if "on" in fields else None
         condition = self.condition(fields["when"][1], rule_id) if "when" in fields else None
         action = self.action(fields["action"][1]) if "action" in fields else None
+        revoke = "action" in fields and self.scalar(fields["action"][1]) == REVOKE
+        reason = self.reason(fields.get("reason"), action, revoke)
         weight = 0.0
         if "weight" in fields:
             w = self.number(fields["weight"][1], "weight", -MAX_WEIGHT, MAX_WEIGHT)
@@ -353,7 +359,12 @@ class _PackReader:
             if action is not Decision.THROTTLE:
                 self.err(value_node, "retry_after only applies to 'action: throttle'")
                 retry_after = None
+        if revoke and "sticky" in fields:
+            self.err(fields["sticky"][1], "action: revoke pins itself on the session until it ends; drop 'sticky:'")
+            return None
         tests = self.tests(fields["tests"][1], rule_id) if "tests" in fields else []
+        if reason is False:
+            return None
         if not ok or description is None or on is False or condition is None or not mode:
             return None
         if "action" in fields and action is None or "sticky" in fields and sticky is None:
@@ -361,7 +372,7 @@ class _PackReader:
         if "retry_after" in fields and retry_after is None or tests is None:
             return None
         return Rule(rule_id, description, on, condition, action, weight, mode, sticky, retry_after,
-                    tests, self.place(node), pack_name)
+                    tests, self.place(node), pack_name, reason or None, revoke)
 
     def on(self, node: Node) -> frozenset[str] | None | bool:
         """The action kinds; None for "*"; False after an error."""
@@ -417,7 +428,22 @@ class _PackReader:
 
     def action(self, node: Node) -> Decision | None:
         value = self.choice(node, "action", ACTIONS)
+        if value == REVOKE:
+            return Decision.BLOCK  # decided as a block; the engine also revokes the session
         return Decision(value) if value else None
+
+    def reason(self, field: tuple[Node, Node] | None, action: Decision | None, revoke: bool) -> str | bool | None:
+        """The rule's reason family: given, or its action's default; None where no client reads one; False: error."""
+        name = REVOKE if revoke else action.value if action is not None else None
+        if field is None:
+            return DEFAULT_REASON.get(name) if name else None
+        node = field[1]
+        if name not in STOPPING:
+            self.err(node, f"reason: only a rule that stops ({', '.join(STOPPING)}) has one; "
+                           f"this rule's action is {name or 'none (weight only)'}: drop 'reason:'")
+            return False
+        value = self.choice(node, "reason", FAMILIES)
+        return value if value else False
 
     def duration(self, node: Node, what: str, limit: int) -> int | None:
         value = self.scalar(node)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.messages.families import DEFAULT_REASON
 from gateway.metrics import RULE_HITS
 from gateway.policy.errors import PolicyError
 from gateway.policy.index import RuleIndex
@@ -46,6 +47,8 @@ class Evaluation:
     explain: str
     sticky: list[Sticky] = field(default_factory=list)
     retry_after: int | None = None
+    reason: str | None = None  # the reason family a stopped client reads
+    revoke: bool = False  # a rule with action revoke decided: the session is revoked too
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class RuleSet:
         self._by_action = {
             kind: self._index([r for r in self.rules if r.on is None or kind in r.on]) for kind in kinds
         }
+        self.reasons: dict[str, str] = {rule.id: rule.reason for rule in self.rules if rule.reason}
         self._hit_counters = {
             rule.id: RULE_HITS.labels(rule=rule.id, mode=rule.mode) for rule in self.rules
         }
@@ -128,7 +132,8 @@ class RuleSet:
         if decision is None:
             return Evaluation(Decision.ALLOW, [], [], risk, "")
         return Evaluation(decision, [threshold], [], risk,
-                          f"{decision.value} by {threshold}: risk {risk:g} (model and other signals)")
+                          f"{decision.value} by {threshold}: risk {risk:g} (model and other signals)",
+                          reason=DEFAULT_REASON.get(decision.value))
 
     def _threshold(self, risk: float) -> tuple[Decision | None, str]:
         t = self.thresholds
@@ -147,8 +152,9 @@ class RuleSet:
         risk = extra_risk + sum(r.weight for r in enforced)
         decider: Rule | None = None
         for rule in enforced:
-            if rule.action is not None and (decider is None or RANK[rule.action] < RANK[decider.action]):  # type: ignore[index]
-                decider = rule
+            if rule.action is not None and (decider is None or RANK[rule.action] < RANK[decider.action]  # type: ignore[index]
+                                            or rule.revoke and not decider.revoke and rule.action is decider.action):
+                decider = rule  # of equal blocks, one that revokes decides
         decision = decider.action if decider is not None else None
         by_threshold, threshold_id = self._threshold(risk)
         ids = [r.id for r in enforced]
@@ -166,7 +172,11 @@ class RuleSet:
                       for r in enforced if r.sticky is not None and r.action is not None]
         retry_after = decider.retry_after if decider is not None and decision is Decision.THROTTLE else None
         explain = _explain(decision, decider, threshold_id, enforced, shadow, features, risk, extra_risk, self.thresholds)
-        return Evaluation(decision, ids, [r.id for r in shadow], risk, explain, sticky, retry_after)
+        if decider is not None:
+            reason, revoke = decider.reason, decider.revoke
+        else:
+            reason, revoke = DEFAULT_REASON.get(decision.value), False
+        return Evaluation(decision, ids, [r.id for r in shadow], risk, explain, sticky, retry_after, reason, revoke)
 
     def _allowlisted(self, features: Mapping[str, object]) -> tuple[str, str] | None:
         client = features.get("client_id")

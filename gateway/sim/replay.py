@@ -27,6 +27,7 @@ from gateway.responses import render
 from gateway.routes import Match
 from gateway.settings import ConfigError, Route, Settings, load_settings
 from gateway.sim.decisions import TOKEN_BIRTH, UNPROTECTED, DecisionLines, decision_dict
+from gateway.sim.owner_labels import AS_LABEL, LabelsError, OwnerTally, load_labels
 from gateway.sim.progress import Progress, count_lines, wanted
 from gateway.sim.records import Record, RecordError, open_bytes, parse_record, to_facts
 from gateway.sim.summary import Tally, format_summary
@@ -145,7 +146,7 @@ class _Statuses:
         return app_status if status is None else status
 
 
-async def decide(settings: Settings, records: Iterable[Record], *, features: bool = False
+async def decide(settings: Settings, records: Iterable[Record], *, features: bool = False, notifier: Any = None
                  ) -> AsyncIterator[tuple[Record, Verdict | None, int, str]]:
     """Yield (record, verdict, status, explain) for every record, deciding with a fresh engine.
 
@@ -157,7 +158,8 @@ async def decide(settings: Settings, records: Iterable[Record], *, features: boo
     from gateway.engine import Engine
 
     clock = _Clock()
-    engine = Engine(settings, clock=clock, record_features=features, decision_log=False, metrics=False)
+    engine = Engine(settings, clock=clock, record_features=features, decision_log=False, metrics=False,
+                    notifier=notifier)
     await engine.start()
     statuses = _Statuses()
     match = engine.match
@@ -215,11 +217,20 @@ async def decide_records(settings: Settings, records: Iterable[Record], *, featu
 
 async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | None = None, *,
                  features: bool = False, by: tuple[str, ...] = (), strict: bool = False,
-                 keep: dict[str, tuple[str, bool, tuple[str, ...], Any]] | None = None) -> dict[str, Any]:
+                 keep: dict[str, tuple[str, bool, tuple[str, ...], Any]] | None = None,
+                 labels: dict[str, str] | None = None, removals: IO[str] | None = None) -> dict[str, Any]:
     """Replay ``lines`` and return the summary; write output lines to ``output`` when given.
 
-    ``keep`` (when given) is filled with id -> (decision, enforced, rules, label) for diffs.
+    ``keep`` (when given) is filled with id -> (decision, enforced, rules, label) for diffs. ``labels``
+    (owners' answers by decision id) relabel the records they name; ``removals`` receives the events the
+    gateway would have sent, each with the session's allowed actions listed for removal.
     """
+    notifier = None
+    if removals is not None:
+        from gateway.notify import Notifier
+
+        notifier = Notifier(settings, inline=True)
+    owners = OwnerTally() if labels is not None else None
     problems = Problems()
     tally = Tally(by=by)
     count, passed = tally.count, tally.passed
@@ -228,12 +239,16 @@ async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | Non
     pending: list[str] = []  # output lines, written a batch at a time
     records = read_records(lines, strict=strict, problems=problems)
     try:
-        async for rec, verdict, status, explain in decide(settings, records, features=features):
+        async for rec, verdict, status, explain in decide(settings, records, features=features, notifier=notifier):
             if verdict is None:  # a token-endpoint record or an unprotected request: no decision to count
                 passed(explain == TOKEN_BIRTH)
             else:
                 decision = names.get(verdict.decision) or str(verdict.decision)
-                count(decision, verdict.enforced, verdict.rules, verdict.shadow_rules, rec.label, rec.meta)
+                label = rec.label
+                if owners is not None and (owner := labels.get(rec.id)) is not None:  # type: ignore[union-attr]
+                    label = AS_LABEL[owner]
+                    owners.add(owner, not verdict.passes)
+                count(decision, verdict.enforced, verdict.rules, verdict.shadow_rules, label, rec.meta)
                 if keep is not None:
                     keep[rec.id] = (decision, verdict.enforced, tuple(verdict.rules), rec.label)
             if output is not None:
@@ -246,6 +261,13 @@ async def replay(settings: Settings, lines: Iterable[str], output: IO[str] | Non
     tally.malformed, tally.blank, tally.lines_read = problems.count, problems.blank, problems.read
     summary = tally.as_dict()
     summary["malformed_lines"] = [{"line": p.line, "error": p.error} for p in problems]
+    if owners is not None:
+        summary["owner_labels"] = owners.counts
+    if notifier is not None and removals is not None:
+        for event in notifier.events:
+            removals.write(json.dumps(event) + "\n")
+        summary["events"] = len(notifier.events)
+        summary["removals"] = sum(len(e["data"]["removals"]) for e in notifier.events)
     return summary
 
 
@@ -305,6 +327,10 @@ def replay_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff", nargs="+", metavar="RULES", help="also replay with these rule files/folders and compare")
     p.add_argument("--diff-output", help="write every request whose decision changes here (JSON lines)")
     p.add_argument("--strict", action="store_true", help="stop at the first malformed line instead of skipping it")
+    p.add_argument("--labels", help="owners' answers (notify.labels): records whose id is a labelled decision id "
+                                    "are benign (this was me) or abuse (this wasn't me)")
+    p.add_argument("--removals", help="write the events the gateway would send (JSON lines), each listing the "
+                                      "session's allowed actions of the last day for removal")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (it is shown on stderr only when stderr is a terminal)")
@@ -336,9 +362,17 @@ def replay_main(argv: list[str] | None = None) -> int:
     if not source.is_file():
         print(f"gateway replay: {source}: no such file; give the traffic file with --input", file=sys.stderr)
         return _USAGE
-    out = None
+    labels = None
+    if args.labels:
+        try:
+            labels = load_labels(args.labels)
+        except LabelsError as exc:
+            print(f"gateway replay: {exc}", file=sys.stderr)
+            return _USAGE
+    out = removals = None
     try:
         out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115
+        removals = open(args.removals, "w", encoding="utf-8") if args.removals else None  # noqa: SIM115
         if args.diff:
             result = asyncio.run(diff(settings, source, tuple(args.diff), by=tuple(args.by), strict=args.strict,
                                       output=out, progress=progress))
@@ -349,7 +383,8 @@ def replay_main(argv: list[str] | None = None) -> int:
                         f.write(json.dumps(c) + "\n")
         else:
             summary = asyncio.run(replay_file(settings, source, out, progress=progress, features=args.features,
-                                              by=tuple(args.by), strict=args.strict))
+                                              by=tuple(args.by), strict=args.strict, labels=labels,
+                                              removals=removals))
             result = None
     except RecordError as exc:
         print(f"gateway replay: {source}: {exc} (the line is malformed; fix it or drop --strict to skip it)",
@@ -367,12 +402,21 @@ def replay_main(argv: list[str] | None = None) -> int:
     finally:
         if out is not None:
             out.close()
+        if removals is not None:
+            removals.close()
     for p in summary["malformed_lines"]:
         print(f"gateway replay: {source}: skipped {p['error']}", file=sys.stderr)
     if args.json:
         print(json.dumps(result if result is not None else summary, indent=2, default=str), file=sys.stderr)
     else:
         print(format_summary(summary), file=sys.stderr)
+        if "owner_labels" in summary:
+            tally = OwnerTally()
+            tally.counts = summary["owner_labels"]
+            print(tally.line(), file=sys.stderr)
+        if "events" in summary:
+            print(f"events: {summary['events']}, listing {summary['removals']} allowed actions for removal "
+                  f"(in {args.removals})", file=sys.stderr)
         if result is not None:
             print(format_diff(result), file=sys.stderr)
     return 0
