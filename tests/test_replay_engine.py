@@ -123,12 +123,23 @@ def test_lines_no_record_can_come_from_are_skipped_and_counted_never_the_end(tra
     assert len(out.read_text().splitlines()) == 4  # the three good lines and the one with an odd body
 
 
+def rules_only_config(tmp_path: Path) -> Path:
+    """The demo config without its model (which alone can tip what a removed pack no longer does)."""
+    demo = (PACKAGE_DIR / "demo" / "config.yaml").read_text()
+    config = tmp_path / "rules-only.yaml"
+    config.write_text(demo.replace("jwks_file: demo-jwks.json", "jwks_file: builtin:demo/demo-jwks.json")
+                      .replace(": geoip/", ": builtin:demo/geoip/")
+                      .replace("model: ../model/default-model.json", "model: null"))
+    return config
+
+
 def test_diff_shows_what_removing_a_rule_pack_changes(traffic: Path, tmp_path: Path, capsys) -> None:
     other = tmp_path / "rules"
     shutil.copytree(PACKAGE_DIR / "rules", other)
     (other / "like-farms.yaml").unlink()
     changes = tmp_path / "changes.jsonl"
-    code, err = run(["--input", str(traffic), "--diff", str(other), "--diff-output", str(changes)], capsys)
+    code, err = run(["--config", str(rules_only_config(tmp_path)), "--input", str(traffic), "--diff", str(other),
+                     "--diff-output", str(changes)], capsys)
     assert code == 0, err
     listed = [json.loads(x) for x in changes.read_text().splitlines()]
     assert listed and all(c["from"] != c["to"] or c["enforced"][0] != c["enforced"][1] for c in listed)

@@ -103,3 +103,16 @@ def test_eval_sweep_writes_json_and_svg(tmp_path, capsys) -> None:
     data = json.loads((tmp_path / "sweep.json").read_text())
     assert data["bar"]["persona_fpr"] == 0.0005 and data["worlds"][0]["params"]["band"] == "low"
     assert (tmp_path / "sweep.svg").read_text().startswith("<svg")
+
+
+def test_simulate_writes_a_sweep_world_as_replay_input(tmp_path, capsys) -> None:
+    """`gateway simulate --world N --seed S` writes the world the sweep draws, for training and backtests."""
+    from gateway.sim.cli import simulate_main
+
+    out = tmp_path / "w.jsonl"
+    assert simulate_main(["--world", "1", "--seed", "4", "--out", str(out)]) == 0
+    assert "records of sweep world 1 (seed 4)" in capsys.readouterr().err
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert written == list(build_world(draw(4, 1)).records())
+    assert simulate_main(["--world", "-1"]) == 2
+    assert "--world takes a world number" in capsys.readouterr().err

@@ -20,6 +20,8 @@ from gateway.model.artifact import round_float
 EXCLUDED = frozenset({
     "account.id", "client_id", "target", "net.ip", "net.prefix", "net.as_org", "net.asn", "net.country",
     "session.born_country", "tls.fingerprint", "device.id", "model.score",
+    # one platform's app names and version strings: app.version_age and app.version_impossible say what generalises
+    "ua.app", "ua.app_version",
 })
 MAX_VOCABULARY = 16  # most frequent string values kept per feature; others read as "none of these"
 MIN_VALUE_COUNT = 3  # a string value seen fewer times in training is too rare to weigh
