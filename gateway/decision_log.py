@@ -20,6 +20,7 @@ import orjson
 
 from gateway.metrics import LOG_DROPS
 from gateway.settings import DecisionLog as LogSettings
+from gateway.tasks import cancel
 
 logger = logging.getLogger("gateway.decision_log")
 
@@ -61,13 +62,8 @@ class DecisionLog:
         self._task = asyncio.create_task(self._run(), name="gateway-decision-log")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel(task)
         # A flush may still be running in its thread (cancelling the task does not stop
         # it): the lock waits for it, so no line is lost or written after the file closes.
         with self._writing:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Hashable
+
+from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.reload")
 
@@ -27,10 +28,7 @@ class Poller:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     async def _poll(self) -> None:
         while True:

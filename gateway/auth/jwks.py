@@ -23,6 +23,7 @@ import jwt
 
 from gateway.auth.fetch import FetchError, fetch_document
 from gateway.settings import ConfigError, Settings
+from gateway.tasks import cancel
 
 log = logging.getLogger("gateway.auth")
 
@@ -184,11 +185,8 @@ class KeySet:
 
     async def close(self) -> None:
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel(task)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

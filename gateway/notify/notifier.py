@@ -37,6 +37,7 @@ from gateway.notify.outbox import Outbox
 from gateway.notify.removals import Done, MemoryRemovals, RedisRemovals
 from gateway.settings import Notify, Settings
 from gateway.signals.store import StateStore, Stick
+from gateway.tasks import cancel
 from gateway.verdict import Decision, Verdict
 
 logger = logging.getLogger("gateway.notify")
@@ -133,12 +134,8 @@ class Notifier:
                 await asyncio.wait_for(self._drain_jobs(), timeout=2.0)
             except Exception:  # noqa: BLE001
                 logger.exception("notifier: jobs left at shutdown")
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+            task, self._task = self._task, None
+            await cancel(task)
         for task in list(self._writes):
             await asyncio.gather(task, return_exceptions=True)
         for box in self._boxes():

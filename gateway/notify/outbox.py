@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.metrics import NOTIFY_DELIVERIES, NOTIFY_DROPS, NOTIFY_QUEUED
+from gateway.tasks import cancel
 
 logger = logging.getLogger("gateway.notify")
 MAX_BACKOFF_S = 300.0
@@ -71,13 +72,8 @@ class Outbox:
         return not self._items
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel(task)
         while self._items:  # nothing is lost at shutdown: what waits goes to the dead-letter file
             self._dead_letter(self._items.popleft(), "shutdown")
         self._queued.set(0)
