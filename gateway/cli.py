@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model-eval": ("gateway.model.evaluate:evaluate_main", "rules alone vs. rules plus model on held-out traffic"),
     "authz": ("gateway.frontdoors.cli:authz_main", "forward-auth service for nginx auth_request, Traefik, Envoy"),
     "proxy": ("gateway.frontdoors.cli:proxy_main", "reverse proxy: the gateway in front of any HTTP backend"),
+    "admin": ("gateway.admin.cli:admin_main", "serve the admin API and console on loopback"),
+    "decisions": ("gateway.admin.cli:decisions_main", "show, list and lift decisions (show ID, list --account U, lift)"),
+    "exceptions": ("gateway.admin.cli:exceptions_main", "let an account, device or /24 through until a time"),
 }
 SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "rules": {
@@ -72,6 +75,7 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--config", help="config file (default: the embedded demo config)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--admin-port", type=int, help="also serve the admin API and console on 127.0.0.1:PORT")
     args = parser.parse_args(argv)
     import uvicorn
 
@@ -101,8 +105,24 @@ try:
 partner apps: the code flow with PKCE at {base}/oauth/authorize (see {base}/.well-known/oauth-authorization-server)
 """, flush=True)
     # proxy_headers=False: the gateway walks X-Forwarded-For itself, through its trusted proxies only.
-    uvicorn.run(build_protected_demo(engine=engine, keys=keys), host=args.host, port=args.port, log_level="warning",
-                proxy_headers=False)
+    public = build_protected_demo(engine=engine, keys=keys)
+    if args.admin_port is None:
+        uvicorn.run(public, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
+        return 0
+    import asyncio
+
+    from gateway.admin.app import build_admin_app
+
+    print(f"gateway: admin console on http://127.0.0.1:{args.admin_port}/ (loopback only)", flush=True)
+    servers = [uvicorn.Server(uvicorn.Config(public, host=args.host, port=args.port, log_level="warning",
+                                            proxy_headers=False)),
+               uvicorn.Server(uvicorn.Config(build_admin_app(engine), host="127.0.0.1", port=args.admin_port,
+                                            log_level="warning", proxy_headers=False, lifespan="off"))]
+
+    async def both() -> None:
+        await asyncio.gather(*(s.serve() for s in servers))
+
+    asyncio.run(both())
     return 0
 
 

@@ -38,6 +38,7 @@ from gateway.signals.store import StateStore, Stick
 from gateway.verdict import RANK, Decision, Verdict
 
 logger = logging.getLogger("gateway.engine")
+Context = tuple[Principal | None, Fingerprint, dict | None]  # who, from where, the feature values (None: refused)
 
 REVOKE = "revoke"  # the sticky record of a revoked session: "revoke|<rule id>|<until>"
 REVOKED_DESCRIPTION = "the session was revoked; sign in again"
@@ -68,6 +69,7 @@ class Engine:
         decision_log: bool = True,
         metrics: bool = True,
         notifier=None,
+        given_principals: bool = False,
     ) -> None:
         self.settings = settings
         self.clock = clock or time.time
@@ -96,6 +98,14 @@ class Engine:
 
             notifier = Notifier.from_settings(settings, self.store)
         self.notifier = notifier
+        if given_principals:  # the facts ring's replay: principals verified when the request was served
+            self.auth.accept_given = True
+        self.recorder = None
+        if metrics and settings.admin.record:  # a served engine keeps what the admin console reads
+            from gateway.admin.recorder import Recorder
+            from gateway.admin.records import AdminRecords
+
+            self.recorder = Recorder(self, AdminRecords(settings))
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
         self._start_task: asyncio.Future | None = None
@@ -125,6 +135,8 @@ class Engine:
         await self.log.start()
         if self.notifier is not None:
             await self.notifier.start()
+        if self.recorder is not None:
+            await self.recorder.start()
         # Everything built so far (modules, settings, rules, model, GeoIP readers)
         # lives as long as the process: moving it out of the collector's reach
         # keeps full collections, which otherwise walk it all, off the request path.
@@ -141,6 +153,8 @@ class Engine:
         await self.log.close()
         if self.notifier is not None:
             await self.notifier.close()
+        if self.recorder is not None:
+            await self.recorder.close()
         await self.store.close()
         self.fingerprinter.close()
 
@@ -185,16 +199,18 @@ class Engine:
             self.log.record(self._log_entry(facts, verdict, context))
         if self.notifier is not None and context is not None and context[0] is not None:
             self.notifier.observe(facts, verdict, context[0], context[1])  # O(1): the work is done off the path
+        if self.recorder is not None:
+            self.recorder.observe(facts, verdict, context)  # O(1) too
         return verdict
 
-    async def _decide(self, facts: RequestFacts) -> tuple[Verdict, tuple[Principal | None, Fingerprint] | None]:
+    async def _decide(self, facts: RequestFacts) -> tuple[Verdict, Context | None]:
         try:
             principal = await self.auth.authenticate(facts)
         except AuthError as err:  # counted by the authenticator, by reason
             v = Verdict(self._next_id(), Decision.UNAUTHENTICATED, True, explain=f"unauthenticated: {err.reason}")
             v.auth_error, v.auth_error_description = err.error, err.description
             # where refused tokens come from: a flood of them is traced by address in the log
-            return v, (None, self.fingerprinter.fingerprint(facts)) if self.log.enabled else None
+            return v, (None, self.fingerprinter.fingerprint(facts), None) if self.log.enabled else None
         fp = self.fingerprinter.fingerprint(facts)
         collector = self.collector
         plan = collector.plan(facts, principal, fp)
@@ -205,7 +221,7 @@ class Engine:
         if verdict is None:
             verdict = self._evaluate(features, plan, facts.ts)
         elif verdict.decision is Decision.UNAUTHENTICATED:  # a revoked session: refused like a dead token
-            return verdict, (principal, fp)
+            return verdict, (principal, fp, features)
         if result.degraded:
             verdict.degraded = True
             if self.metrics:
@@ -217,7 +233,7 @@ class Engine:
             verdict.enforced = False
         if self.record_features:
             verdict.features = features
-        return verdict, (principal, fp)
+        return verdict, (principal, fp, features)
 
     def _evaluate(self, features: dict, plan: Plan, now: float) -> Verdict:
         score, movers, extra = None, [], 0.0
@@ -227,15 +243,18 @@ class Engine:
             features["model.score"] = score
             extra = self.settings.model_weight * score
         ev = self.rules.current.evaluate(features, extra)
+        stuck = [] if ev.sticky else None
         for s in ev.sticky:
             record = f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}"
             for key in self.collector.sticky_keys(plan, s.scope):  # written with the next exchange
                 self.collector.defer(Stick(key, record, now + s.ttl_s))
+                stuck.append((key, record, now + s.ttl_s))  # type: ignore[union-attr]
         revoke = ev.revoke and not self.shadow
         if revoke:  # after the other sticks: the session's one sticky slot ends up holding the revocation
             until = now + self.settings.notify.revoke_for_s
             stick = Stick(plan.scope_keys[0], f"{REVOKE}|{ev.rules[0] if ev.rules else 'revoke'}|{until:.0f}", until)
             self.collector.defer(stick)
+            stuck = [*(stuck or ()), (stick.key, stick.decision, until)]
             if self.notifier is not None:
                 self.notifier.revoke_now(stick, now)  # every replica sees it at once, not at the next exchange
         explain = ev.explain
@@ -245,7 +264,7 @@ class Engine:
         return Verdict(
             self._next_id(), ev.decision, True, rules=ev.rules, shadow_rules=ev.shadow_rules, score=score,
             risk=round(ev.risk, 3), explain=explain, retry_after=ev.retry_after, top_features=movers,
-            reason=ev.reason, revoke=revoke,
+            reason=ev.reason, revoke=revoke, stuck=stuck,
         )
 
     def _sticky_verdict(self, found: list[tuple[str, str]], now: float) -> Verdict | None:
@@ -287,8 +306,8 @@ class Engine:
             counter = self._request_counters[key] = REQUESTS.labels(action, verdict.decision.value, str(verdict.enforced).lower())
         counter.inc()
 
-    def _log_entry(self, facts: RequestFacts, v: Verdict, context: tuple[Principal | None, Fingerprint] | None) -> dict:
-        p, fp = context if context else (None, None)
+    def _log_entry(self, facts: RequestFacts, v: Verdict, context: tuple | None) -> dict:
+        p, fp = (context[0], context[1]) if context else (None, None)
         entry = {
             "decision_id": v.decision_id,
             "ts": facts.ts,

@@ -40,3 +40,12 @@ FEEDBACK = Counter("gateway_owner_answers", "Owners' answers to events by answer
 def metrics_app():
     """The /metrics endpoint as an ASGI app."""
     return make_asgi_app(registry=REGISTRY)
+
+
+ADMIN_LIFTS = Counter("gateway_admin_lifts", "Sticky decisions lifted from the admin API, by scope", ["scope"],
+                      registry=REGISTRY)
+ADMIN_EXCEPTIONS = Counter("gateway_admin_exceptions", "Temporary exceptions granted or revoked, by scope and op",
+                           ["scope", "op"], registry=REGISTRY)
+ADMIN_RECORD_DROPS = Counter("gateway_admin_record_drops",
+                             "Decisions not indexed because the index writer fell behind", registry=REGISTRY)
+ADMIN_REFUSED = Counter("gateway_admin_refused", "Admin requests refused, by reason", ["reason"], registry=REGISTRY)

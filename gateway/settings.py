@@ -304,6 +304,26 @@ class Notify:
 
 
 @dataclass(frozen=True, slots=True)
+class Admin:
+    """The admin API and console (README: Operations: the admin API and console)."""
+
+    host: str = "127.0.0.1"  # `gateway admin` binds here; never the public interface
+    port: int = 9001
+    scope: str = "gateway:admin"  # a token from the configured issuer must carry this scope
+    secret: str | None = None  # a shared secret accepted as a bearer token; null: read the variable below
+    secret_env: str = "GATEWAY_ADMIN_SECRET"
+    audit_log: str = "admin-audit.jsonl"  # every change: who, what, why, when (JSON lines)
+    record: bool = True  # keep the decision index, rule counts and the facts ring (off the request path)
+    queue_size: int = 10_000  # decisions waiting for the index writer; past it, dropped and counted
+    per_key: int = 50  # recent decisions kept per account, session, IP and device
+    keys: int = 100_000  # memory backend: accounts, sessions, IPs and devices indexed (least recent dropped)
+    keep_s: float = 86400.0  # how long a decision stays findable
+    facts_ring: int = 5_000  # recent protected requests kept for "what would this change do"
+    session_s: int = 3600  # a console sign-in lasts this long
+    max_exception_s: int = 30 * 86400  # the longest exception that may be granted
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole config file."""
 
@@ -323,6 +343,7 @@ class Settings:
     forward_auth: ForwardAuth = field(default_factory=ForwardAuth)
     messages: Messages = field(default_factory=Messages)
     notify: Notify = field(default_factory=Notify)
+    admin: Admin = field(default_factory=Admin)
     source: str | None = None  # the file this came from, for messages
 
     def resolve(self, path: str | None) -> str | None:
@@ -496,6 +517,7 @@ def _check(s: Settings, where: str) -> None:
     _check_apps(s.apps, where)
     _check_action_scopes(s, where)
     _check_notify(s, where)
+    _check_admin(s, where)
     from gateway.messages.catalogue import (
         load_catalogue,  # the catalogue is part of the config: checked now
     )
@@ -535,6 +557,20 @@ def _check_notify(s: Settings, where: str) -> None:
                        ("notify.debounce_s", n.debounce_s), ("notify.removals_window_s", n.removals_window_s)):
         if value < 0 or (value == 0 and key.endswith("timeout_s")):
             raise ConfigError(f"{where}: {key}: must be positive, got {value}")
+
+
+def _check_admin(s: Settings, where: str) -> None:
+    a = s.admin
+    for key, value, low in (("admin.port", a.port, 1), ("admin.queue_size", a.queue_size, 1),
+                            ("admin.per_key", a.per_key, 1), ("admin.keys", a.keys, 1),
+                            ("admin.facts_ring", a.facts_ring, 0), ("admin.session_s", a.session_s, 60),
+                            ("admin.max_exception_s", a.max_exception_s, 60), ("admin.keep_s", a.keep_s, 60)):
+        if value < low:
+            raise ConfigError(f"{where}: {key}: must be at least {low}, got {value}")
+    if a.port > 65535:
+        raise ConfigError(f"{where}: admin.port: {a.port} is not a TCP port; use 1-65535")
+    if not a.scope.strip():
+        raise ConfigError(f"{where}: admin.scope: name the OAuth scope an admin token carries, e.g. gateway:admin")
 
 
 def _check_action_scopes(s: Settings, where: str) -> None:

@@ -1,20 +1,19 @@
 """What a session did that was allowed at the time: the list an event hands over for removal.
 
-Written off the request path (the notifier's task drains a bounded queue).
-Memory: a bounded in-process map of session -> the last ``keep`` actions,
-least recently written sessions dropped past ``sessions``. Redis: one capped
-list per session (RPUSH, LTRIM, EXPIRE in one pipeline, no script), under the
-session's own hash tag ``<prefix>:{s:<session>}:done``, so every replica adds
-to and reads the same list.
+Written off the request path (the notifier's task drains a bounded queue)
+into the bounded per-entity lists of gateway.signals.lists: memory, the last
+``keep`` actions of at most ``sessions`` sessions; Redis, one capped list per
+session under its own hash tag ``<prefix>:{s:<session>}:done``, so every
+replica adds to and reads the same list.
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict, deque
 from typing import Protocol
 
 from gateway.signals.collector import safe
+from gateway.signals.lists import MemoryLists, RedisLists
 from gateway.signals.store import SESSION_PREFIX
 
 Done = tuple[str, float, str, str | None, str]  # session, ts, action, target, decision id
@@ -33,24 +32,13 @@ class Removals(Protocol):
 
 class MemoryRemovals:
     def __init__(self, keep: int, sessions: int) -> None:
-        self._keep = keep
-        self._sessions = sessions
-        self._by_session: OrderedDict[str, deque[Done]] = OrderedDict()
+        self._lists = MemoryLists(keep, sessions)
 
     def add_now(self, entries: list[Done]) -> None:
-        by = self._by_session
-        for entry in entries:
-            done = by.get(entry[0])
-            if done is None:
-                done = by[entry[0]] = deque(maxlen=self._keep)
-                if len(by) > self._sessions:
-                    by.popitem(last=False)
-            else:
-                by.move_to_end(entry[0])
-            done.append(entry)
+        self._lists.add_now([(entry[0], entry) for entry in entries])
 
     def recent_now(self, session: str, since: float) -> list[dict[str, object]]:
-        return [as_dict(e) for e in self._by_session.get(session, ()) if e[1] > since]
+        return [as_dict(e) for e in self._lists.get_now(session) if e[1] > since]
 
     async def add(self, entries: list[Done]) -> None:
         self.add_now(entries)
@@ -68,24 +56,17 @@ class RedisRemovals:
 
         self._client = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._prefix = prefix
-        self._keep = keep
-        self._ttl = max(1, int(ttl_s))
+        self._lists = RedisLists(self._client, prefix, "done", keep, ttl_s)
 
     def key(self, session: str) -> str:
-        return f"{self._prefix}:{{{SESSION_PREFIX}{safe(session)}}}:done"
+        return self._lists.key(SESSION_PREFIX + safe(session))
 
     async def add(self, entries: list[Done]) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        for entry in entries:
-            key = self.key(entry[0])
-            pipe.rpush(key, json.dumps(entry[1:]))
-            pipe.ltrim(key, -self._keep, -1)
-            pipe.expire(key, self._ttl)
-        await pipe.execute()
+        await self._lists.add([(SESSION_PREFIX + safe(e[0]), json.dumps(e[1:])) for e in entries])
 
     async def recent(self, session: str, since: float) -> list[dict[str, object]]:
         out = []
-        for raw in await self._client.lrange(self.key(session), 0, -1):
+        for raw in await self._lists.get(SESSION_PREFIX + safe(session)):
             ts, action, target, decision_id = json.loads(raw)
             if ts > since:
                 out.append(as_dict((session, ts, action, target, decision_id)))
