@@ -54,5 +54,11 @@ if ! have nginx && [ ! -x /usr/sbin/nginx ]; then
     || echo "test.sh: missing: nginx (Debian: apt-get install nginx-light); the nginx forward-auth test will skip" >&2
 fi
 
+# Chromium: the admin console's test drives a real headless browser (Playwright, with the distribution's Chromium).
+if ! have chromium && [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium chromium-driver \
+    || echo "test.sh: missing: chromium (Debian: apt-get install chromium chromium-driver); the console's browser test will skip" >&2
+fi
+
 "$venv/bin/ruff" check gateway tests bench scripts geoip
 exec "$venv/bin/pytest" "$@"
