@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.admin.records import BUCKET_S, AdminRecords
 from gateway.metrics import ADMIN_RECORD_DROPS
+from gateway.tasks import cancel
 from gateway.verdict import Decision
 
 logger = logging.getLogger("gateway.admin")
@@ -71,9 +72,7 @@ class Recorder:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.flush(), timeout=2.0)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel(self._task)
             self._task = None
         await self.records.close()
 
