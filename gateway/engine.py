@@ -140,7 +140,9 @@ class Engine:
         # Everything built so far (modules, settings, rules, model, GeoIP readers)
         # lives as long as the process: moving it out of the collector's reach
         # keeps full collections, which otherwise walk it all, off the request path.
-        gc.freeze()
+        # Not for backtest engines (metrics off), which come and go inside a serving process.
+        if self.metrics:
+            gc.freeze()
 
     async def close(self) -> None:
         if self._start_task is None:
@@ -221,6 +223,7 @@ class Engine:
         if verdict is None:
             verdict = self._evaluate(features, plan, facts.ts)
         elif verdict.decision is Decision.UNAUTHENTICATED:  # a revoked session: refused like a dead token
+            verdict.enforced = not self.shadow  # a replica in shadow mode only reports a revocation too
             return verdict, (principal, fp, features)
         if result.degraded:
             verdict.degraded = True
@@ -252,11 +255,11 @@ class Engine:
         revoke = ev.revoke and not self.shadow
         if revoke:  # after the other sticks: the session's one sticky slot ends up holding the revocation
             until = now + self.settings.notify.revoke_for_s
-            stick = Stick(plan.scope_keys[0], f"{REVOKE}|{ev.rules[0] if ev.rules else 'revoke'}|{until:.0f}", until)
-            self.collector.defer(stick)
+            stick = Stick(plan.scope_keys[0], f"{REVOKE}|{ev.decided_by or 'revoke'}|{until:.0f}", until)
             stuck = [*(stuck or ()), (stick.key, stick.decision, until)]
-            if self.notifier is not None:
-                self.notifier.revoke_now(stick, now)  # every replica sees it at once, not at the next exchange
+            # every replica sees it at once, not at the next exchange; where it cannot be sent now, with that one
+            if self.notifier is None or not self.notifier.revoke_now(stick, now):
+                self.collector.defer(stick)
         explain = ev.explain
         if score is not None and movers:
             model = f"model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"
@@ -264,7 +267,7 @@ class Engine:
         return Verdict(
             self._next_id(), ev.decision, True, rules=ev.rules, shadow_rules=ev.shadow_rules, score=score,
             risk=round(ev.risk, 3), explain=explain, retry_after=ev.retry_after, top_features=movers,
-            reason=ev.reason, revoke=revoke, stuck=stuck,
+            reason=ev.reason, revoke=revoke, stuck=stuck, decided_by=ev.decided_by,
         )
 
     def _sticky_verdict(self, found: list[tuple[str, str]], now: float) -> Verdict | None:
@@ -284,7 +287,7 @@ class Engine:
             STICKY_REPEATS.labels(rule=rule_id, scope=scope).inc()
         remaining = max(1, int(float(until) - now))
         if d is Decision.UNAUTHENTICATED:
-            v = Verdict(self._next_id(), d, True, rules=[rule_id], sticky=True, reason=REVOKED,
+            v = Verdict(self._next_id(), d, True, rules=[rule_id], sticky=True, reason=REVOKED, decided_by=rule_id,
                         explain=f"unauthenticated: session revoked by {rule_id}, for {remaining} s more")
             v.auth_error, v.auth_error_description = "invalid_token", REVOKED_DESCRIPTION
             return v
@@ -292,7 +295,7 @@ class Engine:
             self._next_id(), d, True, rules=[rule_id], sticky=True,
             explain=f"{d.value} by {rule_id}: sticky on this {scope} for {remaining} s more",
             retry_after=remaining if d is Decision.THROTTLE else None,
-            reason=self.rules.current.reasons.get(rule_id) or DEFAULT_REASON.get(d.value),
+            reason=self.rules.current.reasons.get(rule_id) or DEFAULT_REASON.get(d.value), decided_by=rule_id,
         )
 
     # -- bookkeeping -------------------------------------------------------------

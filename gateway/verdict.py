@@ -57,6 +57,7 @@ class Verdict:
     features: dict[str, object] | None = None  # the feature values, when asked for
     reason: str | None = None  # the reason family the client reads (gateway.messages), for a stop
     revoke: bool = False  # this decision revoked the session (a rule with action revoke)
+    decided_by: str | None = None  # the rule id (or threshold:*) whose decision this is, among ``rules``
     stuck: list[tuple[str, str, float]] | None = None  # the sticky decisions it pinned: (entity key, record, until)
 
     @property

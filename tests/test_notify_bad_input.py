@@ -188,3 +188,89 @@ rules:
 """)
     ev = RuleSet.load(tmp_path / "p.yaml").evaluate({"action": "like", "net.class": "hosting"})
     assert (ev.decision, ev.revoke, ev.reason) == (Decision.BLOCK, True, "third_party_app")
+
+
+REVOKE_AFTER_A_HINT = """
+pack: p
+description: d
+rules:
+  - id: a-weight-only-hint
+    description: adds a little risk
+    on: [like]
+    when: net.class == "hosting"
+    weight: 1
+  - id: revoke-from-datacenter
+    description: revokes
+    on: [like]
+    when: net.class == "hosting"
+    action: revoke
+    reason: third_party_app
+"""
+
+
+async def test_a_revocation_names_its_rule_and_a_shadow_replica_only_reports_it(tmp_path):
+    """The rule that revoked, not the first that matched, is named; a replica in shadow mode lets the session go."""
+    import time as _time
+
+    import yaml as _yaml
+
+    from gateway.demo.app import DEMO_CONFIG, issue_token
+    from gateway.engine import Engine
+    from gateway.facts import RequestFacts
+    from gateway.settings import settings_from_dict
+
+    (tmp_path / "p.yaml").write_text(REVOKE_AFTER_A_HINT)
+    data = _yaml.safe_load(DEMO_CONFIG.read_text())
+    data.update(log={"sink": None}, reload=False, rules=[str(tmp_path / "p.yaml")], model=None)
+    engine = Engine(settings_from_dict(data, source=str(DEMO_CONFIG)))
+    await engine.start()
+    try:
+        token = issue_token("alice", client_id="engage-android", device_id="d1", session_id="s1")
+        verdicts = []
+        for i in range(2):
+            engine.shadow = i == 1
+            verdicts.append(await engine.decide(RequestFacts(
+                _time.time(), "POST", f"/v1/media/m{i}/like", "127.0.0.1",
+                {"authorization": f"Bearer {token}", "x-forwarded-for": "21.0.0.10", "user-agent": "okhttp/4.12.0"},
+                "like", f"m{i}")))
+        first, second = verdicts
+        assert first.revoke and first.decided_by == "revoke-from-datacenter"
+        assert [record for _, record, _ in first.stuck if record.startswith("revoke|")][0].split("|")[1] \
+            == "revoke-from-datacenter"
+        assert second.decision.value == "unauthenticated" and "revoke-from-datacenter" in second.explain
+        assert second.enforced is False
+    finally:
+        await engine.close()
+
+
+async def test_an_answer_link_with_too_many_query_fields_is_a_400_not_a_500():
+    import httpx
+    import yaml as _yaml
+
+    from gateway.demo.app import DEMO_CONFIG
+    from gateway.engine import Engine
+    from gateway.middleware import GatewayMiddleware
+    from gateway.settings import settings_from_dict
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    data = _yaml.safe_load(DEMO_CONFIG.read_text())
+    data.update(log={"sink": None}, reload=False, model=None,
+                notify={"links": {"base_url": "http://gw.example", "secret": "x" * 32}})
+    settings = settings_from_dict(data, source=str(DEMO_CONFIG))
+    engine = Engine(settings)
+    protected = GatewayMiddleware(app, engine=engine)
+    transport = httpx.ASGITransport(app=protected, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get(settings.notify.links.path + "?a=1&b=2&c=3&d=4&e=5")
+    await engine.close()
+    assert answer.status_code == 400 and "link_malformed" in answer.text
+
+
+def test_console_links_keep_a_subject_in_one_path_segment():
+    from gateway.admin.templates import decision_rows
+
+    html = decision_rows([{"decision_id": "d-1", "subject": "a/b?c#d", "action": "like"}])
+    assert 'href="account/a%2Fb%3Fc%23d"' in html

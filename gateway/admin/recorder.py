@@ -122,7 +122,7 @@ class Recorder:
                 mode = "enforce" if v.enforced else "shadow"
                 for rid in v.rules:
                     _add(counts, bucket, f"{rid}|{mode}|hit")
-                    if stop:
+                    if stop and rid == v.decided_by:  # the stop is the deciding rule's, not its weighted companions'
                         _add(counts, bucket, f"{rid}|{mode}|stop")
                 for rid in v.shadow_rules:
                     _add(counts, bucket, f"{rid}|shadow|hit")

@@ -5,10 +5,16 @@ from __future__ import annotations
 import time
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 
 def e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
+
+
+def path_part(value: Any) -> str:
+    """A value as one URL path segment: a subject with / ? # in it still links to its own page."""
+    return quote("" if value is None else str(value), safe="")
 
 
 def when(ts: Any) -> str:
@@ -47,8 +53,8 @@ def login(message: str = "", root: str = "") -> str:
 def decision_rows(decisions: list[dict[str, Any]]) -> str:
     rows = "".join(
         f'<tr class="{e(d.get("decision"))}"><td>{e(when(d.get("ts")))}</td>'
-        f'<td><a href="decision/{e(d.get("decision_id"))}">{e(d.get("decision_id"))}</a></td>'
-        f'<td><a href="account/{e(d.get("subject"))}">{e(d.get("subject"))}</a></td><td>{e(d.get("action"))}</td>'
+        f'<td><a href="decision/{e(path_part(d.get("decision_id")))}">{e(d.get("decision_id"))}</a></td>'
+        f'<td><a href="account/{e(path_part(d.get("subject")))}">{e(d.get("subject"))}</a></td><td>{e(d.get("action"))}</td>'
         f'<td>{e(d.get("decision"))}{"" if d.get("enforced", True) else " (shadow)"}{" sticky" if d.get("sticky") else ""}</td>'
         f'<td>{e(", ".join(d.get("rules") or []))}</td><td>{e(d.get("ip"))}</td></tr>'
         for d in decisions)

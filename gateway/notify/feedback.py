@@ -44,7 +44,10 @@ class Feedback:
     async def answer(self, facts) -> tuple[int, list[tuple[str, str]], bytes]:
         if self.links is None:
             return _reply(404, "not_found", "answer links are not configured")
-        token = (parse_qs(facts.query, max_num_fields=4).get("t") or [""])[0]
+        try:
+            token = (parse_qs(facts.query, max_num_fields=4).get("t") or [""])[0]
+        except ValueError:  # more fields than a link has
+            return _reply(400, "link_malformed", "the link has more query fields than a gateway link; use the link as sent")
         now = self.engine.clock()
         try:
             link = self.links.verify(token, now)

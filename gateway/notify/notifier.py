@@ -176,8 +176,9 @@ class Notifier:
             return
         if verdict.sticky or not verdict.enforced or verdict.decision is not Decision.BLOCK:
             return
-        if not verdict.revoke and (verdict.reason not in EVENT_REASONS or not verdict.rules
-                                   or verdict.rules[0].startswith("threshold:")):
+        decided_by = verdict.decided_by
+        if not verdict.revoke and (verdict.reason not in EVENT_REASONS or decided_by is None
+                                   or decided_by.startswith("threshold:")):
             return
         job = _job(facts, verdict, principal, fp)
         if self.inline:
@@ -303,7 +304,7 @@ def _job(facts: RequestFacts, verdict: Verdict, principal: Principal, fp: Finger
     return {
         "ts": facts.ts, "account": principal.subject, "session": principal.session_id,
         "client_id": principal.client_id, "revoke": verdict.revoke, "decision_id": verdict.decision_id,
-        "rule": verdict.rules[0] if verdict.rules else "",
+        "rule": verdict.decided_by or "",
         "token": token.strip() if scheme.lower() in ("bearer", "dpop") else None,
         "network": {"ip": fp.ip, "net_class": fp.net_class, "asn": fp.asn, "country": fp.country},
         "device": {"id": fp.device_id or principal.device_id, "user_agent": fp.user_agent[:300] if fp.user_agent else None,

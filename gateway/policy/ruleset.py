@@ -49,6 +49,7 @@ class Evaluation:
     retry_after: int | None = None
     reason: str | None = None  # the reason family a stopped client reads
     revoke: bool = False  # a rule with action revoke decided: the session is revoked too
+    decided_by: str | None = None  # the rule id (or threshold:*) whose decision this is; None for allow
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,9 @@ class RuleSet:
             reason, revoke = decider.reason, decider.revoke
         else:
             reason, revoke = DEFAULT_REASON.get(decision.value), False
-        return Evaluation(decision, ids, [r.id for r in shadow], risk, explain, sticky, retry_after, reason, revoke)
+        decided_by = decider.id if decider is not None else (threshold_id or None)
+        return Evaluation(decision, ids, [r.id for r in shadow], risk, explain, sticky, retry_after, reason, revoke,
+                          decided_by)
 
     def _allowlisted(self, features: Mapping[str, object]) -> tuple[str, str] | None:
         client = features.get("client_id")
