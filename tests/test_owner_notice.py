@@ -191,6 +191,8 @@ async def test_an_app_is_stopped_told_cut_off_listed_and_the_owner_answers(tmp_p
             assert a.post(was_me[:-3] + "abc", headers={"authorization": f"Bearer {phone}"}).status_code == 400
             answered = a.post(was_me, headers={"authorization": f"Bearer {phone}"})
             assert answered.status_code == 200 and answered.json()["recorded"] == "false_positive"
+            # a notice answers once, on every replica (a replayed link does not lift and extend again)
+            assert b.post(was_me.replace(a_url, b_url), headers={"authorization": f"Bearer {phone}"}).status_code == 409
             for i, client in enumerate((a, b)):
                 assert act(client, app, f"again-{i}", HOSTING_IP, "okhttp/4.12.0", "emu-7").status_code == 200
     finally:

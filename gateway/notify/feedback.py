@@ -13,6 +13,7 @@ A GET only describes the link: an e-mail scanner opening it changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -68,10 +69,15 @@ class Feedback:
         if link.answer == WAS_ME and principal.session_id == link.session:
             FEEDBACK.labels(answer=link.answer, outcome="same_session").inc()
             return _reply(403, "same_session", "answer from your own device, not from the flagged session")
+        notifier = self.engine.notifier
+        once = f"answer:{link.decision_ids[0] if link.decision_ids else link.session}"
+        if notifier is not None and not await notifier.first(link.account, once, now, max(1.0, link.expires - now)):
+            FEEDBACK.labels(answer=link.answer, outcome="already_answered").inc()  # a link answers once
+            return _reply(409, "already_answered", "this notice was already answered")
         if link.answer == WAS_ME:
             await self._lift(link, now)
         label = FALSE_POSITIVE if link.answer == WAS_ME else CONFIRMED
-        self._label(link, label, principal.session_id, now)
+        await asyncio.to_thread(self._label, link, label, principal.session_id, now)  # a file write: off the loop
         FEEDBACK.labels(answer=link.answer, outcome="recorded").inc()
         return 200, _JSON, json.dumps({"recorded": label, "decision_ids": list(link.decision_ids)}).encode()
 

@@ -246,7 +246,7 @@ class Notifier:
                 self.caep.put(self._signer.session_revoked(job["account"], job["session"], now,
                                                            "session driven by a credential-sharing app"))
         kind = REVOKED if job["revoke"] else DETECTED
-        if not await self._first(job["account"], kind, now):
+        if not await self.first(job["account"], kind, now):
             NOTIFY_EVENTS.labels(type=kind, outcome="debounced").inc()
             return
         removals = await self.removals.recent(job["session"], now - self.cfg.removals_window_s)
@@ -258,25 +258,27 @@ class Notifier:
     def _handle_inline(self, job: dict[str, Any]) -> None:
         now = job["ts"]
         kind = REVOKED if job["revoke"] else DETECTED
-        if not self._first_local(job["account"], kind, now):
+        if not self._first_local(job["account"], kind, now, self.cfg.debounce_s):
             return
         removals = self.removals.recent_now(job["session"], now - self.cfg.removals_window_s)
         self.events.append(self._event(kind, job, removals))
 
-    async def _first(self, account: str, kind: str, now: float) -> bool:
-        if not self._first_local(account, kind, now):
+    async def first(self, account: str, kind: str, now: float, ttl_s: float | None = None) -> bool:
+        """True for the first ``kind`` on ``account`` in ``ttl_s`` (the debounce by default), on every replica."""
+        ttl_s = self.cfg.debounce_s if ttl_s is None else ttl_s
+        if not self._first_local(account, kind, now, ttl_s):
             return False
         if self._redis is not None:  # every replica shares the debounce
             try:
-                return await self._redis.first_today(account, kind, self.cfg.debounce_s)
+                return await self._redis.first_today(account, kind, ttl_s)
             except Exception as exc:  # noqa: BLE001 - without Redis, this replica's own memory decides
                 logger.warning("notifier: shared debounce unavailable (%s)", exc)
         return True
 
-    def _first_local(self, account: str, kind: str, now: float) -> bool:
+    def _first_local(self, account: str, kind: str, now: float, ttl_s: float) -> bool:
         key = (account, kind)
         last = self._debounced.get(key)
-        if last is not None and now - last < self.cfg.debounce_s:
+        if last is not None and now - last < ttl_s:
             return False
         self._debounced[key] = now
         self._debounced.move_to_end(key)
