@@ -645,6 +645,9 @@ def _check_apps(apps: Apps, where: str) -> None:
                 raise ConfigError(f"{where}: {at}.tls.{platform}: not a platform; use one of {', '.join(APP_PLATFORMS)}")
             if app.platforms and platform not in app.platforms:
                 raise ConfigError(f"{where}: {at}.tls.{platform}: {app.name} is not on {platform}; add it to platforms")
+        if not app.client_ids and not app.user_agents:
+            raise ConfigError(f"{where}: {at}: {app.name} has neither client_ids nor user_agents, so no request can "
+                              "ever be recognised as it; give its OAuth client ids, its User-Agent patterns, or both")
     for fingerprint, platform in apps.tls_platforms.items():
         if platform not in TLS_PLATFORMS:
             raise ConfigError(

@@ -72,3 +72,8 @@ def test_a_bad_pattern_is_one_clear_line_from_the_command_line(tmp_path) -> None
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "apps.clients[0].user_agents[0]: 'MyApp/(\\d+)\\1' is not a pattern re2 can compile" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_an_app_nothing_can_recognise_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"apps.clients\[0\]: Lonely has neither client_ids nor user_agents"):
+        settings_from_dict({"apps": {"clients": [{"name": "Lonely"}]}})
