@@ -65,3 +65,13 @@ class SlowOrHuge:
             for _ in range(5):
                 await send({"type": "http.response.body", "body": b" " * (1 << 20), "more_body": True})
         await send({"type": "http.response.body", "body": self.body})
+
+
+def until(check, timeout: float = 10.0):
+    """Poll ``check`` until it returns something true or ``timeout`` passes; its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(0.05)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from conftest import free_port, running
+from conftest import free_port, running, until
 from redis_support import REDIS_URL, drop_keys, redis_or_skip
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -88,15 +88,6 @@ def gateway_settings(tmp_path: Path, keys: DemoKeys, state: dict, notify: dict):
     data = yaml.safe_load(DEMO_CONFIG.read_text())
     data.update(state=state, log={"sink": None}, reload=False, rules=[str(pack)], model=None, notify=notify)
     return live_settings(settings_from_dict(data, source=str(DEMO_CONFIG)), keys)
-
-
-def until(check, timeout: float = 10.0):
-    end = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(0.05)
 
 
 def login(client: httpx.Client, user: str, ip: str, ua: str, device: str) -> dict:
