@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway.admin.records import BUCKET_S, AdminRecords
 from gateway.metrics import ADMIN_RECORD_DROPS
-from gateway.tasks import cancel
+from gateway.tasks import cancel, on_each_wake
 from gateway.verdict import Decision
 
 logger = logging.getLogger("gateway.admin")
@@ -77,15 +77,8 @@ class Recorder:
         await self.records.close()
 
     async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:  # noqa: BLE001 - the index is best effort; the request path never waits on it
-                logger.exception("admin recorder: a batch was not written")
-                await asyncio.sleep(1.0)
+        assert self._wake is not None  # the index is best effort; the request path never waits on it
+        await on_each_wake(self._wake, self.flush, logger, "admin recorder: a batch was not written", pause_s=1.0)
 
     async def flush(self) -> None:
         while self._queue:

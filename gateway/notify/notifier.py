@@ -37,7 +37,7 @@ from gateway.notify.outbox import Outbox
 from gateway.notify.removals import Done, MemoryRemovals, RedisRemovals
 from gateway.settings import Notify, Settings
 from gateway.signals.store import StateStore, Stick
-from gateway.tasks import cancel
+from gateway.tasks import cancel, on_each_wake
 from gateway.verdict import Decision, Verdict
 
 logger = logging.getLogger("gateway.notify")
@@ -207,14 +207,8 @@ class Notifier:
 
     # -- the background task ------------------------------------------------------
     async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self._drain_jobs()
-            except Exception:  # a sink's or the index's fault must not stop the task
-                logger.exception("notifier: a job failed")
+        assert self._wake is not None  # a sink's or the index's fault must not stop the task
+        await on_each_wake(self._wake, self._drain_jobs, logger, "notifier: a job failed")
 
     async def _drain_jobs(self) -> None:
         await self._flush_index()
