@@ -49,7 +49,7 @@ from benchkit import APP_UA, free_port, load_average, server_stack, time_decisio
 from gateway.demo.app import DEMO_CONFIG, DEMO_DIR, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.frontdoors.forward_auth import build_authz_app  # noqa: E402
-from gateway.frontdoors.nginx import INSTALL_HINT, nginx_available, running_nginx, server_block  # noqa: E402
+from nginx_support import INSTALL_HINT, nginx_available, running_nginx, server_block  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 
 UA = APP_UA

@@ -58,7 +58,7 @@ from gateway.demo.app import DEMO_CONFIG, build_demo_app, build_protected_demo, 
 from gateway.engine import FAULT_EXPLAIN, Engine  # noqa: E402
 from gateway.facts import RequestFacts  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
-from gateway.signals.store import BatchResult  # noqa: E402
+from gateway.state.store import BatchResult  # noqa: E402
 
 UA = APP_UA
 

@@ -15,7 +15,7 @@ import random
 import statistics
 import time
 
-from gateway import catalogue
+from gateway.signals import catalogue
 from gateway.model import DEFAULT_MODEL, Scorer
 
 

@@ -54,8 +54,8 @@ from gateway.demo.app import DEMO_CONFIG, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.facts import RequestFacts  # noqa: E402
 from gateway.settings import State, load_settings  # noqa: E402
-from gateway.signals.memory import MemoryStore  # noqa: E402
-from gateway.signals.redis_store import RedisStore  # noqa: E402
+from gateway.state.memory import MemoryStore  # noqa: E402
+from gateway.state.redis_store import RedisStore  # noqa: E402
 from gateway.testing import free_port, start_redis  # noqa: E402
 
 T0 = 1_700_000_000.0

@@ -35,7 +35,7 @@ from gateway.facts import RequestFacts  # noqa: E402
 from gateway.fingerprint.fingerprint import Fingerprint  # noqa: E402
 from gateway.settings import Apps, Settings  # noqa: E402
 from gateway.signals.collector import SignalCollector  # noqa: E402
-from gateway.signals.memory import MemoryStore  # noqa: E402
+from gateway.state.memory import MemoryStore  # noqa: E402
 
 T0 = 1_767_225_600.0
 UAS = {

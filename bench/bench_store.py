@@ -22,8 +22,8 @@ import statistics
 import time
 import tracemalloc
 
-from gateway.signals.memory import MemoryStore
-from gateway.signals.store import TIMES_MAX, Account, Birth, Op, Session, Shared, Target
+from gateway.state.memory import MemoryStore
+from gateway.state.store import TIMES_MAX, Account, Birth, Op, Session, Shared, Target
 
 T0 = 1_700_000_000.0
 

@@ -30,7 +30,7 @@ def __getattr__(name: str):
 
         return Engine
     if name == "GatewayMiddleware":
-        from gateway.middleware import GatewayMiddleware
+        from gateway.frontdoors.middleware import GatewayMiddleware
 
         return GatewayMiddleware
     raise AttributeError(f"module 'gateway' has no attribute {name!r}")

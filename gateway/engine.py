@@ -33,8 +33,8 @@ from gateway.policy import RuleSet, RuleSetWatcher
 from gateway.routes import Match, RouteTable
 from gateway.settings import Settings
 from gateway.signals.collector import Plan, SignalCollector
-from gateway.signals.memory import MemoryStore
-from gateway.signals.store import StateStore, Stick
+from gateway.state.memory import MemoryStore
+from gateway.state.store import StateStore, Stick
 from gateway.verdict import RANK, Decision, Verdict
 
 logger = logging.getLogger("gateway.engine")
@@ -51,7 +51,7 @@ def make_store(settings: Settings) -> StateStore:
     """The configured state store; Redis always carries a local memory fallback."""
     local = MemoryStore(max_keys=settings.state.max_keys)
     if settings.state.backend == "redis":
-        from gateway.signals.redis_store import RedisStore
+        from gateway.state.redis_store import RedisStore
 
         return RedisStore(settings.state, fallback=local)
     return local

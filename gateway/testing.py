@@ -407,7 +407,7 @@ def start_redis(port: int, timeout_s: float = 10.0) -> subprocess.Popen:
 def __getattr__(name: str):
     # The simulator's personas and live runner, for driving a whole population.
     if name in ("Persona", "run_live", "LiveResult", "Scenario", "get_scenario"):
-        import gateway.sim as sim
+        import gateway.offline as sim
 
         return getattr(sim, name)
     raise AttributeError(f"module 'gateway.testing' has no attribute {name!r}")

@@ -29,7 +29,7 @@ from mmdb_writer import MmdbF64, MmdbU16, MmdbU32, MmdbU64, MMDBWriter
 from netaddr import IPSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gateway.sim.world import ANONYMOUS_FLAGS, Network, WorldError, read_networks  # noqa: E402
+from gateway.offline.world import ANONYMOUS_FLAGS, Network, WorldError, read_networks  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "gateway" / "demo" / "geoip"  # shipped in the package
 DEFAULT_EPOCH = 1735689600  # 2025-01-01T00:00:00Z

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.catalogue import all_features  # noqa: E402
+from gateway.signals.catalogue import all_features  # noqa: E402
 from gateway.settings import reference  # noqa: E402
 
 

@@ -24,7 +24,7 @@ from gateway.admin.app import build_admin_app
 from gateway.demo.app import DEMO_CONFIG, build_demo_app, live_settings
 from gateway.demo.keys import DemoKeys
 from gateway.engine import Engine
-from gateway.middleware import GatewayMiddleware
+from gateway.frontdoors.middleware import GatewayMiddleware
 from gateway.settings import REPO_ROOT, settings_from_dict
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)

@@ -16,7 +16,7 @@ from gateway.demo.authserver import issue_token
 from gateway.demo.keys import DemoKeys
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
-from gateway.middleware import GatewayMiddleware
+from gateway.frontdoors.middleware import GatewayMiddleware
 from gateway.settings import settings_from_dict
 
 SECRET = "admin-secret-for-tests"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_signals_support import T0, Driver, office, phone, principal, server
 
-from gateway import catalogue
+from gateway.signals import catalogue
 
 PY_TYPES = {"bool": (bool,), "int": (int,), "float": (float,), "string": (str,), "list": (list,)}
 ENGINE_ADDED = {"model.score"}  # the scorer adds it, not the collector

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sim.evaluate import eval_main
-from gateway.sim.replay import replay_main
-from gateway.sim.scenarios import SCENARIOS, build
+from gateway.frontdoors.replay import replay_main
+from gateway.offline.evaluate import eval_main
+from gateway.offline.scenarios import SCENARIOS, build
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "traffic-sample"
 EXAMPLE_SOCIAL = Path(__file__).resolve().parents[1] / "eval" / "example-social" / "gateway.yaml"

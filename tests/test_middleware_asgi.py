@@ -8,14 +8,14 @@ import json
 
 import pytest
 
-from gateway import asgi
-from gateway.asgi import header_map, send_raw_response, send_response
+from gateway.frontdoors import asgi
 from gateway.demo.app import DEMO_CONFIG, issue_token
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
+from gateway.frontdoors.asgi import header_map, send_raw_response, send_response
+from gateway.frontdoors.middleware import GatewayMiddleware
+from gateway.frontdoors.responses import render
 from gateway.messages import default_catalogue
-from gateway.middleware import GatewayMiddleware
-from gateway.responses import render
 from gateway.settings import load_settings
 from gateway.verdict import Decision, Verdict
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway import catalogue
 from gateway.model import DEFAULT_MODEL, ModelWatcher, Scorer
+from gateway.signals import catalogue
 
 # A phone on its carrier network, acting irregularly, on the device it logged in with.
 PERSON = {

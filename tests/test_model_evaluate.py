@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gateway.model import ModelError
-from gateway.model.evaluate import (
+from gateway.offline.model_evaluate import (
     compare_decisions,
     evaluate_main,
     format_markdown,

@@ -14,8 +14,8 @@ from gateway.model import ModelError, Scorer, artifact
 from gateway.model.encoding import encode_row
 
 pytest.importorskip("sklearn")
-from gateway.model.dataset import read_rows  # noqa: E402
-from gateway.model.train import train  # noqa: E402
+from gateway.offline.dataset import read_rows  # noqa: E402
+from gateway.offline.train import train  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import pytest
 from test_model_data import labelled_lines, write_labelled
 
 from gateway.model import ModelError, Scorer
-from gateway.model.dataset import read_rows
+from gateway.offline.dataset import read_rows
 
 pytest.importorskip("sklearn")
-from gateway.model.train import split_groups, train_main  # noqa: E402
+from gateway.offline.train import split_groups, train_main  # noqa: E402
 
 
 def test_same_input_and_seed_give_identical_bytes(tmp_path, capsys):
@@ -107,7 +107,7 @@ def test_missing_input_file_is_a_clear_error(tmp_path, capsys):
 
 
 def test_bad_training_input_and_arguments_are_clear_errors_not_tracebacks(tmp_path, capsys):
-    from gateway.model.evaluate import evaluate_main
+    from gateway.offline.model_evaluate import evaluate_main
 
     (tmp_path / "bytes.jsonl").write_bytes(b"\xff\xfe\n")
     assert train_main(["--input", str(tmp_path / "bytes.jsonl"), "--out", str(tmp_path / "m.json")]) == 2

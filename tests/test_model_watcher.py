@@ -13,8 +13,8 @@ from gateway.metrics import RELOADS
 from gateway.model import ModelError, ModelWatcher, artifact
 
 pytest.importorskip("sklearn")
-from gateway.model.dataset import read_rows  # noqa: E402
-from gateway.model.train import train  # noqa: E402
+from gateway.offline.dataset import read_rows  # noqa: E402
+from gateway.offline.train import train  # noqa: E402
 
 
 @pytest.fixture(scope="module")

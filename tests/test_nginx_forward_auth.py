@@ -1,7 +1,7 @@
 """A real nginx with auth_request pointed at `gateway authz`, in front of the demo API on loopback.
 
 The nginx config is exactly the snippet docs/proxies.md shows
-(gateway.frontdoors.nginx.server_block); only the file paths are the test's.
+(nginx_support.server_block); only the file paths are the test's.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from frontdoor_support import (
     quiet_engine,
     rule_pack,
 )
+from nginx_support import INSTALL_HINT, nginx_available, running_nginx, server_block
 
 from gateway.demo.app import build_demo_app
 from gateway.frontdoors.forward_auth import build_authz_app
-from gateway.frontdoors.nginx import INSTALL_HINT, nginx_available, running_nginx, server_block
 from gateway.frontdoors.serving import serving
 
 needs_nginx = pytest.mark.skipif(not nginx_available(), reason=f"nginx is not installed; {INSTALL_HINT}")

@@ -249,7 +249,7 @@ async def test_an_answer_link_with_too_many_query_fields_is_a_400_not_a_500():
 
     from gateway.demo.app import DEMO_CONFIG
     from gateway.engine import Engine
-    from gateway.middleware import GatewayMiddleware
+    from gateway.frontdoors.middleware import GatewayMiddleware
     from gateway.settings import settings_from_dict
 
     async def app(scope, receive, send):

@@ -26,10 +26,10 @@ from gateway.demo.app import DEMO_CONFIG, build_demo_app, live_settings
 from gateway.demo.keys import DemoKeys
 from gateway.demo.revocation import DEMO_REVOKER_SECRET, REVOKER_ID
 from gateway.engine import Engine
-from gateway.middleware import GatewayMiddleware
+from gateway.frontdoors.middleware import GatewayMiddleware
+from gateway.frontdoors.replay import replay
+from gateway.offline.owner_labels import load_labels
 from gateway.settings import settings_from_dict
-from gateway.sim.owner_labels import load_labels
-from gateway.sim.replay import replay
 
 WEBHOOK_SECRET = "whsec-test-secret"
 HOSTING_IP = "21.0.0.10"  # Stratus Cloud in the fixture GeoIP: hosting

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gateway import catalogue
 from gateway.policy.cli import features_main, lint_main
 from gateway.policy.cli import test_main as rules_test_main
 from gateway.settings import PACKAGE_DIR
+from gateway.signals import catalogue
 
 RULES = PACKAGE_DIR / "rules"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.sim.personas import Persona
-from gateway.sim.replay import replay_main
-from gateway.sim.scenarios import Scenario, build
+from gateway.frontdoors.replay import replay_main
+from gateway.offline.personas import Persona
+from gateway.offline.scenarios import Scenario, build
 
 RULE = "same-crowd-target-after-target"
 DAY = Scenario("crowd", "tune", 24.0, 1_709_510_400.0,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.frontdoors.replay import replay_main
+from gateway.offline.personas import Persona
+from gateway.offline.scenarios import Scenario, build
 from gateway.settings import PACKAGE_DIR
-from gateway.sim.personas import Persona
-from gateway.sim.replay import replay_main
-from gateway.sim.scenarios import Scenario, build
 
 OUTPUT_KEYS = {"id", "ts", "decision", "enforced", "status", "risk", "score", "rules", "shadow_rules", "explain",
                "label", "meta"}

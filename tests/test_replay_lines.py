@@ -9,20 +9,7 @@ import json
 
 import pytest
 
-from gateway.responses import status_of
-from gateway.settings import Route, load_settings
-from gateway.sim import records
-from gateway.sim.decisions import (
-    TOKEN_BIRTH,
-    UNPROTECTED,
-    DecisionLines,
-    decision_dict,
-    flat_to_json,
-    to_json,
-)
-from gateway.sim.personas import Persona
-from gateway.sim.records import Record, RecordError, parse_record, record_from_dict
-from gateway.sim.replay import (
+from gateway.frontdoors.replay import (
     DEMO_CONFIG,
     Problems,
     _Statuses,
@@ -31,7 +18,20 @@ from gateway.sim.replay import (
     replay,
     replay_settings,
 )
-from gateway.sim.scenarios import Scenario, build
+from gateway.frontdoors.responses import status_of
+from gateway.offline import records
+from gateway.offline.decisions import (
+    TOKEN_BIRTH,
+    UNPROTECTED,
+    DecisionLines,
+    decision_dict,
+    flat_to_json,
+    to_json,
+)
+from gateway.offline.personas import Persona
+from gateway.offline.records import Record, RecordError, parse_record, record_from_dict
+from gateway.offline.scenarios import Scenario, build
+from gateway.settings import Route, load_settings
 from gateway.verdict import Decision, Verdict
 
 SMALL = Scenario("lines", "tune", 2.0, 1_709_510_400.0 + 12 * 3600,

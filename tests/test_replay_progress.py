@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sim.progress import Progress, count_lines, wanted
-from gateway.sim.scenarios import build, get_scenario
+from gateway.offline.progress import Progress, count_lines, wanted
+from gateway.offline.scenarios import build, get_scenario
 
 BAR = "lines/s"  # tqdm's rate, in the unit replay counts in
 

@@ -9,10 +9,10 @@ import uuid
 
 from redis_support import REDIS_URL, drop_keys, redis_or_skip
 
+from gateway.frontdoors.replay import DEMO_CONFIG, replay, replay_settings
+from gateway.offline.personas import Persona
+from gateway.offline.scenarios import Scenario, build
 from gateway.settings import load_settings
-from gateway.sim.personas import Persona
-from gateway.sim.replay import DEMO_CONFIG, replay, replay_settings
-from gateway.sim.scenarios import Scenario, build
 
 SMALL = Scenario("redis", "tune", 2.0, 1_709_510_400.0 + 12 * 3600,
                  (Persona("home_broadband", 4), Persona("mobile_cgnat", 4), Persona("like_farm", 1, "crude", 15)))

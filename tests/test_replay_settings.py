@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from gateway.demo.app import DEMO_CONFIG
+from gateway.frontdoors.replay import REPLAY_STATE_TIMEOUT_MS, replay_settings
 from gateway.settings import load_settings
-from gateway.sim.replay import REPLAY_STATE_TIMEOUT_MS, replay_settings
 
 
 def test_a_backtest_on_redis_waits_for_its_answers_instead_of_degrading() -> None:

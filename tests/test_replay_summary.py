@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sim.decisions import TOKEN_BIRTH
-from gateway.sim.replay import load_config, replay, replay_main, replay_settings
-from gateway.sim.scenarios import build, get_scenario
-from gateway.sim.summary import Tally, flagged, format_summary
+from gateway.frontdoors.replay import load_config, replay, replay_main, replay_settings
+from gateway.offline.decisions import TOKEN_BIRTH
+from gateway.offline.scenarios import build, get_scenario
+from gateway.offline.summary import Tally, flagged, format_summary
 
 
 def line(decision: str, enforced: bool, label: str | None, family: str | None = None, rules=()) -> dict:

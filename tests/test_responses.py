@@ -1,6 +1,6 @@
 import json
 
-from gateway.responses import render
+from gateway.frontdoors.responses import render
 from gateway.settings import Route
 from gateway.verdict import Decision, Verdict
 

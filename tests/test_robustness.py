@@ -108,7 +108,7 @@ def token_app(body_chunks: list[bytes], status: int = 200):
     [b"{\"access_", b"token\": 7}", b""],
 ])
 async def test_odd_token_responses_reach_the_client_whole(chunks):
-    from gateway.middleware import GatewayMiddleware
+    from gateway.frontdoors.middleware import GatewayMiddleware
 
     engine = Engine(quiet_settings())
     await engine.start()

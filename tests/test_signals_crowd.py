@@ -6,7 +6,7 @@ from test_signals_support import T0, Driver, moved, phone, principal
 
 from gateway.facts import RequestFacts
 from gateway.signals.collector import CROWD_MIN
-from gateway.signals.store import CROWD_CAP, HOUR
+from gateway.state.store import CROWD_CAP, HOUR
 
 
 def home_line(i: int):

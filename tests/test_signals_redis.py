@@ -28,7 +28,7 @@ async def sequence(d: Driver) -> list[dict]:
 
 
 async def test_redis_and_memory_agree() -> None:
-    redis_store = pytest.importorskip("gateway.signals.redis_store")
+    redis_store = pytest.importorskip("gateway.state.redis_store")
     probe = await redis_or_skip()
     prefix = f"gwsig-{uuid.uuid4().hex[:12]}"
     store = redis_store.RedisStore(State(backend="redis", url=REDIS_URL, prefix=prefix, timeout_ms=2000.0))

@@ -15,7 +15,7 @@ from gateway.fingerprint.fingerprint import Fingerprint
 from gateway.fingerprint.user_agent import UserAgentInfo
 from gateway.settings import Apps, Auth, Settings
 from gateway.signals.collector import SignalCollector
-from gateway.signals.memory import MemoryStore
+from gateway.state.memory import MemoryStore
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a midnight, so hours of the day line up
 

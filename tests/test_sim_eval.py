@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sim.evaluate import eval_main, eval_parser
+from gateway.offline.evaluate import eval_main, eval_parser
 
 
 def test_the_report_folder_holds_the_reports_and_the_traffic_only_when_asked(tmp_path: Path, capsys) -> None:

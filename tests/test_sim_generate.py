@@ -9,12 +9,12 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 
-from gateway.sim.cli import simulate_main
-from gateway.sim.personas import ABUSE, BENIGN, EVASIONS, Persona
-from gateway.sim.records import parse_record
-from gateway.sim.scenarios import SCENARIOS, Scenario, build, get_scenario
-from gateway.sim.tokens import DEMO_DIR
-from gateway.sim.world import load_world
+from gateway.offline.cli import simulate_main
+from gateway.offline.personas import ABUSE, BENIGN, EVASIONS, Persona
+from gateway.offline.records import parse_record
+from gateway.offline.scenarios import SCENARIOS, Scenario, build, get_scenario
+from gateway.offline.tokens import DEMO_DIR
+from gateway.offline.world import load_world
 
 JWKS = json.loads((DEMO_DIR / "demo-jwks.json").read_text())
 PUBLIC_KEY = jwt.PyJWK(JWKS["keys"][0]).key

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gateway.demo.app import build_protected_demo
-from gateway.sim import Persona, run_live
-from gateway.sim.live import outcome
+from gateway.offline import Persona, run_live
+from gateway.offline.live import outcome
 
 
 async def test_abusive_clients_are_blocked_and_people_are_served(serve) -> None:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from gateway.frontdoors.replay import DEMO_CONFIG, Problems, read_records
+from gateway.offline.records import RecordError, parse_record, to_facts
 from gateway.routes import RouteTable
 from gateway.settings import load_settings
-from gateway.sim.records import RecordError, parse_record, to_facts
-from gateway.sim.replay import DEMO_CONFIG, Problems, read_records
 
 GOOD = {"id": "r1", "ts": 1700000000.5, "method": "post", "path": "/v1/media/m42/like?src=feed",
         "client": "127.0.0.1", "headers": {"User-Agent": "x", "x-forwarded-for": "11.1.0.9"},

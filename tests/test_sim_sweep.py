@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from gateway.sim.evaluate import eval_main
-from gateway.sim.priors import BANDS, draw
-from gateway.sim.scenarios import SCENARIOS, build
-from gateway.sim.sweep import SweepSpec, combine, run_sweep
-from gateway.sim.sweep_report import format_table
-from gateway.sim.wild import BENIGN_PERSONAS, build_world, population
-from gateway.sim.world import load_world
+from gateway.offline.evaluate import eval_main
+from gateway.offline.priors import BANDS, draw
+from gateway.offline.scenarios import SCENARIOS, build
+from gateway.offline.sweep import SweepSpec, combine, run_sweep
+from gateway.offline.sweep_report import format_table
+from gateway.offline.wild import BENIGN_PERSONAS, build_world, population
+from gateway.offline.world import load_world
 
 TINY = SweepSpec(seed=5, max_hours=1.5)
 
@@ -107,7 +107,7 @@ def test_eval_sweep_writes_json_and_svg(tmp_path, capsys) -> None:
 
 def test_simulate_writes_a_sweep_world_as_replay_input(tmp_path, capsys) -> None:
     """`gateway simulate --world N --seed S` writes the world the sweep draws, for training and backtests."""
-    from gateway.sim.cli import simulate_main
+    from gateway.offline.cli import simulate_main
 
     out = tmp_path / "w.jsonl"
     assert simulate_main(["--world", "1", "--seed", "4", "--out", str(out)]) == 0

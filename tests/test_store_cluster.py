@@ -19,9 +19,9 @@ import redis
 from test_store_conformance import KEYS, T0, Lives, random_batch
 
 from gateway.settings import State
-from gateway.signals.memory import MemoryStore
-from gateway.signals.redis_store import RedisStore
-from gateway.signals.store import Shared
+from gateway.state.memory import MemoryStore
+from gateway.state.redis_store import RedisStore
+from gateway.state.store import Shared
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None or shutil.which("redis-cli") is None,
@@ -188,7 +188,7 @@ async def test_a_slot_map_is_checked_and_nodes_it_drops_are_closed():
     """A NULL host (cluster-preferred-endpoint-type unknown-endpoint) is the node asked; ranges outside 0..16383
     are refused (a negative start grew the map); a node the new map no longer names is dropped, not kept forever."""
     from gateway.settings import State
-    from gateway.signals.redis_store import RedisStore
+    from gateway.state.redis_store import RedisStore
 
     store = RedisStore(State(backend="redis", url="redis://10.0.0.1:7000/0", cluster=True, prefix="gw"))
     try:
@@ -210,8 +210,8 @@ async def test_a_slot_in_migration_degrades_its_request_only():
     from redis.exceptions import AskError, MovedError, TryAgainError
 
     from gateway.settings import State
-    from gateway.signals.redis_store import RedisStore
-    from gateway.signals.store import Shared
+    from gateway.state.redis_store import RedisStore
+    from gateway.state.store import Shared
 
     store = RedisStore(State(backend="redis", url="redis://10.0.0.1:7000/0", cluster=True, prefix="gw",
                              breaker_failures=2))

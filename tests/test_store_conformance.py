@@ -1,4 +1,4 @@
-"""Both state-store backends implement the entity contract (gateway.signals.store) exactly.
+"""Both state-store backends implement the entity contract (gateway.state.store) exactly.
 
 Every test drives a store on an injected clock and checks exact values; the
 ``store`` fixture runs each test against the memory backend and against the
@@ -15,8 +15,8 @@ import uuid
 import pytest
 from redis_support import REDIS_URL, drop_keys, redis_or_skip
 
-from gateway.signals.memory import MemoryStore
-from gateway.signals.store import (
+from gateway.state.memory import MemoryStore
+from gateway.state.store import (
     ACCOUNT_CAP,
     ACCOUNT_KINDS,
     CROWD_CAP,
@@ -59,7 +59,7 @@ ODD = ("", " ", "s:1", "x" * 5000, "Zoë 😀 中文", '"quoted" \\ back/slash',
 
 async def open_redis_store():
     """A RedisStore on the local server under a fresh prefix, or skip."""
-    redis_store = pytest.importorskip("gateway.signals.redis_store")
+    redis_store = pytest.importorskip("gateway.state.redis_store")
     from gateway.settings import State
 
     probe = await redis_or_skip()

@@ -6,8 +6,8 @@ import gc
 import random
 import tracemalloc
 
-from gateway.signals.memory import MemoryStore
-from gateway.signals.store import (
+from gateway.state.memory import MemoryStore
+from gateway.state.store import (
     ACCOUNT_CAP,
     ACCOUNT_KINDS,
     CROWD_CAP,

@@ -21,10 +21,10 @@ import redis.asyncio as aioredis
 from redis_support import REDIS_URL, drop_keys, redis_or_skip
 
 from gateway.settings import State
-from gateway.signals.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from gateway.signals.memory import MemoryStore
-from gateway.signals.redis_store import RedisStore
-from gateway.signals.store import (
+from gateway.state.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from gateway.state.memory import MemoryStore
+from gateway.state.redis_store import RedisStore
+from gateway.state.store import (
     ACCOUNT_CAP,
     ACCOUNT_KINDS,
     CROWD_CAP,

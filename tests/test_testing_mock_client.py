@@ -75,7 +75,7 @@ async def test_against_your_own_api_a_minted_token_and_any_request(tmp_path):
 
 
 def test_a_refused_token_is_not_counted_as_a_challenge():
-    from gateway.sim.live import outcome
+    from gateway.offline.live import outcome
 
     assert outcome(401) == "unauthenticated" and outcome(401, step_up=True) == "challenged"
     assert (outcome(403), outcome(429), outcome(0), outcome(204)) == ("blocked", "throttled", "failed", "served")

@@ -20,7 +20,7 @@ from gateway.admin.auth import Admin
 from gateway.admin.recorder import _scope
 from gateway.admin.records import AdminRecords, entity_key
 from gateway.metrics import ADMIN_EXCEPTIONS, ADMIN_LIFTS
-from gateway.signals.store import Stick
+from gateway.state.store import Stick
 
 LIFTED = "lifted"  # the rule id a lift's expired record carries
 EXCEPTION_SCOPES = ("account", "device", "prefix")

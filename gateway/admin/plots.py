@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from gateway.admin.records import BUCKET_S
-from gateway.sim.svg import COLOURS, PAD, RIGHT, H, _frame, _sx, _sy
+from gateway.offline.svg import COLOURS, PAD, RIGHT, H, _frame, _sx, _sy
 
 SERIES = {"enforce hits": ("enforce", "hit"), "enforce stops": ("enforce", "stop"),
           "shadow hits": ("shadow", "hit"), "shadow stops": ("shadow", "stop")}

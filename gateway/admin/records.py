@@ -28,7 +28,7 @@ GLOBAL = "admin"  # the hash tag of the lists that are not one entity's
 
 
 def entity_key(kind: str, value: str) -> str:
-    """The state-store key of an entity (gateway.signals.store), as the collector builds it."""
+    """The state-store key of an entity (gateway.state.store), as the collector builds it."""
     from gateway.signals.collector import digest, safe
 
     if kind in ("ip", "prefix"):

@@ -16,7 +16,7 @@ from gateway.auth.jwt_verifier import JWTVerifier
 from gateway.auth.principal import AuthError, Principal
 from gateway.auth.token_cache import VerifiedTokenCache
 from gateway.facts import RequestFacts
-from gateway.responses import www_authenticate
+from gateway.frontdoors.responses import www_authenticate
 from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger("gateway.auth")

@@ -179,8 +179,8 @@ def build_protected_demo(settings: Settings | None = None, engine=None, keys: De
     Given settings (or none: the embedded demo config), the gateway follows the demo's key rotations; given
     an engine, it verifies with whatever keys that engine's config names.
     """
+    from gateway.frontdoors.middleware import GatewayMiddleware
     from gateway.metrics import metrics_app
-    from gateway.middleware import GatewayMiddleware
     from gateway.settings import load_settings
 
     keys = keys or DemoKeys()

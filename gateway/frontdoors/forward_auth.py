@@ -8,7 +8,7 @@
 - otherwise the engine decides, and the answer is 200 with
   ``x-gateway-decision-id``, ``x-gateway-decision`` and ``x-gateway-risk`` for
   the proxy to pass upstream, or the verdict's status, headers and
-  problem+json body (``gateway.responses.render``) for the proxy to return.
+  problem+json body (``gateway.frontdoors.responses.render``) for the proxy to return.
 
 nginx understands only 2xx, 401 and 403 from ``auth_request`` (anything else
 becomes a 500), so for nginx-style checks a 429 or an absorbed answer is sent
@@ -28,7 +28,9 @@ import dataclasses
 import json
 import logging
 
-from gateway.asgi import (
+from gateway.engine import Engine
+from gateway.facts import RequestFacts
+from gateway.frontdoors.asgi import (
     Headers,
     RawHeaders,
     header_map,
@@ -37,8 +39,6 @@ from gateway.asgi import (
     send_raw_response,
     send_response,
 )
-from gateway.engine import Engine
-from gateway.facts import RequestFacts
 from gateway.frontdoors.original_request import (
     ENVOY,
     FORWARDED,
@@ -47,8 +47,8 @@ from gateway.frontdoors.original_request import (
     OriginalRequest,
     read_original,
 )
+from gateway.frontdoors.responses import render
 from gateway.frontdoors.sessions import SessionNotifications
-from gateway.responses import render
 from gateway.routes import TOKEN_ACTION
 from gateway.settings import ConfigError
 from gateway.verdict import Decision, Verdict

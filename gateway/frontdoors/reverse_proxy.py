@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import anyio
 import httpx
 
-from gateway.asgi import ClientGone, send_problem
 from gateway.engine import Engine
+from gateway.frontdoors.asgi import ClientGone, send_problem
+from gateway.frontdoors.middleware import GatewayMiddleware
 from gateway.frontdoors.original_request import has_dot_segment
-from gateway.middleware import GatewayMiddleware
 
 logger = logging.getLogger("gateway.proxy")
 

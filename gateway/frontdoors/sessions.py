@@ -23,11 +23,11 @@ import hmac
 import json
 import os
 
-from gateway.asgi import BodyTooLarge, ClientGone, read_body, send_problem, send_response
 from gateway.auth import AuthError
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
 from gateway.fingerprint.client_ip import ClientIP, parse_ip
+from gateway.frontdoors.asgi import BodyTooLarge, ClientGone, read_body, send_problem, send_response
 
 MAX_NOTIFICATION_BYTES = 16 * 1024
 _FIELDS = {"access_token", "client_ip", "user_agent", "device_id", "tls"}

@@ -1,7 +1,7 @@
 """The learned score: a small calibrated model beside the rules.
 
 Serving needs only this package's plain-Python scorer; training
-(``gateway.model.train``) needs the optional ``[train]`` extra.
+(``gateway.offline.train``) needs the optional ``[train]`` extra.
 """
 
 from pathlib import Path

@@ -15,9 +15,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from gateway import catalogue
 from gateway.model.errors import ModelError
 from gateway.numbers import finite_number
+from gateway.signals import catalogue
 
 FORMAT = 1
 KINDS = ("logistic_regression",)

@@ -13,8 +13,8 @@ import math
 from collections import Counter
 from typing import Any
 
-from gateway import catalogue
 from gateway.model.artifact import round_float
+from gateway.signals import catalogue
 
 # Identities and exact places: memorisable, not behaviour.
 EXCLUDED = frozenset({

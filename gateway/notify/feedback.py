@@ -25,7 +25,7 @@ from gateway.auth import AuthError
 from gateway.metrics import FEEDBACK
 from gateway.notify.links import WAS_ME, Link, LinkError, link_signer_or_none
 from gateway.signals.collector import safe
-from gateway.signals.store import ACCOUNT_PREFIX, SESSION_PREFIX, Stick
+from gateway.state.store import ACCOUNT_PREFIX, SESSION_PREFIX, Stick
 
 audit = logging.getLogger("gateway.audit")
 FALSE_POSITIVE, CONFIRMED = "false_positive", "confirmed"

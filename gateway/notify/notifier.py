@@ -36,7 +36,7 @@ from gateway.notify.links import link_signer_or_none
 from gateway.notify.outbox import Outbox
 from gateway.notify.removals import Done, MemoryRemovals, RedisRemovals
 from gateway.settings import Notify, Settings
-from gateway.signals.store import StateStore, Stick
+from gateway.state.store import StateStore, Stick
 from gateway.tasks import cancel, on_each_wake
 from gateway.verdict import Decision, Verdict
 

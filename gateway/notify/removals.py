@@ -14,7 +14,7 @@ from typing import Protocol
 
 from gateway.signals.collector import safe
 from gateway.signals.lists import MemoryLists, RedisLists
-from gateway.signals.store import SESSION_PREFIX
+from gateway.state.store import SESSION_PREFIX
 
 Done = tuple[str, float, str, str | None, str]  # session, ts, action, target, decision id
 

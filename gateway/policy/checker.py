@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import re2
 
-from gateway.catalogue import Feature, number_text
 from gateway.policy.errors import ExprError
 from gateway.policy.nodes import (
     Binary,
@@ -30,6 +29,7 @@ from gateway.policy.nodes import (
     Select,
     Unary,
 )
+from gateway.signals.catalogue import Feature, number_text
 
 ERROR = "error"  # a subtree already reported; compatible with everything to avoid cascades
 _CATALOGUE_TYPES = {"bool": "bool", "int": "int", "float": "float", "string": "string", "list": "list[dyn]"}

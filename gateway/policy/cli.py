@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gateway import catalogue
 from gateway.policy.loader import load_and_merge
 from gateway.policy.ruleset import format_value
+from gateway.signals import catalogue
 
 
 def lint_main(argv: list[str]) -> int:

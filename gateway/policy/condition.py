@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway import catalogue
 from gateway.policy.checker import Checker
 from gateway.policy.compiler import TruthFn, ValueFn, compile_truth, compile_value
 from gateway.policy.errors import ExprError
 from gateway.policy.nodes import Node
 from gateway.policy.parser import parse_all
+from gateway.signals import catalogue
 
 
 class Condition:

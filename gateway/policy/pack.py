@@ -21,10 +21,10 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gateway import catalogue
 from gateway.messages.families import DEFAULT_REASON, FAMILIES, STOPPING
 from gateway.policy.condition import Condition, ExprErrors, compile_condition
 from gateway.policy.source import node_place, scalar_offset_place
+from gateway.signals import catalogue
 from gateway.signals.collector import STICKY_SCOPES
 from gateway.verdict import Decision
 

@@ -2,13 +2,13 @@
 
 ``plan`` lists the request's ops, one per entity it touches (one
 ``store.exchange``); ``features`` decodes the answers, in the same order, into
-the flat feature mapping named by the catalogue (gateway.signals.features).
+the flat feature mapping named by the catalogue (gateway.signals.catalogue).
 ``birth_ops`` records how a session was born when the token endpoint issues
 its token. Writes that are only known after the answers (a target found in a
 burst, a sticky decision) wait in ``pending`` and travel with the next
 exchange, so a request stays one round trip.
 
-Entity keys (gateway.signals.store):
+Entity keys (gateway.state.store):
 
 =====================================  =========================================
 ``s:<session>``                         birth, recent action times, last location
@@ -50,7 +50,7 @@ from gateway.signals import lockstep, provenance, timing, travel
 from gateway.signals.app_claims import app_features
 from gateway.signals.context import context_features
 from gateway.signals.provenance import digest
-from gateway.signals.store import (
+from gateway.state.store import (
     ACCOUNT_KINDS,
     ACCOUNT_PREFIX,
     ACCOUNT_WINDOWS,

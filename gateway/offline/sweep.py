@@ -19,10 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.settings import Settings
-from gateway.sim.priors import WorldDraw, draw
-from gateway.sim.records import Record, record_from_dict
-from gateway.sim.replay import (
+from gateway.frontdoors.replay import (
     Problems,
     decide,
     load_config,
@@ -30,8 +27,11 @@ from gateway.sim.replay import (
     read_records,
     replay_settings,
 )
-from gateway.sim.summary import flagged
-from gateway.sim.wild import BENIGN_PERSONAS, build_world
+from gateway.offline.priors import WorldDraw, draw
+from gateway.offline.records import Record, record_from_dict
+from gateway.offline.summary import flagged
+from gateway.offline.wild import BENIGN_PERSONAS, build_world
+from gateway.settings import Settings
 
 EXAMPLES_PER_PERSONA = 3
 # The abusive role's own phone actions are benign, but they belong to a victim, not a look-alike persona.

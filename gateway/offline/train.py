@@ -19,11 +19,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import catalogue
 from gateway.model import artifact
-from gateway.model.dataset import Dataset, Row, read_rows
 from gateway.model.encoding import column_names, encode_row, fit_inputs
 from gateway.model.errors import ModelError
+from gateway.offline.dataset import Dataset, Row, read_rows
+from gateway.signals import catalogue
 
 CALIBRATION_FRAC = 0.25  # of the training groups
 TARGET_FPR = 0.001

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from gateway.sim.records import open_bytes
+from gateway.offline.records import open_bytes
 
 T = TypeVar("T")
 EVERY = 2048  # items between updates of the bar: a few per second at replay's speed

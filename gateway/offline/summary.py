@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.sim.decisions import TOKEN_BIRTH
+from gateway.offline.decisions import TOKEN_BIRTH
 
 FLAGGING = frozenset({"block", "challenge", "throttle", "absorb"})
 

@@ -3,7 +3,7 @@
 Each writer takes the world's drawn parameters: how many share a NAT address,
 how heavy a heavy user is, how fast a creator's fans arrive. Personas the
 named scenarios already have (home broadband, travellers, households, social
-media managers, server-side partner apps) are written by gateway.sim.personas
+media managers, server-side partner apps) are written by gateway.offline.personas
 with drawn counts and sizes.
 """
 
@@ -14,7 +14,7 @@ import math
 import random
 from collections.abc import Callable
 
-from gateway.sim.clients import (
+from gateway.offline.clients import (
     ANDROID_MODELS,
     IPHONE_MODELS,
     LOCALES,
@@ -23,11 +23,11 @@ from gateway.sim.clients import (
     new_device_id,
     tls_for,
 )
-from gateway.sim.generate import Traffic
-from gateway.sim.personas import Actor, Targets, _account, _human, _person, benign_action
-from gateway.sim.priors import WorldDraw
-from gateway.sim.timing import human_times, lognormal_gap
-from gateway.sim.world import Network
+from gateway.offline.generate import Traffic
+from gateway.offline.personas import Actor, Targets, _account, _human, _person, benign_action
+from gateway.offline.priors import WorldDraw
+from gateway.offline.timing import human_times, lognormal_gap
+from gateway.offline.world import Network
 
 MORE_ANDROID = (*ANDROID_MODELS, "SM-G991B", "Redmi Note 12", "OnePlus 11", "Pixel 6", "SM-A135F")
 MORE_IPHONE = (*IPHONE_MODELS, "iPhone12,1", "iPhone14,2", "iPhone16,2")

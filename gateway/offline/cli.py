@@ -7,10 +7,10 @@ import sys
 import time
 from collections.abc import Iterable
 
-from gateway.sim.priors import draw
-from gateway.sim.scenarios import SCENARIOS, ScenarioError, build, get_scenario
-from gateway.sim.wild import build_world
-from gateway.sim.world import WorldError
+from gateway.offline.priors import draw
+from gateway.offline.scenarios import SCENARIOS, ScenarioError, build, get_scenario
+from gateway.offline.wild import build_world
+from gateway.offline.world import WorldError
 
 
 def simulate_parser() -> argparse.ArgumentParser:
@@ -44,7 +44,7 @@ def simulate_main(argv: list[str] | None = None) -> int:
         else:
             scenario = get_scenario(args.scenario)
             if args.live:
-                from gateway.sim.live import live_main
+                from gateway.offline.live import live_main
 
                 return live_main(args.live, scenario, args.seed, concurrency=args.concurrency, limit=args.limit,
                                  allow_remote=args.allow_remote)

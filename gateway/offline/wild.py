@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import random
 
-from gateway.sim.generate import Traffic
-from gateway.sim.personas import PERSONAS, Persona
-from gateway.sim.priors import WorldDraw
-from gateway.sim.tokens import DemoIssuer
-from gateway.sim.wild_abuse import all_campaigns
-from gateway.sim.wild_people import WRITERS, ZipfTargets
-from gateway.sim.world import World, load_world
+from gateway.offline.generate import Traffic
+from gateway.offline.personas import PERSONAS, Persona
+from gateway.offline.priors import WorldDraw
+from gateway.offline.tokens import DemoIssuer
+from gateway.offline.wild_abuse import all_campaigns
+from gateway.offline.wild_people import WRITERS, ZipfTargets
+from gateway.offline.world import World, load_world
 
 # People (groups for the group personas) at volume 1; a world multiplies them by its volume.
 BASE = {

@@ -7,12 +7,19 @@ import time
 from pathlib import Path
 
 from gateway.model.errors import ModelError
+from gateway.offline.progress import Progress, note
+from gateway.offline.sweep import (
+    SweepSpec,
+    _settings,
+    combine,
+    default_jobs,
+    run_sweep,
+    run_traffic,
+)
+from gateway.offline.sweep_report import format_table, write_outputs
+from gateway.offline.world import WorldError
 from gateway.policy.errors import PolicyError
 from gateway.settings import ConfigError
-from gateway.sim.progress import Progress, note
-from gateway.sim.sweep import SweepSpec, _settings, combine, default_jobs, run_sweep, run_traffic
-from gateway.sim.sweep_report import format_table, write_outputs
-from gateway.sim.world import WorldError
 
 
 def sweep_main(worlds: int, seed: int, config: str | None, rules: list[str] | None, out_dir: Path | None, *,

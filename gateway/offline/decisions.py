@@ -14,7 +14,7 @@ import json
 import json.encoder
 from typing import Any
 
-from gateway.sim.records import Record
+from gateway.offline.records import Record
 from gateway.verdict import Decision, Verdict
 
 try:  # a faster writer, used where its text is json's (see flat_to_json)

@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from gateway.facts import RequestFacts
+from gateway.frontdoors.responses import render
 from gateway.model.errors import ModelError
+from gateway.offline.decisions import TOKEN_BIRTH, UNPROTECTED, DecisionLines, decision_dict
+from gateway.offline.owner_labels import AS_LABEL, LabelsError, OwnerTally, load_labels
+from gateway.offline.progress import Progress, count_lines, wanted
+from gateway.offline.records import Record, RecordError, open_bytes, parse_record, to_facts
+from gateway.offline.summary import Tally, format_summary
 from gateway.policy.errors import PolicyError
 from gateway.policy.ruleset import RuleSet
-from gateway.responses import render
 from gateway.routes import Match
 from gateway.settings import ConfigError, Route, Settings, load_settings
-from gateway.sim.decisions import TOKEN_BIRTH, UNPROTECTED, DecisionLines, decision_dict
-from gateway.sim.owner_labels import AS_LABEL, LabelsError, OwnerTally, load_labels
-from gateway.sim.progress import Progress, count_lines, wanted
-from gateway.sim.records import Record, RecordError, open_bytes, parse_record, to_facts
-from gateway.sim.summary import Tally, format_summary
 from gateway.verdict import Decision, Verdict
 
 TOKEN_ACTION = "token"  # the route table's match kind for the token endpoint

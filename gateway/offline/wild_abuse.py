@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from gateway.sim.generate import Traffic
-from gateway.sim.personas import (
+from gateway.offline.generate import Traffic
+from gateway.offline.personas import (
     ABUSE,
     PERSONAS,
     Actor,
@@ -24,9 +24,9 @@ from gateway.sim.personas import (
     _account,
     _person,
 )
-from gateway.sim.priors import WorldDraw
-from gateway.sim.timing import DAY, awake, human_times, lognormal_gap
-from gateway.sim.wild_people import app_device
+from gateway.offline.priors import WorldDraw
+from gateway.offline.timing import DAY, awake, human_times, lognormal_gap
+from gateway.offline.wild_people import app_device
 
 JITTERS = ("fixed", "uniform", "lognormal", "bursts")
 LEVEL_EVASION = {0: "crude", 1: "medium", 2: "medium", 3: "careful"}
@@ -38,7 +38,7 @@ SIZES = {"password_sharing": 12, "collusion_ring": 20, "like_farm": 30, "leaked_
 
 @dataclass(slots=True)
 class Knobs:
-    """One campaign's choices, read by gateway.sim.personas while it writes the campaign."""
+    """One campaign's choices, read by gateway.offline.personas while it writes the campaign."""
 
     level: int
     jitter: str

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.model.errors import ModelError
-from gateway.sim.summary import Confusion, flagged
+from gateway.offline.summary import Confusion, flagged
 
 
 def _outcomes(lines: Iterable[dict[str, Any]]) -> dict[str, tuple[bool, str, dict[str, Any]]]:
@@ -115,8 +115,8 @@ def format_markdown(result: dict[str, Any], title: str = "Rules alone vs rules +
 
 async def evaluate_model(settings, traffic: list[str], model_path: str | Path) -> dict[str, Any]:
     """Replay ``traffic`` through the serving engine without and with the model, and compare."""
+    from gateway.frontdoors.replay import Problems, decide_records, read_records, replay_settings
     from gateway.model.scorer import Scorer
-    from gateway.sim.replay import Problems, decide_records, read_records, replay_settings
 
     Scorer.load(model_path)  # refuse a bad artifact before replaying anything
     runs = []
@@ -189,9 +189,9 @@ def evaluate_main(argv: list[str]) -> int:
 
 
 async def _simulate_and_evaluate(args) -> dict[str, Any]:
+    from gateway.frontdoors.replay import load_config
     from gateway.model import DEFAULT_MODEL
     from gateway.settings import ConfigError
-    from gateway.sim.replay import load_config
 
     try:
         settings = load_config(args.config)
@@ -205,7 +205,7 @@ async def _simulate_and_evaluate(args) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise ModelError(f"{args.input}: not UTF-8 text (byte {exc.start})") from None
     else:
-        from gateway.sim.scenarios import ScenarioError, build, get_scenario
+        from gateway.offline.scenarios import ScenarioError, build, get_scenario
 
         try:
             traffic = list(build(get_scenario(args.scenario), args.seed).lines())

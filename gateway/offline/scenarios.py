@@ -11,10 +11,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from gateway.sim.generate import Traffic
-from gateway.sim.personas import ABUSE, BENIGN, EVASIONS, Persona, populate
-from gateway.sim.tokens import DemoIssuer
-from gateway.sim.world import World, load_world
+from gateway.offline.generate import Traffic
+from gateway.offline.personas import ABUSE, BENIGN, EVASIONS, Persona, populate
+from gateway.offline.tokens import DemoIssuer
+from gateway.offline.world import World, load_world
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from gateway.sim.clients import Device
-from gateway.sim.tokens import DemoIssuer
-from gateway.sim.world import World
+from gateway.offline.clients import Device
+from gateway.offline.tokens import DemoIssuer
+from gateway.offline.world import World
 
 EDGE_PROXY = "127.0.0.1"  # the trusted proxy every simulated request arrives through
 TOKEN_PATH = "/oauth/token"
@@ -61,7 +61,7 @@ class Traffic:
         self._events: list[tuple[float, int, dict[str, Any]]] = []
         self._seq = 0
         self._campaigns = 0
-        # Drawn worlds set this (gateway.sim.wild.Knobs): per-campaign abuse choices. None: as named scenarios.
+        # Drawn worlds set this (gateway.offline.wild.Knobs): per-campaign abuse choices. None: as named scenarios.
         self.knobs: Any = None
 
     # -- ids ------------------------------------------------------------------

@@ -27,12 +27,12 @@ functions, never one Lua value per member, and a list of texts (a target's
 records, a crowd, an account's peers) is one string that the script splices
 and hands back whole, split in Python.
 
-Semantics are those of ``gateway.signals.store`` exactly, and identical to
-``gateway.signals.memory`` (the conformance tests drive both): expiries and
+Semantics are those of ``gateway.state.store`` exactly, and identical to
+``gateway.state.memory`` (the conformance tests drive both): expiries and
 windows are judged on the ``now`` given to ``exchange``, never on Redis's
 clock, with the same double arithmetic (``now`` crosses the wire as Python's
 exact shortest ``repr``; the script's constants are formatted from
-``gateway.signals.store``). The reply is one string of packed answers:
+``gateway.state.store``). The reply is one string of packed answers:
 action times come back as packed little-endian doubles, so they round-trip
 bit for bit, and texts verbatim (see ``decode``).
 One documented difference: a recency set keeps its members as the first 96
@@ -112,10 +112,10 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.settings import State, redis_state_problem
-from gateway.signals import store as contract
-from gateway.signals.breaker import CLOSED, CircuitBreaker
-from gateway.signals.memory import MemoryStore
-from gateway.signals.store import (
+from gateway.state import store as contract
+from gateway.state.breaker import CLOSED, CircuitBreaker
+from gateway.state.memory import MemoryStore
+from gateway.state.store import (
     ACCOUNT_KINDS,
     ACCOUNT_WINDOWS,
     HOURS,

@@ -1,6 +1,6 @@
 """The in-process state store: one small record per entity, bounded, on the caller's clock.
 
-Implements the contract in ``gateway.signals.store`` exactly as the Redis
+Implements the contract in ``gateway.state.store`` exactly as the Redis
 backend does (both are driven by the same conformance tests).
 
 Layout, chosen for speed and bytes per entity: one ``dict`` of entity key ->
@@ -29,7 +29,7 @@ from itertools import islice
 from math import floor
 from sys import intern
 
-from gateway.signals.store import (
+from gateway.state.store import (
     ACCOUNT_CAP,
     ACCOUNT_KINDS,
     ACCOUNT_WINDOWS,

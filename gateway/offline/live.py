@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from gateway.sim.personas import Persona
-from gateway.sim.scenarios import Scenario, build
+from gateway.offline.personas import Persona
+from gateway.offline.scenarios import Scenario, build
 
 _SKIP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
 OUTCOMES = {200: "served", 201: "served", 204: "served", 403: "blocked", 429: "throttled"}

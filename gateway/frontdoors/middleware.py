@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 
-from gateway.asgi import header_map, send_problem, send_response
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
-from gateway.responses import render
+from gateway.frontdoors.asgi import header_map, send_problem, send_response
+from gateway.frontdoors.responses import render
 from gateway.routes import TOKEN_ACTION
 from gateway.settings import Settings
 
 _MAX_TOKEN_RESPONSE = 64 * 1024
-logger = logging.getLogger("gateway.middleware")
+logger = logging.getLogger("gateway.frontdoors.middleware")
 
 
 def route_path(scope) -> str:

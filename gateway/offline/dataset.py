@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway import catalogue
 from gateway.model.errors import ModelError
+from gateway.signals import catalogue
 
 LABELS = {"abuse": 1, "benign": 0}
 

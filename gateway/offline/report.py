@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from gateway.sim.personas import EVASIONS
-from gateway.sim.summary import Confusion, flagged
-from gateway.sim.svg import curve, histogram
+from gateway.offline.personas import EVASIONS
+from gateway.offline.summary import Confusion, flagged
+from gateway.offline.svg import curve, histogram
 
 # The figures the project aims for (see the README's evaluation section).
 TARGET_PRECISION = 0.99

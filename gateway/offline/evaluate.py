@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.frontdoors.replay import decide_records, load_config, replay_settings
 from gateway.model.errors import ModelError
+from gateway.offline.progress import Progress, note, wanted
+from gateway.offline.records import record_from_dict
+from gateway.offline.report import Evaluation, evaluate, to_html, to_markdown
+from gateway.offline.scenarios import SCENARIOS, ScenarioError, build, get_scenario
+from gateway.offline.world import WorldError
 from gateway.policy.errors import PolicyError
 from gateway.settings import ConfigError, Settings
-from gateway.sim.progress import Progress, note, wanted
-from gateway.sim.records import record_from_dict
-from gateway.sim.replay import decide_records, load_config, replay_settings
-from gateway.sim.report import Evaluation, evaluate, to_html, to_markdown
-from gateway.sim.scenarios import SCENARIOS, ScenarioError, build, get_scenario
-from gateway.sim.world import WorldError
 
 TRAFFIC_FILE = "traffic.jsonl"
 
@@ -78,13 +78,13 @@ def eval_main(argv: list[str] | None = None) -> int:
         parser.error("--keep-traffic needs --out FOLDER to write the traffic into")
     out_dir = Path(args.out) if args.out else None
     if args.traffic is not None:
-        from gateway.sim.sweep_cli import traffic_main
+        from gateway.offline.sweep_cli import traffic_main
 
         return traffic_main(Path(args.traffic), args.config, args.rules, out_dir)
     if args.sweep is not None:
         if args.sweep < 1:
             parser.error("--sweep needs a number of worlds, 1 or more")
-        from gateway.sim.sweep_cli import sweep_main
+        from gateway.offline.sweep_cli import sweep_main
 
         return sweep_main(args.sweep, args.seed, args.config, args.rules, out_dir, jobs=args.jobs,
                           progress=wanted(sys.stderr, quiet=args.quiet), max_hours=args.max_hours)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.sim.clients import (
+from gateway.offline.clients import (
     BROWSERS,
     Device,
     app_device,
@@ -22,9 +22,9 @@ from gateway.sim.clients import (
     tls_for,
     tool_device,
 )
-from gateway.sim.generate import Session, Traffic
-from gateway.sim.timing import bot_times, human_times, lognormal_gap
-from gateway.sim.world import Network
+from gateway.offline.generate import Session, Traffic
+from gateway.offline.timing import bot_times, human_times, lognormal_gap
+from gateway.offline.world import Network
 
 EVASIONS = ("crude", "medium", "careful")
 BENIGN = ("mobile_cgnat", "home_broadband", "traveller", "power_user", "social_manager", "household",
