@@ -43,13 +43,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # nginx_support: the nginx the tests run
 
 from benchkit import APP_UA, free_port, load_average, server_stack, time_decisions, wrk_script  # noqa: E402
+from nginx_support import INSTALL_HINT, nginx_available, running_nginx, server_block  # noqa: E402
 
 from gateway.demo.app import DEMO_CONFIG, DEMO_DIR, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.frontdoors.forward_auth import build_authz_app  # noqa: E402
-from nginx_support import INSTALL_HINT, nginx_available, running_nginx, server_block  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 
 UA = APP_UA

@@ -15,8 +15,8 @@ import random
 import statistics
 import time
 
-from gateway.signals import catalogue
 from gateway.model import DEFAULT_MODEL, Scorer
+from gateway.signals import catalogue
 
 
 def random_features(rng: random.Random) -> dict:

@@ -37,10 +37,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from benchkit import python_pace  # noqa: E402
 
 from gateway.engine import Engine  # noqa: E402
-from gateway.settings import load_settings  # noqa: E402
-from gateway.offline.records import parse_record, to_facts  # noqa: E402
 from gateway.frontdoors.replay import DEMO_CONFIG, replay, replay_settings  # noqa: E402
+from gateway.offline.records import parse_record, to_facts  # noqa: E402
 from gateway.offline.scenarios import build, get_scenario  # noqa: E402
+from gateway.settings import load_settings  # noqa: E402
 
 TARGET = 10_000  # records/s on one core (issue 5)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.signals.catalogue import all_features  # noqa: E402
 from gateway.settings import reference  # noqa: E402
+from gateway.signals.catalogue import all_features  # noqa: E402
 
 
 def config_table() -> str:
