@@ -33,6 +33,7 @@ from gateway.policy import RuleSet, RuleSetWatcher
 from gateway.routes import Match, RouteTable
 from gateway.settings import Settings
 from gateway.signals.collector import Plan, SignalCollector
+from gateway.state.keys import Pin
 from gateway.state.memory import MemoryStore
 from gateway.state.store import StateStore, Stick
 from gateway.verdict import RANK, Decision, Verdict
@@ -40,7 +41,7 @@ from gateway.verdict import RANK, Decision, Verdict
 logger = logging.getLogger("gateway.engine")
 Context = tuple[Principal | None, Fingerprint, dict | None]  # who, from where, the feature values (None: refused)
 
-REVOKE = "revoke"  # the sticky record of a revoked session: "revoke|<rule id>|<until>"
+REVOKE = "revoke"  # the sticky decision of a revoked session
 REVOKED_DESCRIPTION = "the session was revoked; sign in again"
 
 _MAX_BODY = 64 * 1024  # token responses larger than this are not parsed
@@ -248,14 +249,14 @@ class Engine:
         ev = self.rules.current.evaluate(features, extra)
         stuck = [] if ev.sticky else None
         for s in ev.sticky:
-            record = f"{s.decision}|{s.rule_id}|{now + s.ttl_s:.0f}"
+            record = Pin(s.decision, s.rule_id, now + s.ttl_s).encode()
             for key in self.collector.sticky_keys(plan, s.scope):  # written with the next exchange
                 self.collector.defer(Stick(key, record, now + s.ttl_s))
                 stuck.append((key, record, now + s.ttl_s))  # type: ignore[union-attr]
         revoke = ev.revoke and not self.shadow
         if revoke:  # after the other sticks: the session's one sticky slot ends up holding the revocation
             until = now + self.settings.notify.revoke_for_s
-            stick = Stick(plan.scope_keys[0], f"{REVOKE}|{ev.decided_by or 'revoke'}|{until:.0f}", until)
+            stick = Stick(plan.scope_keys[0], Pin(REVOKE, ev.decided_by or "revoke", until).encode(), until)
             stuck = [*(stuck or ()), (stick.key, stick.decision, until)]
             # every replica sees it at once, not at the next exchange; where it cannot be sent now, with that one
             if self.notifier is None or not self.notifier.revoke_now(stick, now):
@@ -274,7 +275,7 @@ class Engine:
         """An earlier sticky decision in any of this request's scopes answers without re-deciding."""
         best = None
         for scope, raw in found:
-            decision, rule_id, until = raw.split("|", 2)
+            decision, rule_id, until = Pin.parse(raw)
             # a revocation ranks just after an allow (the owner's exception replaces it on the same session)
             d = Decision.UNAUTHENTICATED if decision == REVOKE else Decision(decision)
             rank = 0.5 if d is Decision.UNAUTHENTICATED else RANK[d]
@@ -285,7 +286,7 @@ class Engine:
         d, rule_id, scope, until, _ = best
         if self.metrics:  # the rule's own hit was counted once, when it made the decision
             STICKY_REPEATS.labels(rule=rule_id, scope=scope).inc()
-        remaining = max(1, int(float(until) - now))
+        remaining = max(1, int(until - now))
         if d is Decision.UNAUTHENTICATED:
             v = Verdict(self._next_id(), d, True, rules=[rule_id], sticky=True, reason=REVOKED, decided_by=rule_id,
                         explain=f"unauthenticated: session revoked by {rule_id}, for {remaining} s more")

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from gateway.frontdoors import asgi
 from gateway.demo.app import DEMO_CONFIG, issue_token
 from gateway.engine import Engine
 from gateway.facts import RequestFacts
+from gateway.frontdoors import asgi
 from gateway.frontdoors.asgi import header_map, send_raw_response, send_response
 from gateway.frontdoors.middleware import GatewayMiddleware
 from gateway.frontdoors.responses import render

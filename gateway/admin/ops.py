@@ -17,9 +17,9 @@ from typing import Any
 
 from gateway.admin.audit import AuditLog
 from gateway.admin.auth import Admin
-from gateway.admin.recorder import _scope
-from gateway.admin.records import AdminRecords, entity_key
+from gateway.admin.records import AdminRecords
 from gateway.metrics import ADMIN_EXCEPTIONS, ADMIN_LIFTS
+from gateway.state.keys import entity_key, scope_of
 from gateway.state.store import Stick
 
 LIFTED = "lifted"  # the rule id a lift's expired record carries
@@ -101,9 +101,9 @@ class Operations:
             target = {"account": account}
         elif scope == "entity" and key is not None:  # a key as the sticky list shows it
             value = text_of("key", key)
-            if not value.startswith(("s:", "a:", "ip:", "pfx:", "dev:")):
+            if scope_of(value) == "shared":
                 raise BadInput("key", "an entity key starts with s:, a:, ip:, pfx: or dev:")
-            keys = {value: _scope(value)}
+            keys = {value: scope_of(value)}
             target = {"entity": value}
         elif scope is not None and key is not None:
             if scope not in LIFT_SCOPES:

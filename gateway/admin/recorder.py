@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.admin.records import BUCKET_S, AdminRecords
 from gateway.metrics import ADMIN_RECORD_DROPS
+from gateway.state.keys import Pin, scope_of
 from gateway.tasks import cancel, on_each_wake
 from gateway.verdict import Decision
 
@@ -102,8 +103,8 @@ class Recorder:
                 names.update(n for n, _ in v.top_features)
                 entry["matched_features"] = {n: _plain(features.get(n)) for n in sorted(names)}
             for key, record, until in v.stuck or ():
-                decision, rule, _ = record.split("|", 2)
-                stickies.append({"key": key, "scope": _scope(key), "decision": decision, "rule": rule,
+                pin = Pin.parse(record)
+                stickies.append({"key": key, "scope": scope_of(key), "decision": pin.decision, "rule": pin.rule,
                                  "until": until, "account": entry["subject"], "decision_id": v.decision_id,
                                  "at": f.ts, "by": "rule"})
             decisions.append(entry)
@@ -127,14 +128,6 @@ class Recorder:
 
 def _add(counts: dict[tuple[int, str], int], bucket: int, field: str) -> None:
     counts[bucket, field] = counts.get((bucket, field), 0) + 1
-
-
-def _scope(key: str) -> str:
-    for prefix, scope in (("s:", "session"), ("a:", "account"), ("dev:", "device"), ("pfx:", "prefix"),
-                          ("ip:", "ip")):
-        if key.startswith(prefix):
-            return scope
-    return "shared"
 
 
 def _plain(value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.settings import Settings
 from gateway.signals.lists import MemoryLists, RedisLists
+from gateway.state.keys import entity_key, safe
 
 BUCKET_S = 300  # rule counts are kept in five-minute buckets
 DAY_BUCKETS = 288
@@ -23,21 +24,7 @@ RECENT_MAX = 500  # decisions in the live view
 STICKY_MAX = 20  # sticky notes kept per entity and per account
 EXCEPTIONS_MAX = 1000  # exception grants and revocations kept
 INDEXED = ("account", "session", "ip", "device")  # what decisions are found by
-ENTITY = {"account": "a:", "session": "s:", "ip": "ip:", "device": "dev:", "prefix": "pfx:"}
 GLOBAL = "admin"  # the hash tag of the lists that are not one entity's
-
-
-def entity_key(kind: str, value: str) -> str:
-    """The state-store key of an entity (gateway.state.store), as the collector builds it."""
-    from gateway.signals.collector import digest, safe
-
-    if kind in ("ip", "prefix"):
-        return ENTITY[kind] + value
-    if kind == "device":
-        return ENTITY[kind] + digest(value)
-    return ENTITY[kind] + safe(value)
-
-
 class AdminRecords:
     def __init__(self, settings: Settings) -> None:
         a = settings.admin
@@ -187,8 +174,6 @@ class AdminRecords:
         return out
 
     def _id_key(self, decision_id: str) -> str:
-        from gateway.signals.collector import safe
-
         return f"{self._prefix}:{{d:{safe(decision_id)}}}:decision"
 
     def _bucket_key(self, bucket: int) -> str:

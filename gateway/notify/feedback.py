@@ -24,8 +24,8 @@ from urllib.parse import parse_qs
 from gateway.auth import AuthError
 from gateway.metrics import FEEDBACK
 from gateway.notify.links import WAS_ME, Link, LinkError, link_signer_or_none
-from gateway.signals.collector import safe
-from gateway.state.store import ACCOUNT_PREFIX, SESSION_PREFIX, Stick
+from gateway.state.keys import ACCOUNT_PREFIX, SESSION_PREFIX, Pin, safe
+from gateway.state.store import Stick
 
 audit = logging.getLogger("gateway.audit")
 FALSE_POSITIVE, CONFIRMED = "false_positive", "confirmed"
@@ -83,8 +83,8 @@ class Feedback:
 
     async def _lift(self, link: Link, now: float) -> None:
         until = now + self.exception_s
-        ops = [Stick(SESSION_PREFIX + safe(link.session), f"allow|{LIFTED_BY}|{until:.0f}", until),
-               Stick(ACCOUNT_PREFIX + safe(link.account), f"allow|{LIFTED_BY}|{now:.0f}", now)]
+        ops = [Stick(SESSION_PREFIX + safe(link.session), Pin("allow", LIFTED_BY, until).encode(), until),
+               Stick(ACCOUNT_PREFIX + safe(link.account), Pin("allow", LIFTED_BY, now).encode(), now)]
         result = await self.engine.store.exchange(ops, now)
         if result.degraded:  # the local fallback has it; the shared state will when Redis is back
             audit.warning("owner answer for session %s lifted on local state only", link.session)

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from gateway.signals.collector import safe
 from gateway.signals.lists import MemoryLists, RedisLists
-from gateway.state.store import SESSION_PREFIX
+from gateway.state.keys import SESSION_PREFIX, safe
 
 Done = tuple[str, float, str, str | None, str]  # session, ts, action, target, decision id
 

@@ -49,20 +49,28 @@ from gateway.settings import Settings
 from gateway.signals import lockstep, provenance, timing, travel
 from gateway.signals.app_claims import app_features
 from gateway.signals.context import context_features
-from gateway.signals.provenance import digest
+from gateway.state.keys import (
+    ACCOUNT_PREFIX,
+    ASN_PREFIX,
+    CROWD_PREFIX,
+    DEVICE_PREFIX,
+    IP_PREFIX,
+    NET_PREFIX,
+    SESSION_PREFIX,
+    TARGET_PREFIX,
+    TLS_UA_PREFIX,
+    digest,
+    safe,
+)
 from gateway.state.store import (
     ACCOUNT_KINDS,
-    ACCOUNT_PREFIX,
     ACCOUNT_WINDOWS,
     CROWD_CAP,
-    CROWD_PREFIX,
     DAY,
     HOUR,
     LIVE,
     MINUTE,
-    SESSION_PREFIX,
     SHARED_CAP,
-    TARGET_PREFIX,
     Account,
     Birth,
     Crowd,
@@ -97,13 +105,6 @@ _TARGETS_1H, _TARGETS_24H = _count_index("target", HOUR), _count_index("target",
 _BURSTS_1H, _CROWDS_24H = _count_index("burst", HOUR), _count_index("crowd", DAY)
 BORN_MAX = 65_536  # sessions remembered as having a birth; past it the table starts over
 PENDING_MAX = 4096  # writes waiting for the next exchange; past it the oldest are dropped
-
-
-def safe(part: str) -> str:
-    """A key part from client-controlled text: itself when short and plain, else a digest."""
-    if len(part) <= 64 and "#" not in part and "{" not in part and "}" not in part:
-        return part
-    return "~" + digest(part)
 
 
 class Plan:
@@ -185,9 +186,9 @@ class SignalCollector:
         # Session: birth (first use records one), times, last location.
         s_key = SESSION_PREFIX + safe(sid)
         a_key = p.account_key = ACCOUNT_PREFIX + safe(account)
-        ip_key = "ip:" + fp.ip
-        pfx_key = "pfx:" + prefix
-        dev_key = "dev:" + device_digest if device_digest else None
+        ip_key = IP_PREFIX + fp.ip
+        pfx_key = NET_PREFIX + prefix
+        dev_key = DEVICE_PREFIX + device_digest if device_digest else None
         p.i_session = len(ops)
         first_use = "" if s_key in self._born else provenance.encode(
             "u", ts, prefix, asn, net_class, country, device_digest, fp.ua_platform, tls_digest, client, ua_digest)
@@ -201,13 +202,13 @@ class SignalCollector:
         ops.append(Shared(pfx_key, account, sid))
         if asn is not None:
             sharing.append(("asn", len(ops)))
-            ops.append(Shared("asn:" + asn_key, account, sid))
+            ops.append(Shared(ASN_PREFIX + asn_key, account, sid))
         if dev_key is not None:
             sharing.append(("device", len(ops)))
             ops.append(Shared(dev_key, account, sid))
         if tls_digest:
             sharing.append(("tls_ua", len(ops)))
-            ops.append(Shared(f"tu:{tls_digest}{ua_digest}", account, sid))
+            ops.append(Shared(TLS_UA_PREFIX + tls_digest + ua_digest, account, sid))
 
         # Account: where it acts from, its live sessions, its timing and travel, its targets.
         target = facts.target

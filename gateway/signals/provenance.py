@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from zlib import crc32
 
 # Token claims that describe the network the token was issued to, when the
 # issuer adds them; they override what the gateway saw at the token endpoint
@@ -21,26 +20,6 @@ CLAIM_IP = "ip"
 CLAIM_ASN = "asn"
 CLAIM_CLASS = "net_class"
 CLAIM_COUNTRY = "country"
-
-
-_DIGESTS: dict[str, str] = {}
-_DIGESTS_MAX = 65_536  # user agents, TLS fingerprints and device ids repeat: remember the recent ones
-_CACHED_MAX_CHARS = 512  # longer values are digested each time, not kept
-
-
-def digest(value: str | None) -> str:
-    """A short stable digest (CRC-32, 8 hex) for equality checks and bounded keys."""
-    if not value:
-        return ""
-    d = _DIGESTS.get(value)
-    if d is None:
-        d = f"{crc32(value.encode('utf-8', 'surrogatepass')):08x}"
-        if len(value) > _CACHED_MAX_CHARS:  # a long value would make the cache's keys its memory
-            return d
-        if len(_DIGESTS) >= _DIGESTS_MAX:
-            _DIGESTS.clear()  # a flood of fresh values costs a recomputation, never memory
-        _DIGESTS[value] = d
-    return d
 
 
 def prefix_of(ip: str) -> str | None:

@@ -156,17 +156,17 @@ Exact rules (where the text above leaves room; both backends follow them)
       Days likewise. A fresh account has bucket 0 with count 0.
     - Stick replaces the entity's sticky decision whatever its ``until``. It
       names a session, account or shared entity, never a target or a crowd.
-    - Result types: Session ``(str | None, list[float], str | None, str |
-      None, int, int)``; Shared ``(int, int, int, int, str | None)``; Account
-      ``(list[int], list[float], list[int], int, int, int, int, str | None,
-      list[str], str | None)``; Target ``list[str]``; Crowd ``list[str] | None``; Birth, Mark,
-      Peers, Stick ``None``.
+    - Result types: Session ``SessionSeen``; Shared ``SharedSeen``; Account
+      ``AccountSeen`` (typed records below); Target ``list[str]``; Crowd
+      ``list[str] | None``; Birth, Mark, Peers, Stick ``None``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from gateway.state.keys import ACCOUNT_PREFIX, CROWD_PREFIX, SESSION_PREFIX, TARGET_PREFIX
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -202,7 +202,6 @@ ACCOUNT_CAP = 64  # members kept per kind and account
 SLOT_S = 600.0  # activity is counted in 10-minute slots
 HOURS = 24  # clock hours of activity kept per account
 
-SESSION_PREFIX, ACCOUNT_PREFIX, TARGET_PREFIX, CROWD_PREFIX = "s:", "a:", "t:", "c:"
 
 TARGET_TTL = 300.0
 TARGET_MAX = 32
@@ -290,6 +289,42 @@ class Stick:
 
 
 Op = Birth | Session | Shared | Account | Target | Crowd | Mark | Peers | Stick
+
+
+class SessionSeen(NamedTuple):
+    """A Session op's answer."""
+
+    birth: str | None  # the birth record before this op
+    times: list[float]  # earlier action times, newest first
+    loc: str | None  # the previous use's location record
+    sticky: str | None  # the live sticky decision (gateway.state.keys.Pin)
+    moves: int
+    switches: int
+
+
+class SharedSeen(NamedTuple):
+    """A Shared op's answer: distinct accounts and sessions over their windows."""
+
+    accounts_10m: int
+    accounts_1h: int
+    accounts_24h: int
+    sessions_1h: int
+    sticky: str | None
+
+
+class AccountSeen(NamedTuple):
+    """An Account op's answer."""
+
+    counts: list[int]  # per ACCOUNT_KINDS kind, per its ACCOUNT_WINDOWS window (flat)
+    times: list[float]
+    hours: list[int]
+    hour_n: int
+    hour_prev: int
+    day_n: int
+    day_prev: int
+    loc: str | None
+    peers: list[str]
+    sticky: str | None
 
 
 @dataclass(slots=True)
