@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from gateway.errors import ConfigError
 from gateway.numbers import finite_number
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +39,6 @@ def resolve_path(path: str, base: str | Path | None = None) -> str:
 
 # A route template's parameter: {name} is one path segment, {name:path} the rest of the path (slashes too)
 ROUTE_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:path)?}")
-
-
-class ConfigError(ValueError):
-    """A config file problem a person can fix; the message names the place and the fix."""
 
 
 @dataclass(frozen=True, slots=True)

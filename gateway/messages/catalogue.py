@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 from babel.core import negotiate_locale
 
+from gateway.errors import ConfigError
 from gateway.messages.families import ENTRIES, THIRD_PARTY_APP, family_slug
-from gateway.settings import ConfigError
 
 FIELDS = ("title", "detail")
 PLACEHOLDERS = ("decision_id", "retry_after")
