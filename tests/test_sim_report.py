@@ -8,7 +8,7 @@ import pytest
 
 from gateway.offline.live import LiveError, check_url
 from gateway.offline.report import evaluate, pr_curve, threshold_marks, to_html, to_markdown
-from gateway.offline.svg import PAD, RIGHT, TOP, H, curve, label_box
+from gateway.svg import PAD, RIGHT, TOP, H, curve, label_box
 
 
 def row(label: str, decision: str, risk: float, **meta) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from gateway.admin.records import BUCKET_S
-from gateway.offline.svg import COLOURS, PAD, RIGHT, H, _frame, _sx, _sy
+from gateway.svg import COLOURS, PAD, RIGHT, H, frame, sx, sy
 
 SERIES = {"enforce hits": ("enforce", "hit"), "enforce stops": ("enforce", "stop"),
           "shadow hits": ("shadow", "hit"), "shadow stops": ("shadow", "stop")}
@@ -45,16 +45,16 @@ def series(counts: dict[int, dict[str, int]], rule: str, now: float, hours: bool
 def chart(rule: str, points: dict[str, list[int]], title: str, x_label: str) -> str:
     top = max(1, max((max(v) for v in points.values()), default=1))
     n = len(next(iter(points.values())))
-    out = _frame(title, x_label, "requests")
+    out = frame(title, x_label, "requests")
     for name, values in points.items():
         if not any(values):
             continue
-        path = " ".join(f"{'M' if i == 0 else 'L'}{_sx(i, 0, max(1, n - 1)):.1f},{_sy(v, top):.1f}"
+        path = " ".join(f"{'M' if i == 0 else 'L'}{sx(i, 0, max(1, n - 1)):.1f},{sy(v, top):.1f}"
                         for i, v in enumerate(values))
         out.append(f'<path d="{path}" fill="none" stroke="{COLOURS[name]}" stroke-width="2"/>')
     for i in range(5):
         y = top * i / 4
-        out.append(f'<text x="{PAD - 4}" y="{_sy(y, top) + 4:.1f}" text-anchor="end">{y:.3g}</text>')
+        out.append(f'<text x="{PAD - 4}" y="{sy(y, top) + 4:.1f}" text-anchor="end">{y:.3g}</text>')
     out.append(f'<text x="{PAD}" y="{H - PAD + 14}">{escape("-" + x_label.split()[-1])}</text>')
     out.append(f'<text x="{RIGHT}" y="{H - PAD + 14}" text-anchor="end">now</text>')
     for i, name in enumerate([name for name, v in points.items() if any(v)] or ["no hits"]):

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.offline.personas import EVASIONS
 from gateway.offline.summary import Confusion, flagged
-from gateway.offline.svg import curve, histogram
+from gateway.svg import curve, histogram
 
 # The figures the project aims for (see the README's evaluation section).
 TARGET_PRECISION = 0.99

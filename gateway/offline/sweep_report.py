@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.offline.priors import PRIORS
-from gateway.offline.svg import FONT, PAD, RIGHT, TOP, H, W
+from gateway.svg import FONT, PAD, RIGHT, TOP, H, W
 
 BAR_PRECISION = 0.995
 BAR_PERSONA_FPR = 0.0005

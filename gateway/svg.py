@@ -1,4 +1,4 @@
-"""Small inline SVG charts for the evaluation report: histograms and a curve, no plotting library."""
+"""Small inline SVG charts (evaluation reports, the admin console): histograms and curves, no plotting library."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ FONT = 11
 COLOURS = {"benign": "#2b7bb9", "abuse": "#d1495b"}
 
 
-def _frame(title: str, x_label: str, y_label: str) -> list[str]:
+def frame(title: str, x_label: str, y_label: str) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" '
         f'aria-label="{escape(title)}" font-family="sans-serif" font-size="{FONT}">',
@@ -22,11 +22,11 @@ def _frame(title: str, x_label: str, y_label: str) -> list[str]:
     ]
 
 
-def _sx(x: float, lo: float, hi: float) -> float:
+def sx(x: float, lo: float, hi: float) -> float:
     return PAD + (x - lo) / ((hi - lo) or 1.0) * (RIGHT - PAD)
 
 
-def _sy(y: float, top: float) -> float:
+def sy(y: float, top: float) -> float:
     return H - PAD - y / (top or 1.0) * (H - PAD - TOP)
 
 
@@ -46,14 +46,14 @@ def histogram(series: dict[str, list[float]], title: str, x_label: str, bins: in
             counts[min(int((v - lo) / width), bins - 1)] += 1
         shares[name] = [c / len(vs) if vs else 0.0 for c in counts]
     top = max(max(s) for s in shares.values()) or 1.0
-    out = _frame(title, x_label, "share of actions")
+    out = frame(title, x_label, "share of actions")
     for name, s in shares.items():
         colour = COLOURS.get(name, "#666")
         for i, share in enumerate(s):
             if share <= 0:
                 continue
-            x0, x1 = _sx(lo + i * width, lo, hi), _sx(lo + (i + 1) * width, lo, hi)
-            y = _sy(share, top)
+            x0, x1 = sx(lo + i * width, lo, hi), sx(lo + (i + 1) * width, lo, hi)
+            y = sy(share, top)
             out.append(f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 1, 1):.1f}" '
                        f'height="{H - PAD - y:.1f}" fill="{colour}" fill-opacity="0.55"/>')
     out += _ticks(lo, hi, top)
@@ -67,12 +67,12 @@ def curve(points: list[tuple[float, float]], title: str, x_label: str, y_label: 
     """A line through (x, y) points on [0, 1] x [0, 1], with optional labelled marks."""
     if not points:
         return ""
-    out = _frame(title, x_label, y_label)
-    path = " ".join(f"{'M' if i == 0 else 'L'}{_sx(x, 0, 1):.1f},{_sy(y, 1):.1f}" for i, (x, y) in enumerate(points))
+    out = frame(title, x_label, y_label)
+    path = " ".join(f"{'M' if i == 0 else 'L'}{sx(x, 0, 1):.1f},{sy(y, 1):.1f}" for i, (x, y) in enumerate(points))
     out.append(f'<path d="{path}" fill="none" stroke="{COLOURS["abuse"]}" stroke-width="2"/>')
     taken: list[tuple[float, float, float, float]] = []
     for x, y, label in marks:
-        cx, cy = _sx(x, 0, 1), _sy(y, 1)
+        cx, cy = sx(x, 0, 1), sy(y, 1)
         out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="#222"/>')
         tx, ty, anchor = place_label(cx, cy, label, taken)
         out.append(f'<text x="{tx:.1f}" y="{ty:.1f}" text-anchor="{anchor}">{escape(label)}</text>')
@@ -123,9 +123,9 @@ def _ticks(lo: float, hi: float, top: float) -> list[str]:
     out = []
     for i in range(5):
         x = lo + (hi - lo) * i / 4
-        out.append(f'<text x="{_sx(x, lo, hi):.1f}" y="{H - PAD + 14}" text-anchor="middle">{x:.3g}</text>')
+        out.append(f'<text x="{sx(x, lo, hi):.1f}" y="{H - PAD + 14}" text-anchor="middle">{x:.3g}</text>')
         y = top * i / 4
-        out.append(f'<text x="{PAD - 4}" y="{_sy(y, top) + 4:.1f}" text-anchor="end">{y:.2g}</text>')
+        out.append(f'<text x="{PAD - 4}" y="{sy(y, top) + 4:.1f}" text-anchor="end">{y:.2g}</text>')
     return out
 
 
