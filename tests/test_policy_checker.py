@@ -105,3 +105,14 @@ def test_comparison_outside_the_documented_range_is_an_error(text, pos, words):
 ])
 def test_comparison_inside_the_range_is_fine(text):
     compile_condition(text)
+
+
+def test_the_language_reference_lists_every_function_of_the_table():
+    from pathlib import Path
+
+    from gateway.policy.functions import FUNCTIONS
+
+    reference = Path(__file__).parents[1] / "gateway" / "policy" / "README.md"
+    [row] = [line for line in reference.read_text().splitlines() if line.startswith("| functions |")]
+    listed = {word.split("(")[0].split(".")[-1] for word in row.split("`") if "(" in word}
+    assert listed == set(FUNCTIONS)

@@ -1,21 +1,18 @@
 """Check a parsed condition against the feature catalogue: names, types, functions.
 
 Resolves dotted names to catalogue features (the longest dotted prefix that is
-a feature), gives every node a type, compiles regexes (RE2) and CIDR lists once,
-and collects every error with its offset. Types: bool, int, float, string,
-null, list[T] (T may be dyn: unknown element type); int and float are both
-numbers.
+a feature), gives every node a type (gateway.policy.types), types function
+calls by their entries in gateway.policy.functions (which compile regexes and
+CIDR lists once), and collects every error with its offset.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 from collections.abc import Callable
 
-import re2
-
 from gateway.policy.errors import ExprError
+from gateway.policy.functions import FUNCTIONS, operand_types
 from gateway.policy.nodes import (
     Binary,
     Call,
@@ -29,36 +26,10 @@ from gateway.policy.nodes import (
     Select,
     Unary,
 )
+from gateway.policy.types import ERROR, element, kind, plural
 from gateway.signals.catalogue import Feature, number_text
 
-ERROR = "error"  # a subtree already reported; compatible with everything to avoid cascades
 _CATALOGUE_TYPES = {"bool": "bool", "int": "int", "float": "float", "string": "string", "list": "list[dyn]"}
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # errors are reported with their place, not on stderr
-
-FUNCTIONS = {
-    "size": "size(x) or x.size(): length of a string or list",
-    "has": "has(feature): the feature is present for this request",
-    "startsWith": "s.startsWith(prefix)",
-    "endsWith": "s.endsWith(suffix)",
-    "contains": "s.contains(part)",
-    "matches": "s.matches(regex): RE2 search, pattern must be a literal",
-    "inCidr": "inCidr(ip, \"cidr\") or inCidr(ip, [\"cidr\", ...])",
-    "min": "min(a, b, ...)",
-    "max": "max(a, b, ...)",
-}
-
-
-def kind(t: str) -> str:
-    if t in ("int", "float"):
-        return "number"
-    if t.startswith("list"):
-        return "list"
-    return t
-
-
-def element(t: str) -> str:
-    return t[5:-1] if t.startswith("list[") else "dyn"
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -95,7 +66,7 @@ class Checker:
     def check_condition(self, root: Node) -> None:
         t = self.visit(root)
         if t not in ("bool", ERROR):
-            self.error(root.pos, f"a condition must be true or false, but this is {_plural(t)}")
+            self.error(root.pos, f"a condition must be true or false, but this is {plural(t)}")
 
     def error(self, pos: int, message: str) -> str:
         self.errors.append(ExprError(pos, message))
@@ -158,7 +129,7 @@ class Checker:
                 self.error(item.pos, "lists of lists are not supported")
                 continue
             if not _compatible(elem, t) and elem != "null" and t != "null":
-                self.error(item.pos, f"list mixes {_plural(elem)} and {_plural(t)}")
+                self.error(item.pos, f"list mixes {plural(elem)} and {plural(t)}")
                 continue
             elem = _join(elem, t)
         return f"list[{'dyn' if elem == 'null' else elem}]"
@@ -170,17 +141,17 @@ class Checker:
             return ERROR
         if node.op == "!":
             if t != "bool":
-                return self.error(node.pos, f"'!' needs true or false, not {_plural(t)}")
+                return self.error(node.pos, f"'!' needs true or false, not {plural(t)}")
             return "bool"
         if kind(t) != "number":
-            return self.error(node.pos, f"'-' needs a number, not {_plural(t)}")
+            return self.error(node.pos, f"'-' needs a number, not {plural(t)}")
         return t
 
     def visit_Logical(self, node: Logical) -> str:
         for term in node.terms:
             t = self.visit(term)
             if t not in ("bool", ERROR):
-                self.error(term.pos, f"'{node.op}' needs true or false on both sides, not {_plural(t)}")
+                self.error(term.pos, f"'{node.op}' needs true or false on both sides, not {plural(t)}")
         return "bool"
 
     def visit_Binary(self, node: Binary) -> str:
@@ -192,25 +163,25 @@ class Checker:
             if "null" in (lt, rt):
                 return self.error(node.pos, "comparing with null: absent features are neither equal nor unequal to anything; test presence with has(feature)")
             if not _compatible(lt, rt):
-                return self.error(node.pos, f"cannot compare {_plural(lt)} with {_plural(rt)} using '{op}'")
+                return self.error(node.pos, f"cannot compare {plural(lt)} with {plural(rt)} using '{op}'")
             return self._in_range(node)
         if op in ("<", "<=", ">", ">="):
             if not (kind(lt) == kind(rt) and kind(lt) in ("number", "string")) and "dyn" not in (lt, rt):
-                return self.error(node.pos, f"cannot compare {_plural(lt)} with {_plural(rt)} using '{op}'")
+                return self.error(node.pos, f"cannot compare {plural(lt)} with {plural(rt)} using '{op}'")
             return self._in_range(node)
         if op == "in":
             if kind(rt) != "list" and rt != "dyn":
-                return self.error(node.pos, f"'in' needs a list on the right, not {_plural(rt)}")
+                return self.error(node.pos, f"'in' needs a list on the right, not {plural(rt)}")
             if kind(lt) == "list":
                 return self.error(node.pos, "'in' tests one value, not a list, for membership")
             if not _compatible(lt, element(rt)):
-                return self.error(node.pos, f"{_plural(lt)} can never be in {_plural(rt)}")
+                return self.error(node.pos, f"{plural(lt)} can never be in {plural(rt)}")
             return self._in_range(node)
         # arithmetic
         if op == "+" and kind(lt) == kind(rt) and kind(lt) in ("string", "list"):
             return lt if lt == rt else "list[dyn]"
         if kind(lt) != "number" or kind(rt) != "number":
-            return self.error(node.pos, f"'{op}' needs numbers, not {_plural(lt)} and {_plural(rt)}")
+            return self.error(node.pos, f"'{op}' needs numbers, not {plural(lt)} and {plural(rt)}")
         if op == "%":
             if lt != "int" or rt != "int":
                 return self.error(node.pos, "'%' needs whole numbers (int)")
@@ -247,95 +218,28 @@ class Checker:
     def visit_Conditional(self, node: Conditional) -> str:
         ct = self.visit(node.cond)
         if ct not in ("bool", ERROR):
-            self.error(node.cond.pos, f"the condition before '?' must be true or false, not {_plural(ct)}")
+            self.error(node.cond.pos, f"the condition before '?' must be true or false, not {plural(ct)}")
         a, b = self.visit(node.then), self.visit(node.otherwise)
         if ERROR in (a, b):
             return ERROR  # reported already; its type is unknown
         if not _compatible(a, b) and "null" not in (a, b):
-            return self.error(node.pos, f"both branches of '? :' must have one type, not {_plural(a)} and {_plural(b)}")
+            return self.error(node.pos, f"both branches of '? :' must have one type, not {plural(a)} and {plural(b)}")
         return _join(a, b)
 
     # --- functions -------------------------------------------------------------
     def visit_Call(self, node: Call) -> str:
-        name = node.name
-        if name == "has":
-            return self._has(node)
-        recv_t = self.visit(node.receiver) if node.receiver is not None else None
-        arg_t = [self.visit(a) for a in node.args]
-        if ERROR in arg_t or recv_t == ERROR:
-            return "bool" if name in ("startsWith", "endsWith", "contains", "matches", "inCidr") else ERROR
-        if name == "size":
-            subject = ([recv_t] if recv_t else []) + arg_t
-            if len(subject) != 1:
-                return self.error(node.pos, "size() takes one string or list: size(x) or x.size()")
-            if kind(subject[0]) not in ("string", "list"):
-                return self.error(node.pos, f"size() needs a string or list, not {_plural(subject[0])}")
-            return "int"
-        if name in ("startsWith", "endsWith", "contains", "matches"):
-            return self._string_method(node, recv_t, arg_t)
-        if name == "inCidr":
-            return self._in_cidr(node, arg_t)
-        if name in ("min", "max"):
-            if recv_t is not None or not arg_t:
-                return self.error(node.pos, f"{name}() takes one or more numbers: {name}(a, b)")
-            for a, t in zip(node.args, arg_t, strict=True):
-                if kind(t) != "number":
-                    return self.error(a.pos, f"{name}() needs numbers, not {_plural(t)}")
-            return "int" if all(t == "int" for t in arg_t) else "float"
-        message = f"unknown function '{name}'"
-        close = difflib.get_close_matches(name, FUNCTIONS, n=1, cutoff=0.6)
+        function = FUNCTIONS.get(node.name)
+        if function is not None:
+            return function.check(self, node)
+        if operand_types(self, node) is None:
+            return ERROR
+        message = f"unknown function '{node.name}'"
+        close = difflib.get_close_matches(node.name, FUNCTIONS, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean '{close[0]}'?"
         else:
             message += f" (available: {', '.join(FUNCTIONS)})"
         return self.error(node.pos, message)
-
-    def _has(self, node: Call) -> str:
-        if node.receiver is not None or len(node.args) != 1 or not isinstance(node.args[0], Path):
-            return self.error(node.pos, "has() takes one feature name: has(net.country)")
-        self.visit(node.args[0])
-        return "bool"
-
-    def _string_method(self, node: Call, recv_t: str | None, arg_t: list[str]) -> str:
-        name = node.name
-        if recv_t is None:
-            if name == "matches" and len(arg_t) == 2:  # the global form matches(s, re)
-                recv_t, arg_t = arg_t[0], arg_t[1:]
-                node.receiver, node.args = node.args[0], node.args[1:]
-            else:
-                return self.error(node.pos, f"{name}() is called on a string: x.{name}(...)")
-        if recv_t != "string":
-            return self.error(node.pos, f"{name}() needs a string before the dot, not {_plural(recv_t)}")
-        if len(arg_t) != 1 or arg_t[0] != "string":
-            return self.error(node.pos, f"{name}() takes one string argument")
-        if name == "matches":
-            pattern = node.args[0]
-            if not isinstance(pattern, Literal):
-                return self.error(pattern.pos, "matches() needs a literal pattern, so it is compiled once at load")
-            try:
-                node.extra = re2.compile(pattern.value, options=_RE2_OPTIONS)
-            except re2.error as exc:
-                reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-                return self.error(pattern.pos, f"regex {pattern.value!r} is not valid RE2 (linear-time) syntax: {reason}")
-        return "bool"
-
-    def _in_cidr(self, node: Call, arg_t: list[str]) -> str:
-        if node.receiver is not None or len(arg_t) != 2:
-            return self.error(node.pos, "inCidr() takes an IP and a CIDR or list of CIDRs: inCidr(net.ip, \"10.0.0.0/8\")")
-        if arg_t[0] != "string":
-            return self.error(node.args[0].pos, f"inCidr() needs an IP string first, not {_plural(arg_t[0])}")
-        spec = node.args[1]
-        literals = [spec] if isinstance(spec, Literal) else spec.items if isinstance(spec, ListLit) else None
-        if literals is None or not all(isinstance(x, Literal) and isinstance(x.value, str) for x in literals):
-            return self.error(spec.pos, "inCidr() needs a literal CIDR string or a list of them, parsed once at load")
-        networks = []
-        for lit in literals:
-            try:
-                networks.append(ipaddress.ip_network(lit.value, strict=False))
-            except ValueError:
-                self.error(lit.pos, f"{lit.value!r} is not a CIDR network (e.g. \"203.0.113.0/24\" or \"2001:db8::/32\")")
-        node.extra = tuple(networks)
-        return "bool"
 
 
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -388,10 +292,3 @@ def _literal_text(node: Node) -> str:
     value = node.value  # type: ignore[attr-defined]
     return number_text(value) if isinstance(value, float) else str(value)
 
-
-def _plural(t: str) -> str:
-    if t.startswith("list"):
-        elem = element(t)
-        return "a list" if elem == "dyn" else f"a list of {elem}s"
-    return {"bool": "a bool", "int": "an int", "float": "a float", "string": "a string",
-            "null": "null", "dyn": "a value"}.get(t, t)

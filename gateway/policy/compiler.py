@@ -12,17 +12,17 @@ read as None (MISSING). Two kinds of closure are built:
 A rule matches when the truth closure of its condition returns True. Common
 shapes (feature op literal, feature in [literals], has(feature), short && / ||
 chains) get their own closures, and constant subtrees are folded at load.
+Function calls are built by their entries in gateway.policy.functions.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import operator
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.policy.errors import ExprError
+from gateway.policy.functions import FUNCTIONS, Features, TruthFn, ValueFn
 from gateway.policy.nodes import (
     Binary,
     Call,
@@ -34,10 +34,6 @@ from gateway.policy.nodes import (
     Path,
     Unary,
 )
-
-Features = Mapping[str, object]
-ValueFn = Callable[[Features], Any]
-TruthFn = Callable[[Features], bool]
 
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
@@ -71,9 +67,11 @@ def _truth(node: Node, want: bool) -> TruthFn:
     if isinstance(node, Binary) and node.op == "in":
         return _in_truth(node, want)
     if isinstance(node, Call):
-        special = _call_truth(node, want)
-        if special is not None:
-            return special
+        function = FUNCTIONS[node.name]
+        if function.truth is not None:
+            special = function.truth(node, want, _operands(node))
+            if special is not None:
+                return special
     value = compile_value(node)
     if want:
         return lambda f: value(f) is True
@@ -198,40 +196,6 @@ def _in_truth(node: Binary, want: bool) -> TruthFn:
     return in_dynamic
 
 
-def _call_truth(node: Call, want: bool) -> TruthFn | None:
-    if node.name == "has":
-        name = node.args[0].feature  # type: ignore[attr-defined]
-        if want:
-            return lambda f: f.get(name) is not None
-        return lambda f: f.get(name) is None
-    test = _string_test(node)
-    if test is None or not isinstance(node.receiver, Path):
-        return None
-    name = node.receiver.feature
-
-    def string_test(f: Features) -> bool:
-        v = f.get(name)
-        return v is not None and test(v) is want
-    return string_test
-
-
-def _string_test(node: Call) -> Callable[[str], bool] | None:
-    """For s.startsWith("x") and friends with a constant argument: the test on s."""
-    if node.name == "matches":
-        search = node.extra.search  # type: ignore[attr-defined]
-        return lambda v: search(v) is not None
-    if node.name not in ("startsWith", "endsWith", "contains") or not _is_constant(node.args[0]):
-        return None
-    s = _fold(node.args[0])
-    if s is None:
-        return None
-    if node.name == "startsWith":
-        return lambda v: v.startswith(s)
-    if node.name == "endsWith":
-        return lambda v: v.endswith(s)
-    return lambda v: s in v
-
-
 # --- value closures ---------------------------------------------------------------
 def _value(node: Node) -> ValueFn:
     if isinstance(node, Literal):
@@ -261,7 +225,7 @@ def _value(node: Node) -> ValueFn:
     if isinstance(node, Conditional):
         return _conditional(node)
     if isinstance(node, Call):
-        return _call_value(node)
+        return FUNCTIONS[node.name].value(node, _operands(node))
     raise ExprError(node.pos, f"cannot compile {type(node).__name__}")
 
 
@@ -339,63 +303,9 @@ def _conditional(node: Conditional) -> ValueFn:
     return conditional
 
 
-def _call_value(node: Call) -> ValueFn:
-    name = node.name
-    if name == "has":
-        feature = node.args[0].feature  # type: ignore[attr-defined]
-        return lambda f: f.get(feature) is not None
-    if name == "size":
-        subject = compile_value(node.receiver if node.receiver is not None else node.args[0])
-
-        def size(f: Features) -> int | None:
-            v = subject(f)
-            return None if v is None else len(v)
-        return size
-    if name in ("min", "max"):
-        args = [compile_value(a) for a in node.args]
-        pick = min if name == "min" else max
-
-        def extreme(f: Features) -> Any:
-            values = [a(f) for a in args]
-            return None if None in values else pick(values)
-        return extreme
-    if name == "inCidr":
-        return _in_cidr(node)
-    receiver = compile_value(node.receiver)  # type: ignore[arg-type]
-    test = _string_test(node)
-    if test is not None:
-        def constant_arg(f: Features) -> bool | None:
-            v = receiver(f)
-            return None if v is None else test(v)
-        return constant_arg
-    arg = compile_value(node.args[0])
-    method = {"startsWith": str.startswith, "endsWith": str.endswith,
-              "contains": lambda s, part: part in s}[name]
-
-    def string_method(f: Features) -> bool | None:
-        v = receiver(f)
-        if v is None:
-            return None
-        a = arg(f)
-        return None if a is None else method(v, a)
-    return string_method
-
-
-def _in_cidr(node: Call) -> ValueFn:
-    ip_of = compile_value(node.args[0])
-    networks = node.extra or ()
-    by_version = {4: tuple(n for n in networks if n.version == 4), 6: tuple(n for n in networks if n.version == 6)}
-
-    def in_cidr(f: Features) -> bool | None:
-        v = ip_of(f)
-        if v is None:
-            return None
-        try:
-            ip = ipaddress.ip_address(v)
-        except ValueError:
-            return None  # not an IP: as if absent
-        return any(ip in net for net in by_version[ip.version])
-    return in_cidr
+def _operands(node: Call) -> list[ValueFn]:
+    """The value closures of a call's receiver (when it has one) and arguments, in that order."""
+    return [compile_value(n) for n in node.children()]
 
 
 # --- constants ----------------------------------------------------------------------
