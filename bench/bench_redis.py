@@ -47,8 +47,10 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, str(ROOT / "tests"))  # redis_support: the private redis-server the tests run
 from bench_store import Population  # noqa: E402
-from benchkit import APP_UA, percentile  # noqa: E402
+from benchkit import APP_UA, percentile, python_pace  # noqa: E402
+from redis_support import free_port, start_redis  # noqa: E402
 
 from gateway.demo.app import DEMO_CONFIG, issue_token  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
@@ -56,7 +58,6 @@ from gateway.facts import RequestFacts  # noqa: E402
 from gateway.settings import State, load_settings  # noqa: E402
 from gateway.state.memory import MemoryStore  # noqa: E402
 from gateway.state.redis_store import RedisStore  # noqa: E402
-from gateway.testing import free_port, start_redis  # noqa: E402
 
 T0 = 1_700_000_000.0
 UA = APP_UA
@@ -279,7 +280,7 @@ async def main() -> None:
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {python_pace()}")
     await decision_cost(args.url, args.requests + 300)
     await round_trips(args.url, 500)
     work = batches(args.requests)

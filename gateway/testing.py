@@ -1,11 +1,9 @@
-"""Helpers for testing apps behind the gateway: real signing keys, real tokens, real DPoP proofs, a throwaway Redis."""
+"""Helpers for testing apps behind the gateway: real signing keys, real tokens, real DPoP proofs."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -369,39 +367,6 @@ class MockClient:
 
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
-
-
-# -- a throwaway Redis ----------------------------------------------------------
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(port: int, timeout_s: float = 10.0) -> subprocess.Popen:
-    """A private ``redis-server`` on 127.0.0.1:``port`` (no persistence), once it answers PING.
-
-    Stop it with ``.kill()``. RuntimeError if it does not answer within ``timeout_s``;
-    FileNotFoundError if redis-server is not installed.
-    """
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return server
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError(f"redis-server did not answer on 127.0.0.1:{port} within {timeout_s:g} s")
 
 
 def __getattr__(name: str):

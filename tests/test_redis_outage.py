@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from redis_support import free_port, start_redis
 from test_redis_replicas import campaign, settings
 
 from gateway.engine import Engine
-from gateway.testing import free_port, start_redis
 from gateway.verdict import Decision
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")

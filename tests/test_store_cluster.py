@@ -1,7 +1,10 @@
-"""The Redis backend on a real Redis Cluster: one script per node touched, results as on one server.
+"""The Redis backend on a real Redis Cluster: one script per slot, one round trip per node, results as on one server.
 
-Starts three ``redis-server --cluster-enabled yes`` on spare loopback ports in
-a temporary directory and joins them with ``redis-cli --cluster create``.
+Starts three primaries (``redis-server --cluster-enabled yes``) on spare
+loopback ports and joins them itself (slots assigned, nodes met), so the only
+thing it needs is redis-server. The script declares every key it touches and
+runs without ``allow-cross-slot-keys``, so the cluster itself refuses any call
+that would reach a key of another slot: every passing test here is a proof.
 """
 
 from __future__ import annotations
@@ -16,19 +19,21 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import redis.asyncio as aioredis
+from redis.crc import key_slot
+from redis_support import free_port, start_redis
 from test_store_conformance import KEYS, T0, Lives, random_batch
 
 from gateway.settings import State
 from gateway.state.memory import MemoryStore
-from gateway.state.redis_store import RedisStore
+from gateway.state.redis_store import _PROGRAM, RedisStore
 from gateway.state.store import Shared
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None or shutil.which("redis-cli") is None,
-    reason="redis-server and redis-cli are needed for a local Redis Cluster",
-)
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                reason="redis-server is not installed (a local Redis Cluster needs it)")
 
 SPREAD = tuple(f"{key}{i}" for key in KEYS for i in range(3))  # entities on every node
+SLOTS = 16384
 
 
 def free_ports(n: int) -> list[int]:
@@ -51,30 +56,40 @@ def free_ports(n: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[list[int]]:
-    """Three primaries on spare ports, all 16384 slots assigned; yields their ports."""
+    """Three primaries on spare ports, a third of the slots each; yields their ports."""
     root = tmp_path_factory.mktemp("cluster")
     ports = free_ports(3)
-    servers = []
+    servers: list[subprocess.Popen] = []
     try:
         for port in ports:
-            work = root / str(port)
-            work.mkdir()
-            servers.append(subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                 "--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no"],
-                cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for port in ports:
-            wait_for(lambda port=port: redis.Redis(port=port).ping())
-        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
-                        "--cluster-replicas", "0", "--cluster-yes"],
-                       check=True, capture_output=True, timeout=60)
-        for port in ports:
-            wait_for(lambda port=port: redis.Redis(port=port).execute_command("CLUSTER INFO")["cluster_state"] == "ok")
+            (root / str(port)).mkdir()
+            servers.append(start_redis(port, "--cluster-enabled", "yes", "--dir", str(root / str(port))))
+        nodes = [redis.Redis(port=port) for port in ports]
+        for i, node in enumerate(nodes):  # what redis-cli --cluster create does
+            node.execute_command("CLUSTER SET-CONFIG-EPOCH", i + 1)
+            node.execute_command("CLUSTER ADDSLOTSRANGE", i * SLOTS // 3, (i + 1) * SLOTS // 3 - 1)
+        for port in ports[1:]:
+            nodes[0].execute_command("CLUSTER MEET", "127.0.0.1", port)
+        for node in nodes:  # every node knows every owner
+            wait_for(lambda node=node: node.execute_command("CLUSTER INFO")["cluster_state"] == "ok"
+                     and len(node.execute_command("CLUSTER SLOTS")) == 3)
         yield ports
     finally:
         for server in servers:
             server.kill()
             server.wait()
+
+
+@pytest.fixture
+def standalone() -> Iterator[str]:
+    """A private single redis-server: the reference the cluster must answer like."""
+    port = free_port()
+    server = start_redis(port)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.kill()
+        server.wait()
 
 
 def wait_for(check, seconds: float = 20.0) -> None:
@@ -96,13 +111,26 @@ def open_store(ports: list[int], **settings) -> RedisStore:
     return RedisStore(state)
 
 
-def node_of(ports: list[int], store: RedisStore, key: str) -> int:
-    """The port of the node serving ``key``'s slot, from the cluster itself."""
-    slot = redis.Redis(port=ports[0]).execute_command("CLUSTER KEYSLOT", store.redis_key(key))
+def owner(ports: list[int], slot: int) -> int:
+    """The port of the node serving ``slot``, from the cluster itself."""
     for start, end, primary, *_ in redis.Redis(port=ports[0]).execute_command("CLUSTER SLOTS"):
         if start <= slot <= end:
             return int(primary[1])
     raise AssertionError(f"slot {slot} is served by no node")
+
+
+def node_of(ports: list[int], store: RedisStore, key: str) -> int:
+    """The port of the node serving ``key``'s slot."""
+    return owner(ports, redis.Redis(port=ports[0]).execute_command("CLUSTER KEYSLOT", store.redis_key(key)))
+
+
+def scripts_run(port: int) -> int:
+    return int(redis.Redis(port=port).info("commandstats").get("cmdstat_fcall", {}).get("calls", 0))
+
+
+def test_the_script_may_touch_the_keys_of_one_slot_only():
+    library = _PROGRAM.load[-1].decode()
+    assert "allow-cross-slot-keys" not in library and "flags" not in library
 
 
 async def test_random_traffic_on_a_cluster_matches_the_memory_backend(cluster):
@@ -120,11 +148,12 @@ async def test_random_traffic_on_a_cluster_matches_the_memory_backend(cluster):
             result = await store.exchange(batch, now)
             assert result.degraded is False
             assert result.values == expected, f"step {step}: {batch}"
+        assert store.redirects == {"moved": 0, "ask": 0, "tryagain": 0}
     finally:
         await store.close()
 
 
-async def test_one_round_trip_per_node_touched(cluster):
+async def test_one_round_trip_per_node_touched_one_script_per_slot(cluster):
     store = open_store(cluster)
     try:
         by_node: dict[int, list[str]] = {}
@@ -138,58 +167,141 @@ async def test_one_round_trip_per_node_touched(cluster):
         result = await store.exchange(everywhere + everywhere, T0 + 1)
         assert result.values == [(1, 1, 1, 1, None)] * 6 and not result.degraded
         assert store.round_trips - trips == 3
-        one_node = next(iter(by_node.values()))
+        port, one_node = next(iter(by_node.items()))
+        ran = scripts_run(port)
         result = await store.exchange([Shared(key, "b", "s") for key in one_node], T0 + 2)
         assert len(one_node) > 1 and result.values == [(2, 2, 2, 1, None)] + [(1, 1, 1, 1, None)] * (len(one_node) - 1)
-        assert store.round_trips - trips == 4
+        assert store.round_trips - trips == 4  # one round trip to that node ...
+        slots = {key_slot(store.redis_key(key).encode()) for key in one_node}
+        assert scripts_run(port) - ran == len(slots) > 1  # ... carrying one script per slot
         for key, port in ((keys[0], port) for port, keys in by_node.items()):
             assert redis.Redis(port=port).exists(store.redis_key(key)) == 1  # the record lives on its node
     finally:
         await store.close()
 
 
-async def test_a_moved_slot_degrades_once_then_the_map_is_refreshed(cluster):
+async def test_a_moved_slot_is_followed_and_its_new_owner_noted(cluster):
     store = open_store(cluster)
     try:
         key = SPREAD[0]
         source = node_of(cluster, store, key)
         [target] = [p for p in cluster if p != source][:1]
-        result = await store.exchange([Shared(key, "a", "s")], T0)
-        assert not result.degraded
-        move_slot(cluster, store.redis_key(key), source, target)
+        await store.exchange([Shared(k, "a", "s") for k in SPREAD], T0)  # every node has loaded the script
+        await move_slot(cluster, key_slot(store.redis_key(key).encode()), source, target)
         assert node_of(cluster, store, key) == target
         moved = await store.exchange([Shared(key, "b", "s")], T0 + 1)
-        assert moved.degraded  # the old map sent it to the old node: MOVED
-        for _ in range(100):  # the refresh runs beside the requests
-            if store._refresh is not None and store._refresh.done():
-                break
-            await asyncio.sleep(0.02)
+        assert not moved.degraded and moved.values == [(2, 2, 2, 1, None)]  # "a" went with the slot
+        assert store.redirects["moved"] == 1 and store._refresh is not None
+        await store._refresh  # the whole map is read again beside the requests
+        trips = store.round_trips
         result = await store.exchange([Shared(key, "c", "s")], T0 + 2)
-        assert not result.degraded
-        assert result.values == [(2, 2, 2, 1, None)]  # "a" went with the slot; "b" was answered locally
+        assert not result.degraded and result.values == [(3, 3, 3, 1, None)]
+        assert store.redirects["moved"] == 1 and store.round_trips - trips == 1  # straight to the new owner
+        assert store.breaker.state == "closed"
     finally:
         await store.close()
 
 
-def move_slot(ports: list[int], key: str, source: int, target: int) -> None:
-    """Migrate ``key``'s slot, keys included, from one primary to another (as a resharding does)."""
-    src, dst = redis.Redis(port=source), redis.Redis(port=target)
-    slot = src.execute_command("CLUSTER KEYSLOT", key)
-    src_id, dst_id = src.execute_command("CLUSTER MYID").decode(), dst.execute_command("CLUSTER MYID").decode()
-    dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
-    src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
-    while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
-        src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
-    for port in ports:
-        redis.Redis(port=port).execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+async def move_slot(ports: list[int], slot: int, source: int, target: int, between=None) -> None:
+    """Migrate ``slot``, its keys one at a time, from one primary to another (as a resharding does);
+    ``between`` is awaited after each step."""
+    async def step() -> None:
+        if between is not None:
+            await between()
+
+    src, dst = aioredis.Redis(port=source), aioredis.Redis(port=target)
+    try:
+        src_id, dst_id = (await src.execute_command("CLUSTER MYID")).decode(), (await dst.execute_command("CLUSTER MYID")).decode()
+        await dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
+        await src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
+        await step()
+        while keys := await src.execute_command("CLUSTER GETKEYSINSLOT", slot, 1):
+            await src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+            await step()
+        for port in (target, source, *(p for p in ports if p not in (source, target))):
+            node = aioredis.Redis(port=port)
+            await node.execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+            await node.aclose()
+            await step()
+    finally:
+        await src.aclose()
+        await dst.aclose()
+
+
+def keys_in_slot(store: RedisStore, slot: int, kinds: tuple[str, ...], tag: str) -> tuple[str, ...]:
+    """One entity key per kind (``s:``, ``ip:`` ...) whose Redis key lands in ``slot``."""
+    found = []
+    for kind in kinds:
+        i = 0
+        while key_slot(store.redis_key(f"{kind}{tag}-{i}").encode()) != slot:
+            i += 1
+        found.append(f"{kind}{tag}-{i}")
+    return tuple(found)
+
+
+async def test_a_slot_migrating_under_traffic_fails_no_request_and_loses_no_state(cluster, standalone):
+    """Three streams of requests flow while a slot holding their live entities moves between primaries, key by
+    key: calls reaching moved keys are sent on (ASK), calls whose keys are half moved are split (TRYAGAIN), and
+    once the slot changed hands the old owner's MOVED is followed. Every answer is the one a single server gives
+    for the same traffic, and nothing is answered from the local fallback."""
+    store = open_store(cluster)
+    single = RedisStore(State(backend="redis", url=standalone, prefix=store.prefix, timeout_ms=2000.0))
+    slot = key_slot(store.redis_key("ip:hot").encode())
+    source = owner(cluster, slot)
+    target = next(p for p in cluster if p != source)
+    done = [0]  # exchanges answered so far, all streams
+    stop = asyncio.Event()
+
+    async def stream(n: int) -> None:
+        rng = random.Random(n)
+        hot = keys_in_slot(store, slot, ("s:", "a:", "ip:", "pfx:", "t:", "c:"), f"x{n}")  # several per call
+        elsewhere = tuple(f"{key}-{n}" for key in SPREAD)
+        lives, now = Lives(), T0
+        while not stop.is_set():
+            now += rng.choice([0.0, 0.25, 3.0, 61.0, 0.1 + 1 / 7])
+            batch = random_batch(rng, now, lives, hot) + random_batch(rng, now, lives, elsewhere)
+            expected = await single.exchange(batch, now)
+            result = await store.exchange(batch, now)
+            assert not expected.degraded and not result.degraded, f"stream {n}, exchange {done[0]}: degraded"
+            assert result.values == expected.values, f"stream {n}: {batch}"
+            done[0] += 1
+
+    async def traffic_moves_on(by: int = 6) -> None:
+        mark = done[0]
+        while done[0] < mark + by and not any(task.done() for task in streams):
+            await asyncio.sleep(0.001)
+
+    streams = [asyncio.create_task(stream(n)) for n in range(3)]
+    try:
+        async with asyncio.timeout(40):
+            await traffic_moves_on(30)
+            await move_slot(cluster, slot, source, target, between=traffic_moves_on)
+            await traffic_moves_on(30)
+            stop.set()
+            await asyncio.gather(*streams)
+        assert owner(cluster, slot) == target
+        assert redis.Redis(port=source).execute_command("CLUSTER COUNTKEYSINSLOT", slot) == 0
+        # the slot's records on their new owner are, byte for byte, the single server's
+        moved = redis.Redis(port=target)
+        reference = redis.Redis.from_url(standalone)
+        held = {k.encode() if isinstance(k, str) else k for k in moved.execute_command("CLUSTER GETKEYSINSLOT", slot, 1000)}
+        assert len(held) > 6 and held == {k for k in reference.scan_iter(match=f"{store.prefix}:*", count=1000)
+                                           if key_slot(k) == slot}
+        assert all(moved.get(k) == reference.get(k) for k in held)
+        assert store.redirects["ask"] > 0 and store.redirects["moved"] > 0 and store.redirects["tryagain"] > 0
+        assert store.degraded_exchanges == 0 and store.breaker.state == "closed"
+    finally:
+        stop.set()
+        for task in streams:
+            task.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
+        await store.close()
+        await single.close()
 
 
 async def test_a_slot_map_is_checked_and_nodes_it_drops_are_closed():
     """A NULL host (cluster-preferred-endpoint-type unknown-endpoint) is the node asked; ranges outside 0..16383
     are refused (a negative start grew the map); a node the new map no longer names is dropped, not kept forever."""
-    from gateway.settings import State
-    from gateway.state.redis_store import RedisStore
-
     store = RedisStore(State(backend="redis", url="redis://10.0.0.1:7000/0", cluster=True, prefix="gw"))
     try:
         seed = store._seed
@@ -204,14 +316,10 @@ async def test_a_slot_map_is_checked_and_nodes_it_drops_are_closed():
         await store.close()
 
 
-async def test_a_slot_in_migration_degrades_its_request_only():
-    """ASK and TRYAGAIN mean keys are moving between live nodes: they once fed the breaker shared by the whole
-    cluster and refreshed the map on every one (62% of requests degraded with one slot migrating)."""
+async def test_a_migration_that_outlasts_the_redirections_degrades_its_request_only():
+    """ASK and TRYAGAIN mean keys are moving between live nodes: past the redirections an exchange follows they
+    degrade that request, but feed neither the breaker shared by the whole cluster nor a map refresh."""
     from redis.exceptions import AskError, MovedError, TryAgainError
-
-    from gateway.settings import State
-    from gateway.state.redis_store import RedisStore
-    from gateway.state.store import Shared
 
     store = RedisStore(State(backend="redis", url="redis://10.0.0.1:7000/0", cluster=True, prefix="gw",
                              breaker_failures=2))

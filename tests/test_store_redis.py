@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 import redis.asyncio as aioredis
-from redis_support import REDIS_URL, drop_keys, redis_or_skip
+from redis_support import REDIS_URL, drop_keys, free_port, redis_or_skip, start_redis
 
 from gateway.settings import State
 from gateway.state.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
@@ -43,7 +43,6 @@ from gateway.state.store import (
     Stick,
     Target,
 )
-from gateway.testing import free_port, start_redis
 
 T0 = 1_700_000_000.0
 

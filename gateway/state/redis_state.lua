@@ -1,10 +1,12 @@
 @HEAD@
--- The state code: every op of one exchange, in one call of run. gateway/signals/redis_store.py
--- fills in the constants (names between at-signs) and the read prologue, packs ARGV, and makes
--- two forms of it: a function library (HEAD names it, TAIL registers run), where the helpers
--- below are built once at load, and a script for EVAL (TAIL: return run(KEYS, ARGV)).
+-- The state code: every op of one exchange, in one call of run. gateway/state/redis_store.py
+-- fills in the constants (names between at-signs), packs ARGV, and makes two forms of it: a
+-- function library (HEAD names it, TAIL registers run), where the helpers below are built once
+-- at load, and a script for EVAL (TAIL: return run(KEYS, ARGV)).
 --
--- KEYS[i] is op i's key. ARGV: now, then per op its code and fields:
+-- KEYS[i] is op i's key: every key the code touches is declared, so on a Redis Cluster a call
+-- holds the keys of one slot (the client sends one call per slot). ARGV: now, then per op its
+-- code and fields:
 -- B record | S birth loc place lane fixed | H account session |
 -- A <one member per kind> loc | T record | C member | M target kind |
 -- P peers | K record tag, decision, until. Set members arrive as their digests
@@ -48,7 +50,7 @@
 -- too, so windows are counted from the newest end or by bisection. The layouts
 -- before these (msgpack tables tagged S2, A4, T1, C1; shared records H4; sessions
 -- S3, without switches) are converted when read; any other value reads as absent.
-local a, base, K, raw, now  -- this call's ARGV, where its ops start, KEYS, stored texts, clock: set by run
+local a, K, raw, now  -- this call's ARGV, KEYS, stored texts by key, clock: set by run
 -- bound by run on its first call: a library is loaded where no global is visible
 local call, floor, find, unpack, byte, spack, sunpack, ssub, concat
 
@@ -504,11 +506,16 @@ local function run(keys, args)
     call, floor, find, unpack, byte = redis.call, math.floor, string.find, _G.unpack, string.byte  -- unpack: the global
     spack, sunpack, ssub, concat = struct.pack, struct.unpack, string.sub, table.concat
   end
-  @READ@
-  now = tonumber(a[base + 1])
+  a, K, raw = args, keys, {}
+  for i = 1, #K, 1000 do  -- every key's stored text, read up front (in chunks: unpack has a stack limit)
+    local j = math.min(i + 999, #K)
+    local got = call('MGET', unpack(K, i, j))
+    for x = i, j do raw[K[x]] = got[x - i + 1] end
+  end
+  now = tonumber(a[1])
   recs, order = {}, {}
   local out = {}
-  local p = base + 2
+  local p = 2
   for i = 1, #K do
     local k, code = K[i], a[p]
     if code == 'H' then

@@ -2,10 +2,11 @@
 
 Every op of an ``exchange`` runs inside ONE call of a Lua function, so a
 protected request costs exactly one network round trip (``round_trips``
-counts them). The function is a library (``FUNCTION LOAD``, Redis 7) named
-after a digest of its text, so replicas of different versions never run each
-other's, and its helpers are built once at load rather than on every call
-(about 12 us of the server's time a request). The first exchange on a server
+counts them; on a Redis Cluster, one per node it touches: below). The
+function is a library (``FUNCTION LOAD``, Redis 7) named after a digest of
+its text, so replicas of different versions never run each other's, and its
+helpers are built once at load rather than on every call (about 12 us of the
+server's time a request). The first exchange on a server
 loads it (one round trip more), and so does the first after the server lost
 it (a restart without persistence, ``FUNCTION FLUSH``: two more). Where a
 server refuses to load it (before Redis 7, or a user not allowed ``FUNCTION``)
@@ -61,16 +62,18 @@ redis-py's ``from_url`` reads them.
 
 Redis Cluster (``state.cluster``, Redis 7.0 or later; ``state.url`` names any
 one node, with the same TLS and credentials for all): the first exchange
-reads the slot map (``CLUSTER SLOTS``), then each exchange groups its ops by
-the node serving their entity's slot and runs the function once per node
-(each node loads its own copy), all at once, so a request costs one round trip per node it touches, in parallel
-(results are unchanged: ops on different entities never interact). A command
-may declare keys of one slot only, so the cluster variant of the code
-declares the first key, reads every key from ``ARGV`` one ``GET`` each, and
-runs with ``allow-cross-slot-keys``. A ``MOVED``/``ASK``/``TRYAGAIN``/
-``CLUSTERDOWN`` answer, a key its node no longer serves, or a node that stops
-answering fails that exchange (degraded, as any failure) and re-reads the slot
-map in the background: requests never wait for it.
+reads the slot map (``CLUSTER SLOTS``). A script call may declare keys of one
+slot only, and the script touches no key it was not given, so an exchange
+becomes one call per slot its entities live in; each node gets its calls in
+one write (one round trip), all nodes at once (results are unchanged: ops on
+different entities never interact). A call the cluster redirects was refused
+before it ran, so it is sent again where it is told: ``MOVED`` to the slot's
+new owner (noted, and the whole map read again beside the requests), ``ASK``
+to the node a migrating slot's keys are moving to (after ``ASKING``), and a
+``TRYAGAIN`` (some of a call's keys moved, some not yet) as one call per key.
+An exchange still redirected after ``_REDIRECTS_MAX`` rounds, a
+``CLUSTERDOWN``, or a node that stops answering fails that exchange (degraded,
+as any failure) and re-reads the slot map in the background.
 
 Failure is first-class: no retries, a connect timeout of
 ``state.timeout_ms``, the whole exchange bounded by the same timeout, and a
@@ -153,27 +156,6 @@ _ACCOUNT_ANSWER_FIELDS = "H" * _N_COUNTS + "ddddHIiiI"
 _SCRIPT_TEMPLATE = (Path(__file__).parent / "redis_state.lua").read_text(encoding="utf-8")
 
 
-_READ_PLAIN = r"""
-  -- every key's stored text, read up front (in chunks: unpack has a stack limit)
-  a, base, K, raw = args, 0, keys, {}
-  for i = 1, #K, 1000 do
-    local j = math.min(i + 999, #K)
-    local got = call('MGET', unpack(K, i, j))
-    for x = i, j do raw[K[x]] = got[x - i + 1] end
-  end"""
-_READ_CLUSTER = r"""
-  -- Redis Cluster: only the first key is declared (a command's keys must share a slot); ARGV
-  -- starts with the count of keys and all of them. Every command below touches one key.
-  a, base = args, tonumber(args[1]) + 1
-  K, raw = {}, {}
-  for i = 1, base - 1 do
-    local k = a[i + 1]
-    K[i] = k
-    local v = redis.pcall('GET', k)  -- another type answers an error: absent
-    if type(v) == 'string' then raw[k] = v end
-  end"""
-
-
 def _lua(value: object) -> str:
     """A Python constant as Lua source: floats by their exact repr."""
     if isinstance(value, tuple):
@@ -193,7 +175,7 @@ class _Program(NamedTuple):
     eval: tuple[bytes, bytes]
 
 
-def _build_program(cluster: bool) -> _Program:
+def _build_program() -> _Program:
     constants = {
         "SESSION_TTL": contract.SESSION_TTL, "RECENT_TTL": contract.RECENT_TTL, "TARGET_TTL": contract.TARGET_TTL,
         "DAY": contract.DAY, "HOUR": contract.HOUR, "TIMES_MAX": TIMES_MAX, "TARGET_MAX": contract.TARGET_MAX,
@@ -207,17 +189,15 @@ def _build_program(cluster: bool) -> _Program:
         "MOVE_GAP": contract.MOVE_GAP, "MOVES_MAX": contract.MOVES_MAX, "IN_PLACE": _IN_PLACE_BYTES,
         "KINDS_HEAD": "<" + "H" * _N_KINDS, "ANSWER_COUNTS": "<" + _ACCOUNT_ANSWER_FIELDS.replace("i", "i4").replace("I", "I4"),
     }
-    body = _SCRIPT_TEMPLATE.replace("@READ@", _READ_CLUSTER if cluster else _READ_PLAIN, 1)
+    body = _SCRIPT_TEMPLATE
     for name, value in constants.items():
         body = body.replace(f"@{name}@", value if isinstance(value, str) else _lua(value))
     if "@" in body.replace("@HEAD@", "").replace("@TAIL@", ""):
         raise RuntimeError(f"state script: constant left unformatted near {body[body.index('@'):][:40]!r}")
     name = "gateway_state_" + hashlib.sha1(body.encode()).hexdigest()[:16]
-    flags = "'allow-cross-slot-keys'" if cluster else ""
     library = body.replace("@HEAD@", f"#!lua name={name}").replace(
-        "@TAIL@", f"redis.register_function{{function_name = '{name}', callback = run, flags = {{{flags}}}}}")
-    script = body.replace("@HEAD@", "#!lua flags=allow-cross-slot-keys" if cluster else "").replace(
-        "@TAIL@", "return run(KEYS, ARGV)")
+        "@TAIL@", f"redis.register_function{{function_name = '{name}', callback = run}}")
+    script = body.replace("@HEAD@", "").replace("@TAIL@", "return run(KEYS, ARGV)")
     load = [b"*4\r\n", _bulk(b"FUNCTION"), _bulk(b"LOAD"), _bulk(b"REPLACE"), _bulk(library.encode())]
     sha = hashlib.sha1(script.encode()).hexdigest().encode()
     return _Program(name, load, (_bulk(b"FCALL"), _bulk(name.encode())), (_bulk(b"EVALSHA"), _bulk(sha)),
@@ -302,15 +282,16 @@ _CODES = {kind: _bulk(code) for kind, code in (
     (Peers, b"P"), (Stick, b"K"))}
 # the account kinds a Mark sees into, as the script takes them (1-based ACCOUNT_KINDS index)
 _MARK_KINDS = {kind: _bulk(b"%d" % (ACCOUNT_KINDS.index(kind) + 1)) for kind in MARK_KINDS}
-_PROGRAM = _build_program(cluster=False)
-_CLUSTER_PROGRAM = _build_program(cluster=True)
+_PROGRAM = _build_program()
+_ASKING = [b"*1\r\n", _bulk(b"ASKING")]
 _CLUSTER_SLOTS = [b"*2\r\n", _bulk(b"CLUSTER"), _bulk(b"SLOTS")]
 _SLOTS = 16384
-# Answers that mean the slot map changed (or the cluster is reconfiguring): refresh it. A
-# script that reaches a key its node no longer serves fails with "... non local key ...".
-# A node that stopped answering may have been replaced by its replica: look again too.
+# Answers that mean the slot map changed (or the cluster is reconfiguring), where following the
+# redirections did not serve the exchange: refresh the map. A node that stopped answering may have
+# been replaced by its replica: look again too.
 _TOPOLOGY_ERRORS = (MovedError, ClusterDownError, RedisConnectionError)
 _MIGRATING = (AskError, TryAgainError)  # a slot moving between live nodes: the map stands (MOVED is an AskError too)
+_REDIRECTS_MAX = 5  # rounds of MOVED, ASK and TRYAGAIN followed in one exchange (a migration needs at most three)
 
 
 _WRITES_ONLY = frozenset({Birth, Mark, Peers, Stick})  # ops that answer nothing: replayable on Redis later
@@ -427,6 +408,11 @@ def decode(ops: list[Op], reply: object) -> list:
     return values
 
 
+def _lost(error: ResponseError) -> bool:
+    """The server no longer has the function library, or the script, it ran before."""
+    return isinstance(error, NoScriptError) or "function not found" in str(error).lower()
+
+
 def _never_loads(error: ResponseError) -> bool:
     """The server will never load the library: it has no functions (before Redis 7), or the user may not."""
     text = str(error).lower()
@@ -450,6 +436,16 @@ async def _stale(conn: AbstractConnection) -> bool:
         return True
 
 
+class _Call(NamedTuple):
+    """One script call: ops of one exchange (all of them on one server; of one slot on a cluster)."""
+
+    idx: list[int] | None  # which of the exchange's ops (None: all)
+    keys: list[bytes]
+    args: list[bytes]
+    node: _Node | None = None  # where it goes (a cluster's)
+    asking: bool = False  # sent to the node importing its slot, after ASKING
+
+
 class _Node:
     """One Redis server: a client (for its connection settings), idle connections, how it runs the script."""
 
@@ -462,8 +458,9 @@ class _Node:
         self.loaded = False  # the plain script is cached, where the library cannot be loaded
         self.loading: asyncio.Future | None = None  # a FUNCTION LOAD in flight, which other exchanges wait for
 
-    async def call(self, command: list[bytes]) -> object:
-        """Send one packed command on an idle connection and read its reply.
+    async def call(self, command: list[bytes], replies: int = 1) -> list:
+        """Send packed commands on an idle connection and read their ``replies``: each a value, or the
+        ResponseError of an error reply (read whole, so the connection stays in step).
 
         redis-py drops a connection that failed mid-command (it reconnects on
         its next use), so every connection goes back to the idle list.
@@ -474,7 +471,13 @@ class _Node:
             if conn.is_connected and await _stale(conn):
                 await conn.disconnect(nowait=True)
             await conn.send_packed_command(command, check_health=False)
-            return await conn.read_response()
+            out = []
+            for _ in range(replies):
+                try:
+                    out.append(await conn.read_response())
+                except ResponseError as error:
+                    out.append(error)
+            return out
         finally:
             if len(idle) < _IDLE_MAX:
                 idle.append(conn)
@@ -503,6 +506,7 @@ class RedisStore:
         self.breaker = CircuitBreaker(state.breaker_failures, state.breaker_reset_s)
         self.round_trips = 0  # network round trips made (one per node an exchange touches, once the code is loaded)
         self.degraded_exchanges = 0
+        self.redirects = {"moved": 0, "ask": 0, "tryagain": 0}  # Redis Cluster: redirections followed
         self._unsent: deque[Op] = deque(maxlen=_UNSENT_MAX)  # writes only the local fallback has had
         self._client = self._connect()
         self._seed = _Node(self._client)
@@ -567,18 +571,22 @@ class RedisStore:
             except Exception as error:  # noqa: BLE001 - a cluster that cannot be mapped is an outage
                 return self._failed(error, ops[unsent:], now)
         try:  # a malformed op is the caller's error, not an outage
-            groups = self._group(ops, now)
+            if self.cluster:
+                calls = self._calls(ops, now)
+            else:
+                keys, args = encode(ops, now, self._key)
         except BaseException:
             self.breaker.release()
             raise
         try:
             async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
-                if len(groups) == 1:
-                    node, _, keys, args = groups[0]
-                    replies = [await self._run(node, keys, args)]
-                else:  # one script per node, all at once: the exchange costs the slowest round trip
-                    replies = await asyncio.gather(*[self._run(node, keys, args) for node, _, keys, args in groups])
-            values = self._assemble(ops, groups, replies)
+                if self.cluster:
+                    values = await self._on_cluster(ops, now, calls)
+                else:
+                    [reply] = await self._run(self._seed, [_Call(None, keys, args)])
+                    if isinstance(reply, ResponseError):
+                        raise reply
+                    values = decode(ops, reply)
         except asyncio.CancelledError:
             self.breaker.release()
             raise
@@ -611,7 +619,7 @@ class RedisStore:
         if self.breaker.state != was:
             log.warning("state store: Redis failed (%s: %s); breaker %s, serving on local state",
                         type(error).__name__, error, self.breaker.state)
-        if self.cluster and (isinstance(error, _TOPOLOGY_ERRORS) or "non local key" in str(error)):
+        if self.cluster and isinstance(error, _TOPOLOGY_ERRORS):
             self._refresh_slots()
         return self._degrade(ops, now)
 
@@ -624,67 +632,57 @@ class RedisStore:
         result.degraded = True
         return result
 
-    # -- one server, or one script per cluster node ------------------------------------
+    # -- running the script ---------------------------------------------------------------
 
-    def _group(self, ops: list[Op], now: float) -> list[tuple[_Node, list[int] | None, list[bytes], list[bytes]]]:
-        """(node, which ops, KEYS, ARGV) per node the exchange touches, ops in their order."""
-        if not self.cluster:
-            return [(self._seed, None, *encode(ops, now, self._key))]
-        slots, slot = self._slots, self._slot
-        assert slots is not None
-        by_node: dict[_Node, list[int]] = {}
-        for i, op in enumerate(ops):
-            by_node.setdefault(slots[slot(op.key)], []).append(i)
-        if len(by_node) == 1:
-            [node] = by_node
-            return [(node, None, *encode(ops, now, self._key))]
-        # Ops on different entities never interact, so each node's share runs on its own.
-        return [(node, idx, *encode([ops[i] for i in idx], now, self._key)) for node, idx in by_node.items()]
-
-    @staticmethod
-    def _assemble(ops: list[Op], groups: list, replies: list) -> list:
-        if len(groups) == 1:
-            return decode(ops, replies[0])
-        values: list = [None] * len(ops)
-        for (_, idx, _, _), reply in zip(groups, replies, strict=True):
-            for i, value in zip(idx, decode([ops[i] for i in idx], reply), strict=True):
-                values[i] = value
-        return values
-
-    async def _run(self, node: _Node, keys: list[bytes], args: list[bytes]) -> list:
-        if self.cluster:  # only the first key is declared; the script finds them all in ARGV
-            tail = [_bulk(b"1"), keys[0], _bulk(b"%d" % len(keys)), *keys, *args]
-            program = _CLUSTER_PROGRAM
-        else:
-            tail = [_bulk(b"%d" % len(keys)), *keys, *args]
-            program = _PROGRAM
-        head = b"*%d\r\n" % (len(tail) + 2)
+    async def _run(self, node: _Node, calls: list[_Call]) -> list:
+        """Each call's script on ``node``, all in one round trip: per call its reply, or its error reply."""
         if node.library is None:
-            await self._load(node, program)
-        if node.library:
-            try:
-                return await self._send(node, [head, *program.fcall, *tail])
-            except ResponseError as error:
-                if "function not found" not in str(error).lower():
-                    raise
-            await self._load(node, program)  # the server lost it (restarted without persistence, FUNCTION FLUSH)
+            await self._load(node)
+        replies = await self._script(node, calls)
+        lost = [i for i, reply in enumerate(replies) if isinstance(reply, ResponseError) and _lost(reply)]
+        if lost:  # the server lost the code (restarted without persistence, FUNCTION FLUSH, SCRIPT FLUSH)
             if node.library:
-                return await self._send(node, [head, *program.fcall, *tail])
-        if node.loaded:
-            try:
-                return await self._send(node, [head, *program.evalsha, *tail])
-            except NoScriptError:
-                node.loaded = False  # the server restarted or flushed its scripts: resend once
-        reply = await self._send(node, [head, *program.eval, *tail])
-        node.loaded = True
+                await self._load(node)
+            else:
+                node.loaded = False  # resend its text
+            again = await self._script(node, [calls[i] for i in lost])
+            for i, reply in zip(lost, again, strict=True):
+                replies[i] = reply
+        return replies
+
+    async def _script(self, node: _Node, calls: list[_Call]) -> list:
+        """One round trip: each call as FCALL of the library (or EVALSHA, or EVAL with the text, where the library
+        cannot be loaded), ASKING before a call sent to the node a slot is migrating to."""
+        program = _PROGRAM.fcall if node.library else _PROGRAM.evalsha if node.loaded else _PROGRAM.eval
+        command: list[bytes] = []
+        answers: list[int] = []  # where each call's reply comes, after any ASKING's (OK)
+        n = 0
+        for call in calls:
+            if call.asking:
+                command += _ASKING
+                n += 1
+            answers.append(n)
+            n += 1
+            command += [b"*%d\r\n" % (len(call.keys) + len(call.args) + 3), *program,
+                        _bulk(b"%d" % len(call.keys)), *call.keys, *call.args]
+        replies = await self._send(node, command, n)
+        if program is _PROGRAM.eval:
+            node.loaded = True
+        return replies if len(replies) == len(calls) else [replies[at] for at in answers]
+
+    async def _send(self, node: _Node, command: list[bytes], replies: int = 1) -> list:
+        """Commands to ``node`` in one write, their ``replies`` read (errors as values): one round trip, counted."""
+        self.round_trips += 1
+        return await node.call(command, replies)
+
+    async def _ask(self, node: _Node, command: list[bytes]) -> object:
+        """One command to ``node``: its reply, or its error raised."""
+        [reply] = await self._send(node, command)
+        if isinstance(reply, ResponseError):
+            raise reply
         return reply
 
-    async def _send(self, node: _Node, command: list[bytes]) -> object:
-        """One command to ``node``: one round trip, counted."""
-        self.round_trips += 1
-        return await node.call(command)
-
-    async def _load(self, node: _Node, program: _Program) -> None:
+    async def _load(self, node: _Node) -> None:
         """Load the function library on ``node``, or settle for the plain script where it can never be loaded.
 
         One load at a time per node: concurrent exchanges (a cold start, a FUNCTION FLUSH under load) wait for
@@ -696,18 +694,90 @@ class RedisStore:
             return
         node.loading = asyncio.get_running_loop().create_future()
         try:
-            await self._send(node, program.load)
+            await self._ask(node, _PROGRAM.load)
         except ResponseError as error:
             if not _never_loads(error):
                 raise
             log.warning("state store: cannot load the function library %s (%s); running it as a script (EVALSHA)",
-                        program.name, error)
+                        _PROGRAM.name, error)
             node.library = False
         else:
             node.library = True
         finally:
             done, node.loading = node.loading, None
             done.set_result(None)
+
+    # -- Redis Cluster: one script per slot, one round trip per node ------------------------
+
+    def _calls(self, ops: list[Op], now: float) -> list[_Call]:
+        """The ops as script calls, one per slot (a call may declare keys of one slot only), each for the node
+        serving its slot; ops keep their order within a call."""
+        slot, slots = self._slot, self._slots
+        assert slots is not None
+        by_slot: dict[int, list[int]] = {}
+        for i, op in enumerate(ops):
+            by_slot.setdefault(slot(op.key), []).append(i)
+        return [_Call(idx, *encode([ops[i] for i in idx], now, self._key), slots[s]) for s, idx in by_slot.items()]
+
+    async def _on_cluster(self, ops: list[Op], now: float, calls: list[_Call]) -> list:
+        """Run ``calls``, each node's in one round trip, all nodes at once; follow MOVED, ASK and TRYAGAIN.
+
+        Ops on different entities never interact, so each slot's share runs on its own and a redirected
+        call is simply sent again where the cluster says: a redirection refuses a call before it runs.
+        """
+        values: list = [None] * len(ops)
+        for _ in range(_REDIRECTS_MAX + 1):
+            by_node: dict[_Node, list[_Call]] = {}
+            for call in calls:
+                by_node.setdefault(call.node, []).append(call)
+            if len(by_node) == 1:
+                [(node, sent)] = by_node.items()
+                answers = [await self._run(node, sent)]
+            else:
+                answers = await asyncio.gather(*[self._run(node, sent) for node, sent in by_node.items()])
+            calls = []
+            for sent, replies in zip(by_node.values(), answers, strict=True):
+                for call, reply in zip(sent, replies, strict=True):
+                    if isinstance(reply, ResponseError):
+                        calls += self._redirected(call, reply, ops, now)
+                        error = reply
+                        continue
+                    idx = call.idx
+                    for i, value in zip(idx, decode([ops[i] for i in idx], reply), strict=True):
+                        values[i] = value
+            if not calls:
+                return values
+        raise error
+
+    def _redirected(self, call: _Call, error: ResponseError, ops: list[Op], now: float) -> list[_Call]:
+        """Where a refused call goes next; the error raised when it is no redirection."""
+        if isinstance(error, AskError):  # MOVED is an AskError too
+            node = self._node_at(error.host, error.port, call.node)
+            if isinstance(error, MovedError):  # the slot has a new owner: note it, and read the whole map again
+                self._slots[error.slot_id] = node  # type: ignore[index]
+                self._refresh_slots()
+                self.redirects["moved"] += 1
+                return [call._replace(node=node, asking=False)]
+            self.redirects["ask"] += 1  # this slot is migrating, and the call's keys are at its new node
+            return [call._replace(node=node, asking=True)]
+        if isinstance(error, TryAgainError) and len(set(call.keys)) > 1:
+            # A slot in migration, some of the call's keys moved and some not: each key on its own, to the same
+            # node (it runs there, or answers ASK for its new node).
+            self.redirects["tryagain"] += 1
+            by_key: dict[str, list[int]] = {}
+            for i in call.idx:
+                by_key.setdefault(ops[i].key, []).append(i)
+            return [_Call(idx, *encode([ops[i] for i in idx], now, self._key), call.node, call.asking)
+                    for idx in by_key.values()]
+        raise error
+
+    def _node_at(self, host: str, port: int, asked: _Node) -> _Node:
+        """The node at ``host:port`` (an empty host: the one asked), met before or now."""
+        address = (host or asked.client.connection_pool.connection_kwargs.get("host", "127.0.0.1"), port)
+        node = self._nodes.get(address)
+        if node is None:
+            node = self._nodes[address] = _Node(self._connect(*address))
+        return node
 
     # -- Redis Cluster: the slot map ------------------------------------------------------
 
@@ -716,7 +786,7 @@ class RedisStore:
         error: Exception | None = None
         for node in [self._seed, *self._nodes.values()]:
             try:
-                answer = await self._send(node, _CLUSTER_SLOTS)
+                answer = await self._ask(node, _CLUSTER_SLOTS)
             except Exception as failure:  # noqa: BLE001 - try the next node
                 error = failure
                 continue

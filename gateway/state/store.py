@@ -6,7 +6,8 @@ and TLS-plus-user-agent pair it came from, and the target it acts on (its
 recent actions, and the day's crowd of sessions on it). Each op
 below reads and updates ONE entity; a request's ops travel together in ONE
 ``exchange`` call, so the Redis backend does the whole request in one round
-trip (one script) and the memory backend in one pass. Every entity is one
+trip (one script; on a Redis Cluster one per node the request's entities live
+on, all at once) and the memory backend in one pass. Every entity is one
 record under one key (``"<kind>:<id>"``, e.g. ``"ip:203.0.113.7"``); the Redis
 backend stores it under ``<prefix>:{<key>}``, so an entity never spans Redis
 Cluster slots.
