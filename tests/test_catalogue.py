@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_signals_support import T0, Driver, office, phone, principal, server
+from signals_support import T0, Driver, office, phone, principal, server
 
 from gateway.signals import catalogue
 

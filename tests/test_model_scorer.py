@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from test_model_data import feature_row, write_labelled
+from model_support import feature_row, write_labelled
 
 from gateway.model import ModelError, Scorer, artifact
 from gateway.model.encoding import encode_row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_model_data import labelled_lines, write_labelled
+from model_support import labelled_lines, write_labelled
 
 from gateway.model import ModelError, Scorer
 from gateway.offline.dataset import read_rows

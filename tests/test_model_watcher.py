@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from test_model_data import write_labelled
+from model_support import write_labelled
 
 from gateway.metrics import RELOADS
 from gateway.model import ModelError, ModelWatcher, artifact

@@ -45,7 +45,7 @@ def test_packs_include_shadow_and_sticky_rules():
 
 async def test_like_rate_burst_throttles_a_script_and_spares_a_bingeing_person():
     """The rule fires on features the collector really produces: a like every 0.8 s, not one every 1.6 s."""
-    from test_signals_support import T0, Driver, phone, principal
+    from signals_support import T0, Driver, phone, principal
 
     from gateway.policy.ruleset import RuleSet
     from gateway.verdict import Decision

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from test_signals_support import T0, Driver, moved, phone, principal, settings
+from signals_support import T0, Driver, moved, phone, principal, settings
 
 from gateway.facts import RequestFacts
 from gateway.signals.collector import PENDING_MAX, SignalCollector

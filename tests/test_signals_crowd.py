@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_signals_support import T0, Driver, moved, phone, principal
+from signals_support import T0, Driver, moved, phone, principal
 
 from gateway.facts import RequestFacts
 from gateway.signals.collector import CROWD_MIN

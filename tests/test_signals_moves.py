@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_signals_support import T0, Driver, moved, office, phone, principal
+from signals_support import T0, Driver, moved, office, phone, principal
 
 
 def residential(ip: str, device: str = "android-dev-9"):

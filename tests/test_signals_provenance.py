@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_signals_support import (
+from signals_support import (
     ANDROID_UA,
     T0,
     Driver,

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from redis_support import REDIS_URL, drop_keys, redis_or_skip
-from test_signals_support import T0, Driver, office, phone, principal, server
+from signals_support import T0, Driver, office, phone, principal, server
 
 from gateway.settings import State
 

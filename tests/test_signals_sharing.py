@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_signals_support import T0, Driver, phone, principal, server
+from signals_support import T0, Driver, phone, principal, server
 
 from gateway.signals.collector import SHARING_CAP
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from test_signals_support import T0, Driver, phone, principal, server
+from signals_support import T0, Driver, phone, principal, server
 
 from gateway.signals import timing
 

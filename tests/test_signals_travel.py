@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from test_signals_support import (
+from signals_support import (
     ASHBURN,
     LONDON,
     NEW_YORK,
