@@ -13,7 +13,8 @@ import httpx
 
 from gateway.demo.app import DEMO_CONFIG, issue_token
 from gateway.engine import Engine
-from gateway.settings import Settings, load_settings
+from gateway.frontdoors.middleware import GatewayMiddleware
+from gateway.settings import Route, Settings, load_settings
 
 APP_UA = "Engage/412.0.1 (Android 14; Pixel 8; en_US)"
 HOME_IP = "11.1.0.20"  # Northwind Cable in gateway/demo/geoip/world.yaml: residential
@@ -78,3 +79,21 @@ def demo_settings(tmp_path: Path, rules_text: str | None = None, *, log_sink: st
 def quiet_engine(tmp_path: Path, rules_text: str, **changes) -> Engine:
     """An engine on the demo config with only ``rules_text``'s pack, writing no decision log."""
     return Engine(demo_settings(tmp_path, rules_text, **changes), decision_log=False)
+
+
+async def answer_to_a_like(settings: Settings, headers: dict[str, str], *, now: float,
+                           url: str = "https://api.test/v1/media/42/like") -> httpx.Response:
+    """The gateway's answer, at ``now``, to a POST on a protected like route in front of an app that says 200."""
+    route = Route("/v1/media/{media_id}/like", "like", target="media_id")
+    engine = Engine(dataclasses.replace(settings, routes=(route,)), clock=lambda: now, decision_log=False)
+
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"liked"})
+
+    transport = httpx.ASGITransport(app=GatewayMiddleware(app, engine=engine))
+    try:
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await client.post(url, headers=headers)
+    finally:
+        await engine.close()

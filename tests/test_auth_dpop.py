@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from frontdoor_support import answer_to_a_like
 
 from gateway.auth import Authenticator, AuthError, jwk_thumbprint
 from gateway.auth.dpop import normalize_htu
 from gateway.facts import RequestFacts
-from gateway.settings import settings_from_dict
+from gateway.settings import Settings, settings_from_dict
 from gateway.testing import DPoPKey, TokenMinter
 
 NOW = 1_700_000_000.0
@@ -24,9 +25,13 @@ def key() -> DPoPKey:
     return DPoPKey()
 
 
-async def make_auth(minter, tmp_path, **dpop) -> Authenticator:
+def dpop_settings(minter, tmp_path, **dpop) -> Settings:
     path = minter.write_jwks(tmp_path / "jwks.json")
-    auth = Authenticator(settings_from_dict({"auth": {**minter.auth_settings(path), "dpop": dpop}}))
+    return settings_from_dict({"auth": {**minter.auth_settings(path), "dpop": dpop}})
+
+
+async def make_auth(minter, tmp_path, **dpop) -> Authenticator:
+    auth = Authenticator(dpop_settings(minter, tmp_path, **dpop))
     await auth.start()
     return auth
 
@@ -89,11 +94,13 @@ async def test_unbound_token_needs_no_proof(auth, minter):
     assert (p.bound_jkt, p.dpop_valid) == (None, None)
 
 
-async def test_missing_proof(auth, minter, key):
+async def test_missing_proof(auth, minter, key, tmp_path):
     token = minter.mint("alice", issued_at=NOW, cnf=key.cnf)
     err = await refused(auth, facts(token, None))
     assert "no DPoP proof" in err.description
-    header = auth.www_authenticate(err)
+    r = await answer_to_a_like(dpop_settings(minter, tmp_path), {"authorization": f"DPoP {token}"}, now=NOW, url=URL)
+    assert r.status_code == 401
+    header = r.headers["www-authenticate"]
     assert header.startswith('Bearer realm="gateway", DPoP realm="gateway", error="invalid_dpop_proof"')
     assert header.endswith('algs="ES256 RS256 EdDSA"')
 
@@ -188,7 +195,8 @@ async def test_dpop_disabled(minter, key, tmp_path):
         token = minter.mint("alice", issued_at=NOW, cnf=key.cnf)
         p = await auth.authenticate(facts(token, None))
         assert (p.bound_jkt, p.dpop_valid) == (key.thumbprint, None)
-        assert "DPoP" not in auth.www_authenticate(None)
+        r = await answer_to_a_like(dpop_settings(minter, tmp_path, enabled=False), {}, now=NOW)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="gateway"'
     finally:
         await auth.close()
 

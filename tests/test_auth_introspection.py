@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from conftest import SlowOrHuge
+from frontdoor_support import answer_to_a_like
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -142,8 +143,10 @@ async def test_server_down_is_an_auth_error_not_an_exception(serve, server):
         assert info.value.reason == "introspection_unavailable"
         assert "did not answer" in info.value.description
         assert AUTH_FAILURES.labels("introspection_unavailable")._value.get() == before + 1
-        header = auth.www_authenticate(info.value)
-        assert header.startswith('Bearer realm="gateway", error="invalid_token", error_description="the token could not be checked')
+        r = await answer_to_a_like(settings_for(url), {"authorization": "Bearer opaque-6"}, now=NOW)
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"].startswith(
+            'Bearer realm="gateway", error="invalid_token", error_description="the token could not be checked')
     finally:
         await auth.close()
 

@@ -10,11 +10,12 @@ import time
 
 import jwt
 import pytest
+from frontdoor_support import answer_to_a_like
 
 from gateway.auth import Authenticator, AuthError, Principal
 from gateway.facts import RequestFacts
 from gateway.metrics import AUTH_FAILURES
-from gateway.settings import ConfigError, settings_from_dict
+from gateway.settings import ConfigError, Settings, settings_from_dict
 from gateway.testing import TokenMinter, demo_minter
 
 NOW = 1_700_000_000.0  # the request clock; deliberately far from wall time
@@ -36,10 +37,13 @@ def minter() -> TokenMinter:
     return TokenMinter()
 
 
+def jwt_settings(minter: TokenMinter, tmp_path, **auth) -> Settings:
+    return settings_from_dict({"auth": {**minter.auth_settings(minter.write_jwks(tmp_path / "jwks.json")), **auth}})
+
+
 @pytest.fixture
 async def auth(minter: TokenMinter, tmp_path):
-    settings = settings_from_dict({"auth": minter.auth_settings(minter.write_jwks(tmp_path / "jwks.json"))})
-    authenticator = Authenticator(settings)
+    authenticator = Authenticator(jwt_settings(minter, tmp_path))
     await authenticator.start()
     yield authenticator
     await authenticator.close()
@@ -82,14 +86,12 @@ async def test_missing_token(auth):
     err = await refused(auth, facts())
     assert (err.reason, err.error) == ("missing", "")
     assert failures("missing") == before + 1
-    assert auth.www_authenticate(err) == 'Bearer realm="gateway", DPoP realm="gateway", algs="ES256 RS256 EdDSA"'
 
 
 async def test_other_scheme_is_malformed(auth, minter):
     f = RequestFacts(ts=NOW, method="POST", path="/", peer="127.0.0.1", headers={"authorization": "Basic YWxpY2U6cHc="})
     err = await refused(auth, f)
     assert (err.reason, err.error) == ("malformed", "")  # RFC 6750 3.1: an unsupported method gets no error code
-    assert auth.www_authenticate(err) == 'Bearer realm="gateway", DPoP realm="gateway", algs="ES256 RS256 EdDSA"'
 
 
 @pytest.mark.parametrize("garbage", ["x", "a.b.c", "a.b", "....", "ey.ey.ey", b64(b"[1]") + ".e30.", "tok\u00e9n", "a b"])
@@ -265,14 +267,18 @@ async def test_es256_issuer(tmp_path):
         await auth.close()
 
 
-def test_www_authenticate_renders_rfc6750(minter, tmp_path):
-    path = minter.write_jwks(tmp_path / "jwks.json")
-    auth = Authenticator(settings_from_dict({"auth": {**minter.auth_settings(path), "dpop": {"enabled": False}}}))
-    assert auth.www_authenticate(None) == 'Bearer realm="gateway"'
-    assert auth.www_authenticate(AuthError("missing", "no access token was sent", "")) == 'Bearer realm="gateway"'
-    err = AuthError("unknown_kid", 'the key \'k"\\\r\n\' is "odd"')
-    assert auth.www_authenticate(err, realm='my "api"') == (
-        'Bearer realm="my \'api\'", error="invalid_token", error_description="the key \'k\'/??\' is \'odd\'"'
+@pytest.mark.parametrize("dpop", [True, False])
+async def test_the_401_challenge_follows_rfc6750(minter, tmp_path, dpop):
+    settings = jwt_settings(minter, tmp_path, dpop={"enabled": dpop})
+    offer = ', DPoP realm="gateway", algs="ES256 RS256 EdDSA"' if dpop else ""
+    for headers in ({}, {"authorization": "Basic YWxpY2U6cHc="}):  # no token: no error code (RFC 6750 section 3.1)
+        r = await answer_to_a_like(settings, headers, now=NOW)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="gateway"' + offer
+    odd = TokenMinter(kid='k"\\\r\n')  # the token's own text reaches the header: no quotes, backslashes, line breaks
+    r = await answer_to_a_like(settings, {"authorization": f"Bearer {odd.mint('eve', issued_at=NOW)}"}, now=NOW)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == (
+        'Bearer realm="gateway", error="invalid_token", error_description="the token\'s signing key \'k\'///r/n\' is not known"'
+        + offer
     )
 
 

@@ -29,9 +29,9 @@ def test_challenge_is_rfc9470_step_up():
 def test_unauthenticated_follows_rfc6750():
     v = Verdict("d", Decision.UNAUTHENTICATED, True, auth_error="", auth_error_description=None)
     assert dict(render(v, ROUTE)[1])["www-authenticate"] == 'Bearer realm="gateway"'
-    v = Verdict("d", Decision.UNAUTHENTICATED, True, auth_error="invalid_token", auth_error_description='bad "sig"')
+    v = Verdict("d", Decision.UNAUTHENTICATED, True, auth_error="invalid_token", auth_error_description='bad "sig"\\\r\n')
     assert dict(render(v, ROUTE)[1])["www-authenticate"] == (
-        'Bearer realm="gateway", error="invalid_token", error_description="bad \'sig\'"'
+        'Bearer realm="gateway", error="invalid_token", error_description="bad \'sig\'/??"'
     )
 
 

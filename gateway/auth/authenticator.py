@@ -16,7 +16,6 @@ from gateway.auth.jwt_verifier import JWTVerifier
 from gateway.auth.principal import AuthError, Principal
 from gateway.auth.token_cache import VerifiedTokenCache
 from gateway.facts import RequestFacts
-from gateway.frontdoors.responses import www_authenticate
 from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger("gateway.auth")
@@ -45,7 +44,6 @@ class Authenticator:
         self._cache = VerifiedTokenCache(auth.cache_size)
         if self._keys is not None:  # a key withdrawn from the JWKS (a compromise) takes its tokens out of the cache
             self._keys.on_withdrawal = self._cache.clear
-        self._dpop_algs = auth.dpop.algorithms if self._dpop is not None else ()
         # Replay of the admin console's facts ring only: the principal verified when the request was
         # served rides in facts.extra (the ring keeps no tokens). A serving engine never sets this.
         self.accept_given = False
@@ -123,12 +121,6 @@ class Authenticator:
             log.exception("reading an issued token failed unexpectedly")
             metrics.AUTH_FAILURES.labels("internal").inc()
             raise AuthError("internal", "the token could not be verified") from None
-
-    def www_authenticate(self, err: AuthError | None, realm: str = "gateway") -> str:
-        """The WWW-Authenticate value for a 401 (RFC 6750 section 3; RFC 9449 section 7.1 when DPoP is on)."""
-        if err is None:
-            return www_authenticate(None, None, self._dpop_algs, realm)
-        return www_authenticate(err.error, err.description, self._dpop_algs, realm)
 
     # -- internals ----------------------------------------------------------
 
