@@ -50,14 +50,12 @@ class Recorder:
         self.records = records
         self._queue: deque[tuple[Any, Any, Any]] = deque()
         self._max = engine.settings.admin.queue_size
-        self.dropped = 0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
 
     def observe(self, facts: Any, verdict: Any, context: Any) -> None:
         """On the request path: O(1), never blocks."""
         if len(self._queue) >= self._max:
-            self.dropped += 1
             ADMIN_RECORD_DROPS.inc()
             return
         self._queue.append((facts, verdict, context))

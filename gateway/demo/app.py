@@ -138,8 +138,6 @@ def build_demo_app(settings: Settings | None = None, keys: DemoKeys | None = Non
         Route("/v1/feed", feed),
         Route("/healthz", health),
     ])
-    app.state.keys = keys
-    app.state.oauth = server
     return app
 
 

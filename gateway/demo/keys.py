@@ -63,14 +63,6 @@ class DemoKeys:
         self.jwks_path = Path(folder) / "jwks.json"
         self._write()
 
-    @property
-    def current_kid(self) -> str:
-        return self._current[0]
-
-    @property
-    def next_kid(self) -> str:
-        return self._next[0]
-
     def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
         kid, key = self._current
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={**(headers or {}), "kid": kid})

@@ -42,7 +42,7 @@ class Outbox:
         self._items: deque[Any] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self.delivered = self.dropped = self.dead = self.retried = 0
+        self.dropped = 0
         self._queued = NOTIFY_QUEUED.labels(sink=name)
 
     def __len__(self) -> int:
@@ -101,19 +101,16 @@ class Outbox:
             except Exception as exc:  # noqa: BLE001 - every other failure may pass: try again
                 problem = str(exc) or type(exc).__name__
                 if attempt < self._attempts:
-                    self.retried += 1
                     NOTIFY_DELIVERIES.labels(sink=self.name, outcome="retry").inc()
                     await asyncio.sleep(wait)
                     wait = min(wait * 2, MAX_BACKOFF_S)
                 continue
-            self.delivered += 1
             NOTIFY_DELIVERIES.labels(sink=self.name, outcome="delivered").inc()
             return
         logger.warning("%s: delivery failed (%s); written to the dead-letter file", self.name, problem[:200])
         self._dead_letter(item, problem)
 
     def _dead_letter(self, item: Any, problem: str) -> None:
-        self.dead += 1
         NOTIFY_DELIVERIES.labels(sink=self.name, outcome="dead_letter").inc()
         if self._dead is None:
             logger.error("%s: undeliverable and no dead_letter file configured: %s", self.name,

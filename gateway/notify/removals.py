@@ -10,7 +10,6 @@ replica adds to and reads the same list.
 from __future__ import annotations
 
 import json
-from typing import Protocol
 
 from gateway.signals.lists import MemoryLists, RedisLists
 from gateway.state.keys import SESSION_PREFIX, safe
@@ -21,12 +20,6 @@ Done = tuple[str, float, str, str | None, str]  # session, ts, action, target, d
 def as_dict(entry: Done) -> dict[str, object]:
     _, ts, action, target, decision_id = entry
     return {"decision_id": decision_id, "ts": ts, "action": action, "target": target}
-
-
-class Removals(Protocol):
-    async def add(self, entries: list[Done]) -> None: ...
-    async def recent(self, session: str, since: float) -> list[dict[str, object]]: ...
-    async def close(self) -> None: ...
 
 
 class MemoryRemovals:

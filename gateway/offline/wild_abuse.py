@@ -28,7 +28,6 @@ from gateway.offline.priors import WorldDraw
 from gateway.offline.timing import DAY, awake, human_times, lognormal_gap
 from gateway.offline.wild_people import app_device
 
-JITTERS = ("fixed", "uniform", "lognormal", "bursts")
 LEVEL_EVASION = {0: "crude", 1: "medium", 2: "medium", 3: "careful"}
 LEVEL_JITTERS = {0: ("fixed",), 1: ("fixed", "uniform"), 2: ("uniform", "lognormal", "bursts"),
                  3: ("lognormal", "bursts")}

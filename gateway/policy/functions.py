@@ -1,4 +1,4 @@
-"""The rule language's functions, in one table: how each is written, its type rule, its implementation.
+"""The rule language's functions, in one table: name, type rule (its signature), implementation.
 
 The checker types a call with its entry's ``check``, which also prepares
 literal arguments once, at load (a regex, CIDR networks, kept in
@@ -41,7 +41,6 @@ class Typer(Protocol):
 @dataclass(frozen=True, slots=True)
 class Function:
     name: str
-    usage: str  # how it is written
     check: Callable[[Typer, Call], str]  # the call's type, or ERROR once reported
     value: Callable[[Call, list[ValueFn]], ValueFn]  # (call, operand closures) -> the call's value closure
     # (call, want, operand closures) -> "is the call definitely ``want``?" for shapes it has a faster answer for
@@ -240,17 +239,13 @@ def _extreme(pick: Callable[[list[Any]], Any]) -> Callable[[Call, list[ValueFn]]
 
 
 FUNCTIONS: dict[str, Function] = {fn.name: fn for fn in (
-    Function("size", "size(x) or x.size(): length of a string or list", _typed(_check_size, False), _size_value),
-    Function("has", "has(feature): the feature is present for this request", _check_has, _has_value, _has_truth),
-    Function("startsWith", "s.startsWith(prefix)", _typed(_check_string_method, True),
-             *_string_method(str.startswith)),
-    Function("endsWith", "s.endsWith(suffix)", _typed(_check_string_method, True), *_string_method(str.endswith)),
-    Function("contains", "s.contains(part)", _typed(_check_string_method, True),
-             *_string_method(operator.contains)),  # contains(s, part): part in s
-    Function("matches", "s.matches(regex): RE2 search, pattern must be a literal", _typed(_check_matches, True),
-             *_string_method(_matches)),
-    Function("inCidr", "inCidr(ip, \"cidr\") or inCidr(ip, [\"cidr\", ...])", _typed(_check_in_cidr, True),
-             _in_cidr_value),
-    Function("min", "min(a, b, ...)", _typed(_check_extreme, False), _extreme(min)),
-    Function("max", "max(a, b, ...)", _typed(_check_extreme, False), _extreme(max)),
+    Function("size", _typed(_check_size, False), _size_value),  # size(x), x.size(): length of a string or list
+    Function("has", _check_has, _has_value, _has_truth),  # has(feature): the feature is present
+    Function("startsWith", _typed(_check_string_method, True), *_string_method(str.startswith)),
+    Function("endsWith", _typed(_check_string_method, True), *_string_method(str.endswith)),
+    Function("contains", _typed(_check_string_method, True), *_string_method(operator.contains)),  # part in s
+    Function("matches", _typed(_check_matches, True), *_string_method(_matches)),  # RE2 search, literal pattern
+    Function("inCidr", _typed(_check_in_cidr, True), _in_cidr_value),  # inCidr(ip, "cidr" or ["cidr", ...])
+    Function("min", _typed(_check_extreme, False), _extreme(min)),  # min(a, b, ...)
+    Function("max", _typed(_check_extreme, False), _extreme(max)),
 )}

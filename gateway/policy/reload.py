@@ -53,7 +53,6 @@ class RuleSetWatcher(Poller):
         self.current: RuleSet = initial if initial is not None else RuleSet.load(self.paths)
         self._warn_unrouted(self.current)
         self.last_error: str | None = None  # every error of the last failed reload, one per line
-        self.reloads = 0  # successful swaps since start
 
     def changed(self) -> bool:
         """Whether any pack file was added, removed or modified since the last load."""
@@ -87,7 +86,6 @@ class RuleSetWatcher(Poller):
         self.current = fresh
         self._warn_unrouted(fresh)
         self.last_error = None
-        self.reloads += 1
         RELOADS.labels(kind="rules", outcome="ok").inc()
         log.info("rules reloaded: %d rules from %d files", len(fresh.rules), len(fresh.files))
         return True
