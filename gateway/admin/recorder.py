@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any
 
 from gateway.admin.records import BUCKET_S, AdminRecords
+from gateway.auth.principal import Principal
 from gateway.metrics import ADMIN_RECORD_DROPS
 from gateway.state.keys import Pin, scope_of
 from gateway.tasks import cancel, on_each_wake
@@ -30,18 +31,11 @@ PASSING = frozenset({Decision.ALLOW, Decision.LOG, Decision.UNAUTHENTICATED})
 _BATCH = 256
 
 
-def principal_dict(p: Any) -> dict[str, Any]:
-    """What replay needs of a verified token, without the token."""
-    return {"subject": p.subject, "session_id": p.session_id, "client_id": p.client_id, "device_id": p.device_id,
-            "issued_at": p.issued_at, "expires_at": p.expires_at, "kind": p.kind, "token_hash": p.token_hash,
-            "claims": dict(p.claims), "bound_jkt": p.bound_jkt, "dpop_valid": p.dpop_valid,
-            "scopes": list(p.scopes) if p.scopes is not None else None}
-
-
-def facts_dict(facts: Any, principal: Any) -> dict[str, Any]:
+def facts_dict(facts: Any, principal: Principal) -> dict[str, Any]:
+    """What replay needs of a request: its facts without secrets, and the verified token without the token."""
     return {"ts": facts.ts, "method": facts.method, "path": facts.path, "peer": facts.peer, "query": facts.query,
             "headers": {k: v for k, v in facts.headers.items() if k not in SECRET_HEADERS},
-            "action": facts.action, "target": facts.target, "principal": principal_dict(principal)}
+            "action": facts.action, "target": facts.target, "principal": principal.to_dict()}
 
 
 class Recorder:

@@ -46,11 +46,7 @@ def lint_errors(errors: list[str], path: Path) -> list[dict[str, Any]]:
 
 
 def facts_of(entry: dict[str, Any]) -> RequestFacts:
-    p = entry["principal"]
-    principal = Principal(p["subject"], p["session_id"], p.get("client_id"), p.get("device_id"), p.get("issued_at"),
-                          p.get("expires_at"), p.get("kind", "jwt"), p.get("token_hash", ""), p.get("claims") or {},
-                          p.get("bound_jkt"), p.get("dpop_valid"),
-                          tuple(p["scopes"]) if p.get("scopes") is not None else None)
+    principal = Principal.from_dict(entry["principal"])
     return RequestFacts(ts=entry["ts"], method=entry["method"], path=entry["path"], peer=entry["peer"],
                         headers=entry["headers"], action=entry.get("action"), target=entry.get("target"),
                         query=entry.get("query", ""), extra={"principal": principal})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,23 @@ class Principal:
     bound_jkt: str | None = None  # cnf.jkt: the token is DPoP-bound to this key thumbprint
     dpop_valid: bool | None = None  # None: not bound; True/False: proof checked
     scopes: tuple[str, ...] | None = None  # the granted OAuth scopes (scope or scp claim); None: the token names none
+
+    def to_dict(self) -> dict[str, Any]:
+        """The principal as JSON values, without the token (only its hash); ``from_dict`` reads it back."""
+        return {"subject": self.subject, "session_id": self.session_id, "client_id": self.client_id,
+                "device_id": self.device_id, "issued_at": self.issued_at, "expires_at": self.expires_at,
+                "kind": self.kind, "token_hash": self.token_hash, "claims": dict(self.claims),
+                "bound_jkt": self.bound_jkt, "dpop_valid": self.dpop_valid,
+                "scopes": list(self.scopes) if self.scopes is not None else None}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Principal:
+        """The principal ``to_dict`` wrote; what a record lacks takes its default (subject and session_id
+        are required: KeyError without them)."""
+        scopes = d.get("scopes")
+        return cls(d["subject"], d["session_id"], d.get("client_id"), d.get("device_id"), d.get("issued_at"),
+                   d.get("expires_at"), d.get("kind", "jwt"), d.get("token_hash", ""), d.get("claims") or {},
+                   d.get("bound_jkt"), d.get("dpop_valid"), tuple(scopes) if scopes is not None else None)
 
 
 class AuthError(Exception):
