@@ -11,7 +11,7 @@ import pytest
 from model_support import feature_row, write_labelled
 
 from gateway.model import ModelError, Scorer, artifact
-from gateway.model.encoding import encode_row
+from gateway.offline.model_inputs import encode_row
 
 pytest.importorskip("sklearn")
 from gateway.offline.dataset import read_rows  # noqa: E402

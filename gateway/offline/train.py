@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.model import artifact
-from gateway.model.encoding import column_names, encode_row, fit_inputs
 from gateway.model.errors import ModelError
 from gateway.offline.dataset import Dataset, Row, read_rows
+from gateway.offline.model_inputs import column_names, encode_row, fit_inputs
 from gateway.signals import catalogue
 
 CALIBRATION_FRAC = 0.25  # of the training groups

@@ -1,4 +1,5 @@
-"""Which features the model reads and how each becomes numbers; shared by training and evaluation.
+"""Which features the model reads and how each becomes numbers: fitted on training rows, written into
+the artifact (where the scorer reads it), and ``encode_row`` for training and evaluation.
 
 Identity-like features (who, where exactly, which device) are left out: a
 model that learns account ids, addresses or ASNs memorises the traffic it was
