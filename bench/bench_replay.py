@@ -37,8 +37,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from benchkit import python_pace  # noqa: E402
 
 from gateway.engine import Engine  # noqa: E402
-from gateway.frontdoors.replay import DEMO_CONFIG, replay, replay_settings  # noqa: E402
-from gateway.offline.records import parse_record, to_facts  # noqa: E402
+from gateway.frontdoors.replay import DEMO_CONFIG, record_request, replay, replay_settings  # noqa: E402
+from gateway.offline.records import parse_record  # noqa: E402
 from gateway.offline.scenarios import build, get_scenario  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 
@@ -72,18 +72,17 @@ async def engine_only(settings, lines: list[str], features: bool) -> Timer:
     work = []
     for n, line in enumerate(lines, 1):
         rec = parse_record(line, n)
-        facts, hit = to_facts(rec, engine.match)
-        work.append((rec.ts, facts, hit, rec.response))
+        facts, hit, token = record_request(rec, engine.match)
+        work.append((rec.ts, facts, hit, token))
     with Timer() as timer:
-        for ts, facts, hit, response in work:
+        for ts, facts, hit, token in work:
             clock.now = ts
             if hit is None:
                 continue
-            if hit.route is None:  # the token endpoint
-                if response is not None:
-                    await engine.observe_response(facts, response.status, response.headers, response.body.encode())
-                continue
-            await engine.decide(facts)
+            if token is not None:  # the token endpoint
+                await engine.observe_response(facts, token.status, token.body)
+            elif hit.route is not None:
+                await engine.decide(facts)
     await engine.close()
     return timer
 

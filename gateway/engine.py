@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from gateway.auth import Authenticator, AuthError
 from gateway.auth.principal import Principal
@@ -44,7 +44,7 @@ Context = tuple[Principal | None, Fingerprint, dict | None]  # who, from where, 
 REVOKE = "revoke"  # the sticky decision of a revoked session
 REVOKED_DESCRIPTION = "the session was revoked; sign in again"
 
-_MAX_BODY = 64 * 1024  # token responses larger than this are not parsed
+MAX_TOKEN_RESPONSE = 64 * 1024  # a token response longer than this is not read (front doors buffer no more)
 FAULT_EXPLAIN = "engine fault: passed"  # a decision the engine could not make (logged), passed
 
 
@@ -166,9 +166,9 @@ class Engine:
         return self.routes.match(method, path)
 
     # -- the token endpoint: how sessions are born --------------------------------
-    async def observe_response(self, facts: RequestFacts, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    async def observe_response(self, facts: RequestFacts, status: int, body: bytes) -> None:
         """Record a session's birth from a successful OAuth token response (RFC 6749 section 5.1)."""
-        if status != 200 or not body or len(body) > _MAX_BODY:
+        if status != 200 or not body or len(body) > MAX_TOKEN_RESPONSE:
             return
         try:
             payload = json.loads(body)

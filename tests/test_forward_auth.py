@@ -177,6 +177,34 @@ async def test_absorb_is_replayed_by_nginx_and_blocked_for_proxies_that_read_2xx
     await engine.close()
 
 
+async def test_the_risk_header_is_the_number_the_decision_log_writes(tmp_path):
+    weighed = """
+pack: test-forward-auth
+rules:
+  - id: test-weight
+    description: adds risk without deciding
+    on: ["*"]
+    when: 'net.class == "hosting"'
+    weight: 12.5
+"""
+    engine = make_engine(tmp_path, weighed)
+    logged = []
+    decide = engine.decide
+
+    async def logging_decide(facts):
+        verdict = await decide(facts)
+        logged.append(engine._log_entry(facts, verdict, None)["risk"])
+        return verdict
+
+    engine.decide = logging_decide  # type: ignore[method-assign]
+    async with client_for(engine) as c:
+        for ip in (HOME_IP, HOSTING_IP):
+            r = await c.get("/", headers={**original(alice_token(), ip), **nginx("POST", "/v1/media/m1/like")})
+            assert r.status_code == 200 and r.headers["x-gateway-risk"] == json.dumps(logged[-1])
+    assert logged == [0.0, 12.5]
+    await engine.close()
+
+
 async def test_shadow_mode_passes_and_says_the_decision_was_not_enforced(tmp_path):
     engine = make_engine(tmp_path, pack("block"))
     engine.shadow = True

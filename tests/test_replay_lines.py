@@ -12,13 +12,12 @@ import pytest
 from gateway.frontdoors.replay import (
     DEMO_CONFIG,
     Problems,
-    _Statuses,
     decide_records,
     read_records,
     replay,
     replay_settings,
 )
-from gateway.frontdoors.responses import status_of
+from gateway.frontdoors.responses import render, status_of
 from gateway.offline import records
 from gateway.offline.decisions import (
     TOKEN_BIRTH,
@@ -114,18 +113,16 @@ async def test_replay_writes_the_decision_dicts(tmp_path) -> None:
         assert summary["decisions"].get("block", 0) > 0, "the farm is blocked: the lines above carry real verdicts"
 
 
-def test_status_is_remembered_per_decision_enforcement_and_route() -> None:
-    routes = [Route("/v1/media/{media_id}/like", "like", target="media_id"),
+def test_the_status_alone_is_the_one_render_answers_with() -> None:
+    routes = [None, Route("/v1/media/{media_id}/like", "like", target="media_id"),
               Route("/v1/x", "x", absorb_status=202, absorb_body='{"queued": true}')]
-    statuses = _Statuses()
-    for _ in range(2):  # the second pass answers from what the first remembered
-        for route in routes:
-            for decision in Decision:
-                for enforced in (True, False):
-                    for extra in ({}, {"retry_after": 7, "auth_error": "invalid_token"}):
-                        v = Verdict("id", decision, enforced, **extra)
-                        for app in (200, 201, 500):
-                            assert statuses(v, route, app) == status_of(v, route, app), (decision, enforced, route)
+    for route in routes:
+        for decision in Decision:
+            for enforced in (True, False):
+                for extra in ({}, {"retry_after": 7, "auth_error": "invalid_token"}):
+                    v = Verdict("id", decision, enforced, **extra)
+                    rendered = render(v, route)
+                    assert status_of(v, route) == (None if rendered is None else rendered[0]), (decision, enforced)
 
 
 GOOD = {"id": "r1", "ts": 1700000000.5, "method": "POST", "path": "/v1/media/m42/like", "client": "127.0.0.1",

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from gateway.frontdoors.replay import DEMO_CONFIG, Problems, read_records
-from gateway.offline.records import RecordError, parse_record, to_facts
+from gateway.frontdoors.replay import DEMO_CONFIG, Problems, read_records, record_request
+from gateway.offline.records import RecordError, parse_record
 from gateway.routes import RouteTable
 from gateway.settings import load_settings
 
@@ -62,10 +62,12 @@ def test_read_records_skips_or_raises() -> None:
 
 def test_facts_use_the_route_table() -> None:
     routes = RouteTable(load_settings(DEMO_CONFIG))
-    facts, hit = to_facts(parse_record(json.dumps(GOOD), 1), routes.match)
+    facts, hit, token = record_request(parse_record(json.dumps(GOOD), 1), routes.match)
     assert hit is not None and facts.action == "like" and facts.target == "m42"
     assert facts.path == "/v1/media/m42/like" and facts.query == "src=feed" and facts.request_id == "r1"
-    token, hit = to_facts(parse_record(json.dumps({**GOOD, "path": "/oauth/token"}), 2), routes.match)
-    assert hit is not None and hit.route is None and token.action is None
-    other, hit = to_facts(parse_record(json.dumps({**GOOD, "path": "/health"}), 3), routes.match)
-    assert hit is None and other.action is None
+    assert token is None
+    login, hit, token = record_request(parse_record(json.dumps({**GOOD, "path": "/oauth/token"}), 2), routes.match)
+    assert hit is not None and hit.route is None and login.action is None
+    assert token is not None and token.status == 200 and token.body == b"{}"
+    other, hit, token = record_request(parse_record(json.dumps({**GOOD, "path": "/health"}), 3), routes.match)
+    assert hit is None and other.action is None and token is None

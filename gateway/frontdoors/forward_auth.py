@@ -28,8 +28,9 @@ import dataclasses
 import json
 import logging
 
+from starlette.types import Receive, Scope, Send
+
 from gateway.engine import Engine
-from gateway.facts import RequestFacts
 from gateway.frontdoors.asgi import (
     Headers,
     RawHeaders,
@@ -39,18 +40,15 @@ from gateway.frontdoors.asgi import (
     send_raw_response,
     send_response,
 )
+from gateway.frontdoors.door import Answer, FrontDoor
 from gateway.frontdoors.original_request import (
-    ENVOY,
-    FORWARDED,
     ORIGINAL,
     BadCheckRequest,
     OriginalRequest,
     read_original,
 )
-from gateway.frontdoors.responses import render
 from gateway.frontdoors.sessions import SessionNotifications
-from gateway.routes import TOKEN_ACTION
-from gateway.settings import ConfigError
+from gateway.settings import ConfigError, Route
 from gateway.verdict import Decision, Verdict
 
 logger = logging.getLogger("gateway.authz")
@@ -58,7 +56,6 @@ logger = logging.getLogger("gateway.authz")
 MAX_HEADER_BODY = 2048  # a body relayed in a header must fit nginx's default proxy_buffer_size with room to spare
 _FORWARDED_HOST = "x-forwarded-host"
 _FORWARDED_PROTO = "x-forwarded-proto"
-_FRONT_DOOR = {style: f"authz-{style}" for style in (ORIGINAL, FORWARDED, ENVOY)}
 _DECISION_VALUES = {d: d.value.encode() for d in Decision}
 
 
@@ -70,16 +67,15 @@ class AuthzApp:
         self.engine = engine
         self.fa = settings.forward_auth
         check_forward_auth(settings)
-        dpop = settings.auth.dpop
-        self._dpop_algs = dpop.algorithms if dpop.enabled else ()
+        self.door = FrontDoor(engine)
         self._forward_header = settings.network.forwarded_header
         self._meta_headers = frozenset(
             (*self.fa.original_method_headers, *self.fa.original_uri_headers,
              *self.fa.forwarded_method_headers, *self.fa.forwarded_uri_headers, _FORWARDED_HOST, _FORWARDED_PROTO)
         )
-        self.sessions = SessionNotifications(engine)
+        self.sessions = SessionNotifications(self.door)
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             return await self._lifespan(receive, send)
@@ -99,20 +95,21 @@ class AuthzApp:
             original = read_original(scope["method"], path, query, headers, fa)
         except BadCheckRequest as exc:
             return await self._bad_check(send, headers, str(exc))
-        match = engine.match(original.method, original.path)
-        if match is None or match.action == TOKEN_ACTION:
+        door = self.door
+        match = door.match(original.method, original.path)
+        if match is None:
             return await send_raw_response(send, 200, [])  # not protected: nothing to decide
         client = scope.get("client")
-        facts = RequestFacts(engine.clock(), original.method, original.path, client[0] if client else "",
-                             self._original_headers(headers), match.action, match.target, original.query,
-                             extra={"scheme": headers.get(_FORWARDED_PROTO, "http"), "front_door": _FRONT_DOOR[original.style]})
-        verdict = await engine.decide(facts)
-        if verdict.passes:
-            return await send_raw_response(send, 200, _raw_passing_headers(verdict))
-        status, out_headers, body = self._denial(verdict, match.route, original, headers.get("accept-language"))
-        await send_response(send, status, out_headers, body)
+        facts = door.facts(engine.clock(), match, original.method, original.path, client[0] if client else "",
+                           self._original_headers(headers), original.query, headers.get(_FORWARDED_PROTO, "http"))
+        answer = await door.answer(facts, match)
+        if answer.verdict is None:  # the token endpoint: its answer is not seen here (see sessions)
+            return await send_raw_response(send, 200, [])
+        if answer.response is None:
+            return await send_raw_response(send, 200, _passing_headers(answer.verdict))
+        await send_response(send, *self._denial(answer, match.route, original, facts.headers.get("accept-language")))
 
-    async def _bad_check(self, send, headers: dict[str, str], detail: str) -> None:
+    async def _bad_check(self, send: Send, headers: dict[str, str], detail: str) -> None:
         """A 400 naming the fault; nginx turns any answer but 2xx, 401 and 403 into a 500, so through it a 403
         carrying the 400 in headers, as a verdict's other answers travel."""
         fa = self.fa
@@ -136,15 +133,15 @@ class AuthzApp:
                 out[self._forward_header] = ip if self._forward_header != "forwarded" else f'for="{ip.strip()}"'
         return out
 
-    def _denial(self, verdict: Verdict, route, original: OriginalRequest,
-                accept_language: str | None = None) -> tuple[int, Headers, bytes]:
-        rendered = render(verdict, route, self._dpop_algs, accept_language, self.engine.messages)
-        assert rendered is not None  # the verdict does not pass
-        status, headers, body = rendered
+    def _denial(self, answer: Answer, route: Route | None, original: OriginalRequest,
+                accept_language: str | None) -> tuple[int, Headers, bytes]:
+        """The answer that reaches the client through this proxy style (``answer`` does not pass)."""
+        verdict = answer.verdict
+        assert verdict is not None and answer.response is not None
+        status, headers, body = answer.response
         if 200 <= status < 300 and original.style != ORIGINAL:
             # Traefik and Envoy would let a 2xx through: an absorbed request is blocked instead.
-            status, headers, body = render(dataclasses.replace(verdict, decision=Decision.BLOCK), route, (),
-                                           accept_language, self.engine.messages) or rendered
+            status, headers, body = self._blocked(verdict, route, accept_language)
         content_type = next((v for k, v in headers if k == "content-type"), "application/problem+json")
         headers = [*(h for h in headers if h[0] != "content-type"), ("content-type", content_type)]
         if original.style != ORIGINAL or status in (401, 403):
@@ -154,12 +151,16 @@ class AuthzApp:
         relayed = header_safe(body)
         if len(relayed) > MAX_HEADER_BODY:
             logger.warning("a %d answer of %d bytes is too long to relay through nginx; answering 403", status, len(body))
-            return self._denial(dataclasses.replace(verdict, decision=Decision.BLOCK), route, original, accept_language)
+            blocked = self._blocked(verdict, route, accept_language)
+            return self._denial(Answer(verdict, blocked[0], blocked), route, original, accept_language)
         headers += [("x-gateway-status", str(status)), ("x-gateway-body", relayed),
                     ("x-gateway-content-type", content_type)]
         return 403, headers, body
 
-    async def _lifespan(self, receive, send) -> None:
+    def _blocked(self, verdict: Verdict, route: Route | None, accept_language: str | None) -> tuple[int, Headers, bytes]:
+        return self.door.render(dataclasses.replace(verdict, decision=Decision.BLOCK), route, accept_language)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -175,27 +176,15 @@ class AuthzApp:
                 return
 
 
-def passing_headers(verdict: Verdict) -> Headers:
-    """What the proxy may pass upstream about a request it lets through."""
-    headers = [
-        ("x-gateway-decision-id", verdict.decision_id),
-        ("x-gateway-decision", verdict.decision.value),
-        ("x-gateway-risk", f"{verdict.risk:g}"),
-    ]
-    if not verdict.enforced:
-        headers.append(("x-gateway-enforced", "false"))  # shadow mode: the decision was only logged
-    return headers
-
-
-def _raw_passing_headers(verdict: Verdict) -> RawHeaders:
-    """``passing_headers`` already encoded, as the answer to every passing check sends them."""
+def _passing_headers(verdict: Verdict) -> RawHeaders:
+    """What the proxy may pass upstream about a request it lets through (the risk written as the log writes it)."""
     headers = [
         (b"x-gateway-decision-id", verdict.decision_id.encode("latin-1")),
         (b"x-gateway-decision", _DECISION_VALUES[verdict.decision]),
-        (b"x-gateway-risk", f"{verdict.risk:g}".encode()),
+        (b"x-gateway-risk", str(verdict.risk).encode()),
     ]
     if not verdict.enforced:
-        headers.append((b"x-gateway-enforced", b"false"))
+        headers.append((b"x-gateway-enforced", b"false"))  # shadow mode: the decision was only logged
     return headers
 
 
@@ -234,4 +223,4 @@ def build_authz_app(engine: Engine) -> AuthzApp:
     return AuthzApp(engine)
 
 
-__all__ = ["AuthzApp", "build_authz_app", "passing_headers"]
+__all__ = ["AuthzApp", "build_authz_app"]

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import logging
 
-from gateway.engine import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.engine import MAX_TOKEN_RESPONSE, Engine
 from gateway.facts import RequestFacts
 from gateway.frontdoors.asgi import header_map, send_problem, send_response
-from gateway.frontdoors.responses import render
-from gateway.routes import TOKEN_ACTION
+from gateway.frontdoors.door import FrontDoor, TokenResponse
+from gateway.routes import Match
 from gateway.settings import Settings
 
-_MAX_TOKEN_RESPONSE = 64 * 1024
 logger = logging.getLogger("gateway.frontdoors.middleware")
 
 
-def route_path(scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path the app routes on: behind a root path (``uvicorn --root-path /api``, a Starlette Mount) the
     server puts it in front of ``path`` and the app takes it off again, as Starlette's get_route_path does."""
     path, root = scope["path"], scope["root_path"]
@@ -37,23 +38,21 @@ class GatewayMiddleware:
     ``GatewayMiddleware(app, settings)`` or ``GatewayMiddleware(app, engine=engine)``.
     """
 
-    def __init__(self, app, settings: Settings | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings | None = None, *, engine: Engine | None = None) -> None:
         if engine is None:
             if settings is None:
                 raise TypeError("GatewayMiddleware needs settings (gateway.load_settings(path)) or an engine")
             engine = Engine(settings)
         self.app = app
         self.engine = engine
+        self.door = FrontDoor(engine)
         self._match = engine.match
         self._clock = engine.clock
-        dpop = engine.settings.auth.dpop
-        self._dpop_algs = dpop.algorithms if dpop.enabled else ()
-        self._messages = engine.messages
         links = engine.settings.notify.links
         self._answers_path = links.path if links.base_url else None  # the owner's answer links
         self._feedback = None
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The common case first, with as little work as possible: an HTTP request
         # on a route the gateway does not protect goes straight to the app.
         if scope["type"] == "http":
@@ -76,22 +75,21 @@ class GatewayMiddleware:
                 logger.exception("gateway could not start; answering 503 on protected routes")
                 return await send_problem(send, 503, "Service Unavailable", "The gateway is not ready; try again shortly.",
                                           [("retry-after", "5")])
-        client = scope.get("client")
-        action = None if match.action == TOKEN_ACTION else match.action
-        facts = RequestFacts(self._clock(), method, scope["path"], client[0] if client else "", header_map(scope),
-                             action, match.target, scope.get("query_string", b"").decode("latin-1"),
-                             extra={"scheme": scope.get("scheme", "http")})
-        if action is None:
-            return await self._token_endpoint(scope, receive, send, facts)
-        verdict = await engine.decide(facts)
-        if verdict.passes:
+        facts = self._facts(scope, match)
+        if match.route is None:
+            return await self._token_endpoint(scope, receive, send, facts, match)
+        answer = await self.door.answer(facts, match)
+        if answer.response is None:
             return await self.app(scope, receive, send)
-        rendered = render(verdict, match.route, self._dpop_algs, facts.headers.get("accept-language"), self._messages)
-        if rendered is None:  # pragma: no cover - passes covers it
-            return await self.app(scope, receive, send)
-        await send_response(send, *rendered)
+        await send_response(send, *answer.response)
 
-    async def _answer(self, scope, send) -> None:
+    def _facts(self, scope: Scope, match: Match | None) -> RequestFacts:
+        client = scope.get("client")
+        return self.door.facts(self._clock(), match, scope["method"], scope["path"], client[0] if client else "",
+                               header_map(scope), scope.get("query_string", b"").decode("latin-1"),
+                               scope.get("scheme", "http"))
+
+    async def _answer(self, scope: Scope, send: Send) -> None:
         """An owner's answer link: the gateway answers it itself (never the app, never a redirect)."""
         engine = self.engine
         if not engine.started:
@@ -100,44 +98,38 @@ class GatewayMiddleware:
             from gateway.notify.feedback import Feedback
 
             self._feedback = Feedback(engine)
-        client = scope.get("client")
-        facts = RequestFacts(self._clock(), scope["method"], scope["path"], client[0] if client else "",
-                             header_map(scope), None, None, scope.get("query_string", b"").decode("latin-1"),
-                             extra={"scheme": scope.get("scheme", "http")})
-        await send_response(send, *await self._feedback.answer(facts))
+        await send_response(send, *await self._feedback.answer(self._facts(scope, None)))
 
-    async def _token_endpoint(self, scope, receive, send, facts: RequestFacts) -> None:
+    async def _token_endpoint(self, scope: Scope, receive: Receive, send: Send, facts: RequestFacts,
+                              match: Match) -> None:
         """Pass the token request to the app; read its answer to record the session's birth.
 
         The birth is recorded before the last body chunk goes out, so the client
         cannot use the token before the gateway knows where it was born.
         """
         status = 0
-        response_headers: dict[str, str] = {}
         chunks: list[bytes] = []
         size = 0
 
-        async def watch(message) -> None:
+        async def watch(message: Message) -> None:
             nonlocal status, size
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for k, v in message.get("headers", []):
-                    response_headers[k.decode("latin-1").lower()] = v.decode("latin-1")
             elif message["type"] == "http.response.body":
                 body = message.get("body", b"")
-                if size <= _MAX_TOKEN_RESPONSE:
+                if size <= MAX_TOKEN_RESPONSE:
                     chunks.append(body)
                     size += len(body)
-                if not message.get("more_body", False) and size <= _MAX_TOKEN_RESPONSE:
-                    await self.engine.observe_response(facts, status, response_headers, b"".join(chunks))
+                if not message.get("more_body", False) and size <= MAX_TOKEN_RESPONSE:
+                    await self.door.answer(facts, match, TokenResponse(status, b"".join(chunks)))
             await send(message)
 
         await self.app(scope, receive, watch)
 
-    def _lifespan_receive(self, receive):
+    def _lifespan_receive(self, receive: Receive) -> Receive:
         engine = self.engine
 
-        async def wrapped():
+        async def wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await engine.start()

@@ -20,20 +20,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from gateway.facts import RequestFacts
-from gateway.frontdoors.responses import render
+from gateway.frontdoors.door import FrontDoor, TokenResponse
 from gateway.model.errors import ModelError
 from gateway.offline.decisions import TOKEN_BIRTH, UNPROTECTED, DecisionLines, decision_dict
 from gateway.offline.owner_labels import AS_LABEL, LabelsError, OwnerTally, load_labels
 from gateway.offline.progress import Progress, count_lines, wanted
-from gateway.offline.records import Record, RecordError, open_bytes, parse_record, to_facts
+from gateway.offline.records import Record, RecordError, open_bytes, parse_record
 from gateway.offline.summary import Tally, format_summary
 from gateway.policy.errors import PolicyError
 from gateway.policy.ruleset import RuleSet
 from gateway.routes import Match
-from gateway.settings import ConfigError, Route, Settings, load_settings
+from gateway.settings import ConfigError, Settings, load_settings
 from gateway.verdict import Decision, Verdict
 
-TOKEN_ACTION = "token"  # the route table's match kind for the token endpoint
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "config.yaml"
 _FATAL = 1
 _USAGE = 2
@@ -126,26 +125,6 @@ def replay_settings(settings: Settings, rules: tuple[str, ...] | None = None) ->
     return dataclasses.replace(settings, **changes)
 
 
-class _Statuses:
-    """``status_of`` for replay: what the client received, remembered per (decision, enforced, route).
-
-    The rendered status depends on nothing else (responses.render), and
-    rendering builds a whole problem+json body only to read its status.
-    """
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[Decision, bool, int], int | None] = {}
-
-    def __call__(self, verdict: Verdict, route: Route, app_status: int) -> int:
-        key = (verdict.decision, verdict.enforced, id(route))
-        try:
-            status = self._known[key]
-        except KeyError:
-            rendered = render(verdict, route)
-            status = self._known[key] = None if rendered is None else rendered[0]
-        return app_status if status is None else status
-
-
 async def decide(settings: Settings, records: Iterable[Record], *, features: bool = False, notifier: Any = None
                  ) -> AsyncIterator[tuple[Record, Verdict | None, int, str]]:
     """Yield (record, verdict, status, explain) for every record, deciding with a fresh engine.
@@ -161,30 +140,28 @@ async def decide(settings: Settings, records: Iterable[Record], *, features: boo
     engine = Engine(settings, clock=clock, record_features=features, decision_log=False, metrics=False,
                     notifier=notifier)
     await engine.start()
-    statuses = _Statuses()
-    match = engine.match
+    door = FrontDoor(engine, render=False)  # a backtest reads only the status the client got
+    answer = door.answer
     source = iter(records)
     try:
         while True:
             # A batch at a time: read ahead (parse, check, build facts), decide, then hand
             # the decisions out. Each step runs long enough to keep its code and data in the
             # CPU's caches, which deciding one record in between would evict.
-            work, stopped = _read_ahead(source, match, _READ_AHEAD)
+            work, stopped = _read_ahead(source, door.match, _READ_AHEAD)
             decided = []
-            for rec, facts, hit in work:
+            for rec, facts, hit, token in work:
                 clock.now = rec.ts
                 response = rec.response
                 app_status = 200 if response is None else response.status
                 if hit is None:
                     decided.append((rec, None, app_status, UNPROTECTED))
-                elif hit.route is None and hit.action == TOKEN_ACTION:
-                    if response is not None:
-                        await engine.observe_response(facts, response.status, response.headers,
-                                                      response.body.encode())
+                    continue
+                verdict, status, _ = await answer(facts, hit, token)
+                if verdict is None:
                     decided.append((rec, None, app_status, TOKEN_BIRTH))
                 else:
-                    verdict = await engine.decide(facts)
-                    decided.append((rec, verdict, statuses(verdict, hit.route, app_status), ""))
+                    decided.append((rec, verdict, app_status if status is None else status, ""))
             for outcome in decided:
                 yield outcome
             if stopped is not None:  # the records before the line that stopped the read are decided, as before
@@ -195,14 +172,28 @@ async def decide(settings: Settings, records: Iterable[Record], *, features: boo
         await engine.close()
 
 
+def record_request(rec: Record, match: Callable[[str, str], Match | None]
+                   ) -> tuple[RequestFacts, Match | None, TokenResponse | None]:
+    """A record as the engine sees it: its facts, its route match (None: not protected) and, at the token
+    endpoint, the app's response to it (``match`` is the engine's ``match(method, path)``)."""
+    path, _, query = rec.path.partition("?")
+    hit = match(rec.method, path)
+    body = rec.body.encode("utf-8", "surrogatepass") if rec.body else b""
+    facts = FrontDoor.facts(rec.ts, hit, rec.method, path, rec.client, rec.headers, query, None, body, rec.id)
+    response = rec.response
+    if response is None or hit is None or hit.route is not None:
+        return facts, hit, None
+    return facts, hit, TokenResponse(response.status, response.body.encode("utf-8", "surrogatepass"))
+
+
 def _read_ahead(source: Iterator[Record], match: Callable[[str, str], Match | None], size: int
-                ) -> tuple[list[tuple[Record, RequestFacts, Match | None]], Exception | None]:
-    """Up to ``size`` records with their facts and route match, and the error that stopped reading, if any."""
+                ) -> tuple[list[tuple[Record, RequestFacts, Match | None, TokenResponse | None]], Exception | None]:
+    """Up to ``size`` records with their facts, route match and token response, and the error that stopped
+    reading, if any."""
     work = []
     try:
         for rec in itertools.islice(source, size):
-            facts, hit = to_facts(rec, match)
-            work.append((rec, facts, hit))
+            work.append((rec, *record_request(rec, match)))
     except Exception as exc:  # noqa: BLE001 - raised again once the records read before it are decided
         return work, exc
     return work, None

@@ -88,10 +88,16 @@ def _quote(text: str, limit: int = 200) -> str:
     return _UNSAFE_IN_QUOTES.sub("?", text)[:limit]
 
 
-def status_of(verdict: Verdict, route: Route | None, app_status: int = 200) -> int:
-    """What the client received: the gateway's own status, or the app's when the request passed."""
-    rendered = render(verdict, route)
-    return app_status if rendered is None else rendered[0]
+_STATUS = {Decision.UNAUTHENTICATED: 401, Decision.BLOCK: 403, Decision.THROTTLE: 429, Decision.CHALLENGE: 401}
+
+
+def status_of(verdict: Verdict, route: Route | None) -> int | None:
+    """The status ``render`` answers with, without building its body; None when the request passes to the app."""
+    if verdict.passes:
+        return None
+    if verdict.decision is Decision.ABSORB:
+        return route.absorb_status if route else 200
+    return _STATUS.get(verdict.decision)
 
 
 def _explained(status: int, verdict: Verdict, family: str | None, accept_language: str | None,

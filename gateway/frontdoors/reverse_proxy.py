@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import anyio
 import httpx
+from starlette.types import Receive, Scope, Send
 
 from gateway.engine import Engine
 from gateway.frontdoors.asgi import ClientGone, send_problem
@@ -90,7 +91,7 @@ class Forwarder:
             await self._client.aclose()
             self._client = None
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
@@ -120,7 +121,7 @@ class Forwarder:
         finally:
             await response.aclose()
 
-    def _build(self, scope, receive) -> httpx.Request:
+    def _build(self, scope: Scope, receive: Receive) -> httpx.Request:
         raw = list(scope["headers"])
         drop = hop_by_hop(raw) | _X_FORWARDED
         headers = [(k, v) for k, v in raw if k.lower() not in drop]
@@ -145,7 +146,7 @@ class Forwarder:
         return self.client().build_request(scope["method"], url, headers=headers,
                                            content=_request_body(receive) if has_body else None)
 
-    async def _relay(self, response: httpx.Response, receive, send) -> None:
+    async def _relay(self, response: httpx.Response, receive: Receive, send: Send) -> None:
         raw = response.headers.raw
         drop = hop_by_hop(raw)
         await send({"type": "http.response.start", "status": response.status_code,
@@ -165,7 +166,7 @@ class Forwarder:
         if finished:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _lifespan(self, receive, send) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -183,7 +184,7 @@ def _framed_twice(headers: list[tuple[bytes, bytes]]) -> bool:
     return b"transfer-encoding" in names and b"content-length" in names
 
 
-async def _request_body(receive) -> AsyncIterator[bytes]:
+async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
     """The client's body, chunk by chunk as it arrives."""
     while True:
         message = await receive()
@@ -196,7 +197,7 @@ async def _request_body(receive) -> AsyncIterator[bytes]:
             return
 
 
-async def _cancel_on_disconnect(receive, scope: anyio.CancelScope) -> None:
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
     """Stop relaying when the client goes away, so the upstream stream is closed."""
     while True:
         message = await receive()

@@ -9,7 +9,7 @@ mirroring its responses) posts one JSON object per issued token::
 
 with the shared secret in ``forward_auth.sessions_secret_header``. The gateway
 verifies the token exactly as at the token endpoint and records the birth
-through ``engine.observe_response``. The notifier must be in
+as the token endpoint's answer would (``FrontDoor.answer``). The notifier must be in
 ``network.trusted_proxies``: like any proxy, it vouches for the client's
 address, device id and TLS fingerprint.
 
@@ -23,21 +23,23 @@ import hmac
 import json
 import os
 
+from starlette.types import Receive, Scope, Send
+
 from gateway.auth import AuthError
-from gateway.engine import Engine
-from gateway.facts import RequestFacts
 from gateway.fingerprint.client_ip import ClientIP, parse_ip
 from gateway.frontdoors.asgi import BodyTooLarge, ClientGone, read_body, send_problem, send_response
+from gateway.frontdoors.door import TOKEN_ENDPOINT, FrontDoor, TokenResponse
 
 MAX_NOTIFICATION_BYTES = 16 * 1024
 _FIELDS = {"access_token", "client_ip", "user_agent", "device_id", "tls"}
 
 
 class SessionNotifications:
-    def __init__(self, engine: Engine) -> None:
-        settings = engine.settings
+    def __init__(self, door: FrontDoor) -> None:
+        settings = door.engine.settings
         fa = settings.forward_auth
-        self.engine = engine
+        self.door = door
+        self.engine = door.engine
         secret = fa.sessions_secret or os.environ.get(fa.sessions_secret_env) or ""
         self._secret = secret.encode()
         self._secret_header = fa.sessions_secret_header
@@ -48,7 +50,7 @@ class SessionNotifications:
         self._device_header = settings.network.device_header
         self._tls_header = settings.network.tls_header
 
-    async def handle(self, scope, receive, send, headers: dict[str, str]) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
         if not self._secret:
             return await send_problem(send, 403, "Forbidden", f"session notifications are off; set {self._secret_hint}")
         given = headers.get(self._secret_header, "").encode("latin-1")
@@ -76,10 +78,9 @@ class SessionNotifications:
             principal = self.engine.auth.verify_issued(note["access_token"], now)
         except AuthError as err:
             return await send_problem(send, 422, "Unverifiable token", f"access_token: {err.description}")
-        facts = RequestFacts(ts=now, method="POST", path=self._token_path, peer=peer, headers=self._headers(note),
-                             extra={"front_door": "authz-sessions"})
+        facts = self.door.facts(now, TOKEN_ENDPOINT, "POST", self._token_path, peer, self._headers(note))
         token_response = json.dumps({"access_token": note["access_token"], "token_type": "Bearer"}).encode()
-        await self.engine.observe_response(facts, 200, {"content-type": "application/json"}, token_response)
+        await self.door.answer(facts, TOKEN_ENDPOINT, TokenResponse(200, token_response))
         await send_response(send, 202, [("content-type", "application/json")],
                             json.dumps({"recorded": True, "session": principal.session_id}).encode())
 

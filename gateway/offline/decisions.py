@@ -40,7 +40,7 @@ def decision_dict(rec: Record, verdict: Verdict | None, status: int, explain: st
                 "meta": rec.meta}
     out = {
         "id": rec.id, "ts": rec.ts, "decision": str(verdict.decision), "enforced": verdict.enforced,
-        "status": status, "risk": round(verdict.risk, 4),
+        "status": status, "risk": verdict.risk,  # rounded once, by the engine
         "score": None if verdict.score is None else round(verdict.score, 6),
         "rules": list(verdict.rules), "shadow_rules": list(verdict.shadow_rules),
         "explain": verdict.explain, "label": rec.label, "meta": rec.meta,

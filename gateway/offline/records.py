@@ -12,13 +12,9 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-
-from gateway.facts import RequestFacts
-from gateway.routes import Match
 
 try:  # a faster reader of the same JSON; without it, json reads every line
     from orjson import loads as _fast_loads
@@ -182,34 +178,6 @@ def _response(value: Any, line: int) -> Response | None:
     if not isinstance(body, str):
         raise RecordError(line, "response.body", "must be a string")
     return Response(status, headers, body)
-
-
-def to_facts(record: Record, match: Callable[[str, str], Match | None]) -> tuple[RequestFacts, Match | None]:
-    """The request as the engine sees it, and the route match (None: not protected).
-
-    ``match`` is the engine's ``match(method, path)``.
-    """
-    path, _, query = record.path.partition("?")
-    hit = match(record.method, path)
-    if hit is None:
-        action = target = None
-    else:
-        action = hit.action if hit.route is not None else None  # the token endpoint has no action
-        target = hit.target
-    body = record.body
-    facts = RequestFacts(
-        ts=record.ts,
-        method=record.method,
-        path=path,
-        peer=record.client,
-        headers=record.headers,
-        action=action,
-        target=target,
-        query=query,
-        body=body.encode("utf-8", "surrogatepass") if body else b"",
-        request_id=record.id,
-    )
-    return facts, hit
 
 
 def open_bytes(path: Path) -> IO[bytes]:
