@@ -10,7 +10,8 @@
 -- B record | S birth loc place lane fixed | H account session |
 -- A <one member per kind> loc | T record | C member | M target kind |
 -- P peers | K record tag, decision, until. Set members arrive as their digests
--- ("" in an Account op: nothing seen), a Mark's kind as its 1-based
+-- (SW bytes in a Shared op, W in Account and Mark ops; "" in an Account op:
+-- nothing seen), a Mark's kind as its 1-based
 -- ACCOUNT_KINDS index. Texts answered back as lists (target records, crowd
 -- members, peers) travel as *tokens*: the text itself, or ESC and its JSON when
 -- it holds SEP or ESC, so a token never holds SEP; a list of them is kept and
@@ -20,7 +21,7 @@
 -- a packed head (little-endian), then the texts that head gives the lengths of
 -- (-1: none). Shared '<HHHHi4' counts, sticky; Session '<i4i4i4HHH' birth, loc,
 -- sticky, times' bytes, moves, switches, then those texts and the times (packed doubles,
--- newest first); Account '<' 13 x 'H', then 'dddd' hour_n, hour_prev, day_n,
+-- newest first); Account '<' 13 x 'H', then 4 x 'i4' hour_n, hour_prev, day_n,
 -- day_prev, then 'HI4i4i4I4' the bytes of times, hourly, loc, sticky, peers,
 -- then those five; Target 'I4' then the list (oldest first); Crowd 'i4' (-1:
 -- full) then the in-window part of the list.
@@ -28,11 +29,13 @@
 -- Records are raw strings: a 2-byte tag (its digit the layout version), a
 -- packed head (little-endian), then sections whose lengths the head gives
 -- (-1: none; a sticky decision goes with its until):
---   shared   'H5' SHARED_HEAD: expiry, until, has sticky, its length, accounts and
---            the ring's start, sessions and theirs; the sticky decision; per set a
---            ring of slots, each a digest and its time (see ring_time). A shared
---            record of IN_PLACE bytes or more is edited in place: SETRANGE of its
---            head and of the slots that changed, PEXPIRE for its life
+--   shared   'H6' SHARED_HEAD: expiry, until, px (the op time Redis's own expiry of
+--            the key covers), has sticky, its length, accounts and the ring's
+--            start, sessions and theirs; the sticky decision; per set a ring of
+--            slots, each a digest and its time (see ring_time). A shared record
+--            of IN_PLACE bytes or more is edited in place: SETRANGE of its head
+--            and of the slots that changed, and PEXPIRE (with SLACK more) only
+--            once its life outgrows px
 --   session  'S4' SESSION_HEAD: expiry, until, last, sticky, birth, loc, place, lane
 --            lengths, times', moves' and switches' bytes, fixed; then those sections
 --            (times: packed doubles newest first; moves, switches: their times ascending)
@@ -48,8 +51,9 @@
 -- [4] until, then its fields (see fresh); an account's sets stay one string (S).
 -- A recency set is least recently seen first: the clamp makes that time order
 -- too, so windows are counted from the newest end or by bisection. The layouts
--- before these (msgpack tables tagged S2, A4, T1, C1; shared records H4; sessions
--- S3, without switches) are converted when read; any other value reads as absent.
+-- before these (msgpack tables tagged S2, A4, T1, C1; shared records H4, and H5
+-- with W-byte digests; sessions S3, without switches) are converted when read; any
+-- other value reads as absent.
 local a, K, raw, now  -- this call's ARGV, KEYS, stored texts by key, clock: set by run
 -- bound by run on its first call: a library is loaded where no global is visible
 local call, floor, find, unpack, byte, spack, sunpack, ssub, concat
@@ -60,17 +64,17 @@ local SLOT_S, HOURS, NKINDS = @SLOT_S@, @HOURS@, @NKINDS@
 local CROWD_WINDOW, CROWD_CAP = @CROWD_WINDOW@, @CROWD_CAP@
 local A10, A1H, A24, S1H = @SHARED_ACCOUNT_WINDOWS@, @SHARED_SESSION_WINDOW@
 local WINDOWS, NWINDOWS = @WINDOWS@, '@NWINDOWS@'  -- every kind's windows in a row; how many each kind has
-local MARGIN_MS, MAX_MS, W = @MARGIN_MS@, @MAX_MS@, @DIGEST_CHARS@
+local MARGIN_MS, MAX_MS, SLACK, W, SW = @MARGIN_MS@, @MAX_MS@, @SLACK_S@, @DIGEST_CHARS@, @SHARED_DIGEST_CHARS@
 local MOVE_GAP, MOVES_MAX = @MOVE_GAP@, @MOVES_MAX@
 local SEP, ESC = '\31', '\30'
 
-local SHARED_HEAD, SESSION_HEAD, ACCOUNT_HEAD, LIST_HEAD = '<ddBHHHHH', '<dddi4i4i4I4I4HHHB', '<dddddddddi4i4HI4I4B', '<dH'
+local SHARED_HEAD, SHARED_HEAD_H5, SESSION_HEAD, ACCOUNT_HEAD, LIST_HEAD = '<dddBHHHHH', '<ddBHHHHH', '<dddi4i4i4I4I4HHHB', '<dddddddddi4i4HI4I4B', '<dH'
 local SESSION_HEAD_S3 = '<dddi4i4i4I4I4HHB'  -- before switches
-local SLOT, IN_PLACE = W + 8, @IN_PLACE@
+local SLOT, IN_PLACE = SW + 8, @IN_PLACE@  -- a shared set's slot: its member's digest, its time
 local KINDS_HEAD, ANSWER_COUNTS = '@KINDS_HEAD@', '@ANSWER_COUNTS@'
 
 local function fresh(tag)
-  if tag == 'H5' then return {tag, 0, false, 0, v = '', off = 1, na = 0, sa = 0, ns = 0, ss = 0} end
+  if tag == 'H6' then return {tag, 0, false, 0, v = '', off = 1, na = 0, sa = 0, ns = 0, ss = 0, px = 0} end
   if tag == 'S4' then return {tag, 0, false, 0, false, '', false, 0, '', '', false, '', ''} end
   if tag == 'A5' then
     local ns = {}
@@ -136,29 +140,40 @@ end
 -- or foreign value under a known tag): it reads as absent and is replaced, never an error
 local function read(v)
   local tag = ssub(v, 1, 2)
-  if tag == 'H5' then
-    local expiry, until_, has, length, na, sa, ns, ss, at = sunpack(SHARED_HEAD, v, 3)
+  if tag == 'H6' then
+    local expiry, until_, px, has, length, na, sa, ns, ss, at = sunpack(SHARED_HEAD, v, 3)
     if na > SHARED_CAP or ns > SHARED_CAP or sa >= math.max(na, 1) or ss >= math.max(ns, 1)
         or #v ~= at + length - 1 + SLOT * (na + ns) then
       return false
     end
     local sticky = false
     if has == 1 then sticky = ssub(v, at, at + length - 1) end
-    return {'H5', expiry, sticky, until_, v = v, off = at + length, na = na, sa = sa, ns = ns, ss = ss, built = true,
-            stored = true}
+    return {'H6', expiry, sticky, until_, v = v, off = at + length, na = na, sa = sa, ns = ns, ss = ss, px = px,
+            built = true, stored = true}
   end
-  if tag == 'H4' then  -- the layout before: per set its digests, then its times
-    local expiry, until_, has, length, na, ns, at = sunpack('<ddBHHH', v, 3)
+  if tag == 'H5' or tag == 'H4' then  -- the layouts before: digests of W bytes (SW kept); H4 sets not rings
+    local expiry, until_, has, length, na, sa, ns, ss, at
+    if tag == 'H5' then
+      expiry, until_, has, length, na, sa, ns, ss, at = sunpack(SHARED_HEAD_H5, v, 3)
+      if na > SHARED_CAP or ns > SHARED_CAP or sa >= math.max(na, 1) or ss >= math.max(ns, 1)
+          or #v ~= at + length - 1 + (W + 8) * (na + ns) then
+        return false
+      end
+    else
+      expiry, until_, has, length, na, ns, at = sunpack('<ddBHHH', v, 3)
+      sa, ss = 0, 0
+    end
     local sticky, parts, m = false, {}, at + length
     if has == 1 then sticky = ssub(v, at, at + length - 1) end
     for _, n in ipairs({na, ns}) do
-      local tm = m + W * n
       for i = 0, n - 1 do
-        parts[#parts + 1] = ssub(v, m + W * i, m + W * i + W - 1); parts[#parts + 1] = ssub(v, tm + 8 * i, tm + 8 * i + 7)
+        local d, t  -- H5: slots of a digest and its time; H4: the digests, then the times
+        if tag == 'H5' then d, t = m + (W + 8) * i, m + (W + 8) * i + W else d, t = m + W * i, m + W * n + 8 * i end
+        parts[#parts + 1] = ssub(v, d, d + SW - 1); parts[#parts + 1] = ssub(v, t, t + 7)
       end
-      m = tm + 8 * n
+      m = m + (W + 8) * n
     end
-    return {'H5', expiry, sticky, until_, v = concat(parts), off = 1, na = na, sa = 0, ns = ns, ss = 0}
+    return {'H6', expiry, sticky, until_, v = concat(parts), off = 1, na = na, sa = sa, ns = ns, ss = ss, px = 0}
   end
   if tag == 'S4' or tag == 'S3' then  -- S3: before switches
     local expiry, until_, last, ls, lb, ll, lp, ln, lt, lm, lw, fixed, at
@@ -222,13 +237,14 @@ end
 -- a shared record's head: tag, fields, sticky decision
 local function shared_head(r)
   local sticky = r[3] or ''
-  return 'H5' .. spack(SHARED_HEAD, r[2], r[4], r[3] and 1 or 0, #sticky, r.na, r.sa, r.ns, r.ss) .. sticky
+  return 'H6' .. spack(SHARED_HEAD, r[2], r[4], r.px, r[3] and 1 or 0, #sticky, r.na, r.sa, r.ns, r.ss) .. sticky
 end
 
 local function serialize(r)
   local tag = r[1]
-  if tag == 'H5' then
+  if tag == 'H6' then
     if r.built then return r.v end
+    r.px = r[2] + SLACK
     return shared_head(r) .. ssub(r.v, r.off)
   end
   if tag == 'S4' then
@@ -239,9 +255,13 @@ local function serialize(r)
   end
   if tag == 'A5' then
     local sticky, loc = r[3], r.loc
-    return 'A5' .. spack(ACCOUNT_HEAD, r[2], r[4], r.last, r.hour, r.hn, r.hp, r.day, r.dn, r.dp, size(sticky), size(loc),
-                         #r.times, #r.hourly, #r.peers, NKINDS) .. spack(KINDS_HEAD, unpack(r.ns)) .. (sticky or '')
-                         .. (loc or '') .. r.times .. r.hourly .. r.peers .. r.S
+    local head = 'A5' .. spack(ACCOUNT_HEAD, r[2], r[4], r.last, r.hour, r.hn, r.hp, r.day, r.dn, r.dp, size(sticky),
+                               size(loc), #r.times, #r.hourly, #r.peers, NKINDS) .. spack(KINDS_HEAD, unpack(r.ns))
+                         .. (sticky or '') .. (loc or '') .. r.times .. r.hourly .. r.peers
+    if r.S then return head .. r.S end
+    local parts = r.parts  -- the sets' pieces (see_sets): the record in one copy
+    parts[0] = head
+    return concat(parts, '', 0, #parts)
   end
   if tag == 'T2' then return 'T2' .. spack(LIST_HEAD, r[2], r[6]) .. r[5] end
   return 'C2' .. spack(LIST_HEAD, r[2], #r[6] / 8) .. r[6] .. r[7] .. r[5]
@@ -257,7 +277,9 @@ local function take(k, tag)
     if v then r = parse(v) end
     order[#order + 1] = k
   elseif r and r.stale then  -- edited in place in Redis: read back
+    local pexpire = r.pexpire
     r = parse(call('GET', k))
+    if r then r.pexpire = pexpire end
   end
   if not (r and r[1] == tag and r[2] > now) then r = fresh(tag) end
   recs[k] = r
@@ -292,35 +314,6 @@ end
 
 local function count(T, w)
   return count_at(T, 1, #T / 8, w)
-end
-
--- the entry (from 0) of digest d among the n digests at m of v, or -1
-local function index_of(v, m, n, d)
-  local stop = m + W * n
-  local at = find(v, d, m, true)
-  while at and at < stop do
-    if (at - m) % W == 0 then return (at - m) / W end
-    at = find(v, d, at + 1, true)
-  end
-  return -1
-end
-
--- the set of n entries at m of v with d seen at time t (no earlier than the set's newest: d
--- moves to the newest end; past cap the least recently seen are dropped), as pieces added to
--- parts (its digests, then its times); returns its new size and d's entry before (-1: none)
-local function see_into(parts, v, m, n, d, t, cap)
-  local tm, i, drop = m + W * n, index_of(v, m, n, d), 0
-  local te, j = tm + 8 * n, #parts
-  if i >= 0 then
-    parts[j + 1] = ssub(v, m, m + W * i - 1); parts[j + 2] = ssub(v, m + W * (i + 1), tm - 1); parts[j + 3] = d
-    parts[j + 4] = ssub(v, tm, tm + 8 * i - 1); parts[j + 5] = ssub(v, tm + 8 * (i + 1), te - 1)
-    parts[j + 6] = spack('<d', t)
-    return n, i
-  end
-  if n >= cap then drop = n + 1 - cap end
-  parts[j + 1] = ssub(v, m + W * drop, tm - 1); parts[j + 2] = d
-  parts[j + 3] = ssub(v, tm + 8 * drop, te - 1); parts[j + 4] = spack('<d', t)
-  return n + 1 - drop, -1
 end
 
 local function newest_at(v, t0, n, t)
@@ -363,7 +356,7 @@ end
 -- slot; past the cap a new member takes the oldest's slot. So a busy entity's record changes
 -- in a few slots, which the script writes in place (SETRANGE) instead of rewriting it whole.
 local function ring_time(v, m, n, s, j)
-  return (sunpack('<d', v, m + SLOT * ((s + j) % n) + W))  -- the time alone, not its next position too
+  return (sunpack('<d', v, m + SLOT * ((s + j) % n) + SW))  -- the time alone, not its next position too
 end
 
 -- entries whose time is > now - w (as count_at, on the ring)
@@ -415,19 +408,21 @@ end
 
 -- see d (entry j, or -1) at time t, in place: the ring keeps its n slots; returns its new start
 local function ring_see(edits, v, m, n, s, j, d, t)
-  local slot = d .. spack('<d', t)
+  local time = spack('<d', t)
   if j >= 0 and j == n - 1 then
-    edits[#edits + 1] = m + SLOT * ((s + j) % n) + W; edits[#edits + 1] = spack('<d', t)
-  elseif j >= 0 and n - 1 - j <= j then  -- the newer side moves down a slot
+    edits[#edits + 1] = m + SLOT * ((s + j) % n) + SW; edits[#edits + 1] = time
+    return s
+  end
+  local slot = d .. time
+  if j >= 0 and n - 1 - j <= j then  -- the newer side moves down a slot
     ring_write(edits, m, n, s, j, ring_bytes(v, m, n, s, j + 1, n - 1) .. slot)
+    return s
   elseif j >= 0 then  -- the older side moves up a slot; d takes the oldest's, which becomes the newest
     ring_write(edits, m, n, s, 0, slot .. ring_bytes(v, m, n, s, 0, j - 1))
-    return (s + 1) % n
   else  -- a new member at the cap takes the oldest's slot
     ring_write(edits, m, n, s, 0, slot)
-    return (s + 1) % n
   end
-  return s
+  return (s + 1) % n
 end
 
 -- see d (entry j, or -1) at time t, rebuilt: the ring's slots from its oldest on, d's last;
@@ -444,24 +439,14 @@ local function ring_rebuilt(v, m, n, s, j, d, t, cap)
   return body .. d .. spack('<d', t), n + 1 - drop, drop
 end
 
--- a count c of n entries over a window, after d (entry j, or -1, with drop entries dropped) is
--- seen: the entries out of the window are the first n - c (times ascend); d's time is >= now
-local function recount(c, n, j, drop)
-  if j >= 0 then
-    if j >= n - c then c = c - 1 end
-  elseif drop > n - c then
-    c = c - (drop - (n - c))
-  end
-  return c + 1
-end
-
 -- An account's sets are one string S: per kind its digests, then its times (ns[kind] entries).
 -- Sees member d (a digest, or '' for none) into each kind's set, from a[p + 1] on, or only
--- into the set of kind ``only``; S is rebuilt once, from the pieces that changed. Returns the
--- counts over each kind's windows (after seeing) when ``counts`` is a table to fill.
+-- into the set of kind ``only``. The new S is left as the pieces that make it (r.S false,
+-- r.parts), which the record is written from: S is copied once, not twice. Fills ``counts``
+-- (when a table) with the counts over each kind's windows, after seeing.
 local function see_sets(r, p, only, counts)
-  local S, ns, parts = r.S, r.ns, {}
-  local from, at, w, changed = 1, 1, 1, false  -- from: the first byte of S not yet in parts; at: this kind's set
+  local S, ns, parts = r.S or concat(r.parts), r.ns, {}
+  local from, at, w = 1, 1, 1  -- from: the first byte of S not yet in parts; at: this kind's set
   for kind = 1, NKINDS do
     local n, d = ns[kind], ''
     local tm = at + W * n
@@ -469,36 +454,75 @@ local function see_sets(r, p, only, counts)
     if not only then d = a[p + kind] elseif kind == only then d = a[p + 1] end
     local i, drop = -1, 0  -- d's entry before, and the entries dropped past the cap
     if d ~= '' then
-      local t = newest_at(S, tm, n, now)
-      if n > 0 and ssub(S, tm - W, tm - 1) == d then  -- already the newest: only its time changes
-        parts[#parts + 1] = ssub(S, from, te - 9); parts[#parts + 1] = spack('<d', t)
-        i = n - 1
-      else
-        if at > from then parts[#parts + 1] = ssub(S, from, at - 1) end
-        local n2
-        n2, i = see_into(parts, S, at, n, d, t, ACCOUNT_CAP)
-        if i < 0 then drop = n + 1 - n2 end
-        ns[kind] = n2
+      local t = now  -- clamped on the set's newest
+      if n > 0 then
+        local last = sunpack('<d', S, te - 8)
+        if last > t then t = last end
+        local x = find(S, d, at, true)
+        while x and x < tm do
+          if (x - at) % W == 0 then i = (x - at) / W; break end
+          x = find(S, d, x + 1, true)
+        end
       end
-      from, changed = te, true
+      if i >= 0 and i == n - 1 then  -- already the newest: only its time changes
+        parts[#parts + 1] = ssub(S, from, te - 9)
+      elseif i >= 0 then
+        parts[#parts + 1] = ssub(S, from, at + W * i - 1); parts[#parts + 1] = ssub(S, at + W * (i + 1), tm - 1)
+        parts[#parts + 1] = d
+        parts[#parts + 1] = ssub(S, tm, tm + 8 * i - 1); parts[#parts + 1] = ssub(S, tm + 8 * (i + 1), te - 1)
+      else
+        if n >= ACCOUNT_CAP then drop = n + 1 - ACCOUNT_CAP end
+        if at > from then parts[#parts + 1] = ssub(S, from, at - 1) end
+        parts[#parts + 1] = ssub(S, at + W * drop, tm - 1); parts[#parts + 1] = d
+        parts[#parts + 1] = ssub(S, tm + 8 * drop, te - 1)
+        ns[kind] = n + 1 - drop
+      end
+      parts[#parts + 1] = spack('<d', t)
+      from = te
     end
+    local last_window = w + byte(NWINDOWS, kind) - 49
     if counts then
       -- over each window: the old set's count, less the entry d left (or those dropped) when
       -- it counted, plus d (its time is at least now); old times ascend, so the first n - c
       -- are the ones out of the window
-      for j = w, w + byte(NWINDOWS, kind) - 49 do
-        local c = count_at(S, tm, n, WINDOWS[j])
-        if d ~= '' then c = recount(c, n, i, drop) end
+      local oldest = n > 0 and sunpack('<d', S, tm)
+      for j = w, last_window do
+        local c = 0
+        if n > 0 then
+          if oldest > now - WINDOWS[j] then c = n else c = count_at(S, tm, n, WINDOWS[j]) end
+        end
+        if d ~= '' then
+          if i >= 0 then
+            if i >= n - c then c = c - 1 end
+          elseif drop > n - c then
+            c = c - (drop - (n - c))
+          end
+          c = c + 1
+        end
         counts[#counts + 1] = c
       end
     end
-    w = w + byte(NWINDOWS, kind) - 48
+    w = last_window + 1
     at = te
   end
-  if changed then
-    if from <= #S then parts[#parts + 1] = ssub(S, from) end
-    r.S = concat(parts)
+  if from <= #S then parts[#parts + 1] = ssub(S, from) end
+  r.S, r.parts = false, parts
+end
+
+-- Redis's own expiry for a record to live until op time t: its life left plus a margin, in
+-- milliseconds, as the text Redis takes (a number costs more to convert; the few values in
+-- use are kept)
+local PX, PXN = {}, 0
+local function px(t)
+  local ms = math.ceil((t - now) * 1000) + MARGIN_MS
+  if not (ms < MAX_MS) then ms = MAX_MS end
+  local text = PX[ms]
+  if not text then
+    if PXN >= 64 then PX, PXN = {}, 0 end
+    text = string.format('%d', ms)
+    PX[ms], PXN = text, PXN + 1
   end
+  return text
 end
 
 local function run(keys, args)
@@ -519,38 +543,69 @@ local function run(keys, args)
   for i = 1, #K do
     local k, code = K[i], a[p]
     if code == 'H' then
-      local r = take(k, 'H5')
-      touch(r, now + RECENT_TTL)
+      local r = take(k, 'H6')
+      local e = now + RECENT_TTL
+      if r[2] < e then r[2] = e end
       local v, off, na, sa, ns, ss, da, ds = r.v, r.off, r.na, r.sa, r.ns, r.ss, a[p + 1], a[p + 2]
       local sm = off + SLOT * na
-      local ta, ts = now, now  -- clamped on each set's newest
-      if na > 0 then ta = math.max(now, ring_time(v, off, na, sa, na - 1)) end
-      if ns > 0 then ts = math.max(now, ring_time(v, sm, ns, ss, ns - 1)) end
-      local c10, c1h, c24 = ring_count(v, off, na, sa, A10), ring_count(v, off, na, sa, A1H), ring_count(v, off, na, sa, A24)
-      local c1s = ring_count(v, sm, ns, ss, S1H)
+      -- each set's newest time (the clamp) and counts over its windows, before seeing: all its
+      -- entries when its oldest is in the window (the usual case), else by ring_count
+      local ta, ts, c10, c1h, c24, c1s = now, now, 0, 0, 0, 0
+      if na > 0 then
+        local newest, oldest = sunpack('<d', v, off + SLOT * ((sa + na - 1) % na) + SW), sunpack('<d', v, off + SLOT * sa + SW)
+        if newest > now then ta = newest end
+        if oldest > now - A10 then c10, c1h, c24 = na, na, na else
+          c10 = ring_count(v, off, na, sa, A10)
+          if oldest > now - A1H then c1h = na else c1h = ring_count(v, off, na, sa, A1H) end
+          if oldest > now - A24 then c24 = na else c24 = ring_count(v, off, na, sa, A24) end
+        end
+      end
+      if ns > 0 then
+        local newest, oldest = sunpack('<d', v, sm + SLOT * ((ss + ns - 1) % ns) + SW), sunpack('<d', v, sm + SLOT * ss + SW)
+        if newest > now then ts = newest end
+        if oldest > now - S1H then c1s = ns else c1s = ring_count(v, sm, ns, ss, S1H) end
+      end
       local ja, js = ring_index(v, off, na, sa, da), ring_index(v, sm, ns, ss, ds)
-      local drop_a, drop_s = 0, 0
       if r.stored and #v >= IN_PLACE and (ja >= 0 or na == SHARED_CAP) and (js >= 0 or ns == SHARED_CAP) then
         local edits = {}
         r.sa = ring_see(edits, v, off, na, sa, ja, da, ta)
         r.ss = ring_see(edits, v, sm, ns, ss, js, ds, ts)
-        if ja < 0 then drop_a = 1 end
-        if js < 0 then drop_s = 1 end
+        if r.px < r[2] then  -- Redis's own expiry falls short of the record's life: extend it, with slack
+          r.px, r.pexpire = r[2] + SLACK, true
+        end
         call('SETRANGE', k, 0, shared_head(r))
-        for e = 1, #edits, 2 do call('SETRANGE', k, edits[e] - 1, edits[e + 1]) end
+        for x = 1, #edits, 2 do call('SETRANGE', k, edits[x] - 1, edits[x + 1]) end
         r.stale = true
       else
         local ra, rs
-        ra, r.na, drop_a = ring_rebuilt(v, off, na, sa, ja, da, ta, SHARED_CAP)
-        rs, r.ns, drop_s = ring_rebuilt(v, sm, ns, ss, js, ds, ts, SHARED_CAP)
-        r.sa, r.ss = 0, 0
+        ra, r.na = ring_rebuilt(v, off, na, sa, ja, da, ta, SHARED_CAP)
+        rs, r.ns = ring_rebuilt(v, sm, ns, ss, js, ds, ts, SHARED_CAP)
+        r.sa, r.ss, r.px = 0, 0, r[2] + SLACK
         local head = shared_head(r)
         r.v, r.off, r.built, r.stored = head .. ra .. rs, #head + 1, true, false
       end
-      local sticky = live_sticky(r)
-      out[#out + 1] = spack('<HHHHi4', recount(c10, na, ja, drop_a), recount(c1h, na, ja, drop_a),
-                            recount(c24, na, ja, drop_a), recount(c1s, ns, js, drop_s), size(sticky))
-      if sticky then out[#out + 1] = sticky end
+      -- after seeing: the member counts (its time is at least now); the entry it left, or the
+      -- oldest, dropped past the cap, no longer (the first n - c entries are out of the window)
+      if ja >= 0 then
+        if ja >= na - c10 then c10 = c10 - 1 end
+        if ja >= na - c1h then c1h = c1h - 1 end
+        if ja >= na - c24 then c24 = c24 - 1 end
+      elseif na == SHARED_CAP then
+        if c10 == na then c10 = c10 - 1 end
+        if c1h == na then c1h = c1h - 1 end
+        if c24 == na then c24 = c24 - 1 end
+      end
+      if js >= 0 then
+        if js >= ns - c1s then c1s = c1s - 1 end
+      elseif ns == SHARED_CAP and c1s == ns then
+        c1s = c1s - 1
+      end
+      local sticky = r[3]
+      if sticky and now < r[4] then
+        out[#out + 1] = spack('<HHHHi4', c10 + 1, c1h + 1, c24 + 1, c1s + 1, #sticky); out[#out + 1] = sticky
+      else
+        out[#out + 1] = spack('<HHHHi4', c10 + 1, c1h + 1, c24 + 1, c1s + 1, -1)
+      end
       p = p + 3
     elseif code == 'S' then
       local r = take(k, 'S4')
@@ -686,14 +741,12 @@ local function run(keys, args)
 
   for _, k in ipairs(order) do
     local r = recs[k]
-    local left = r[2] - now
-    if left > 0 then
-      local ms = math.ceil(left * 1000) + MARGIN_MS
-      if not (ms < MAX_MS) then ms = MAX_MS end
-      if r.stored then  -- edited in place
-        call('PEXPIRE', k, ms)
+    if r[2] > now then
+      if r.stored then  -- edited in place: Redis's own expiry is extended only where it falls short
+        if r.pexpire then call('PEXPIRE', k, px(r.px)) end
       else
-        call('SET', k, serialize(r), 'PX', ms)
+        local v = serialize(r)  -- (it sets a shared record's px)
+        call('SET', k, v, 'PX', px(r.px or r[2]))
       end
     else
       call('DEL', k)

@@ -36,24 +36,27 @@ exact shortest ``repr``; the script's constants are formatted from
 ``gateway.state.store``). The reply is one string of packed answers:
 action times come back as packed little-endian doubles, so they round-trip
 bit for bit, and texts verbatim (see ``decode``).
-One documented difference: a recency set keeps its members as the first 96
-bits of their SHA-1, so two distinct members of one set would count once if
-their digests collided (odds about 1e-25 for a full set of 128). A crowd,
-whose members are answered back, keeps them verbatim.
+One documented difference: a recency set keeps its members as the first bits
+of their SHA-1 (96 in an account's sets, 64 in a shared entity's), so two
+distinct members of one set would count once if their digests collided (odds
+about 1e-25 for a full account set of 64, 1e-15 for a full shared one of 128).
+A crowd, whose members are answered back, keeps them verbatim.
 
 A busy shared entity (a carrier address, prefix or app version, whose two
 sets sit at their caps) is not rewritten whole on each op: its sets are rings
 of fixed-width slots, a member seen again moves the shorter side of its ring by
 one slot, a new member past the cap takes the oldest's slot, and the script
-writes only the slots that changed (``SETRANGE``) and the record's life
-(``PEXPIRE``).
+writes only the slots that changed (``SETRANGE``). Redis's own expiry of a
+shared record covers an hour more than its life and the record notes up to
+when, so an entity edited in place sets it again (``PEXPIRE``) about once an
+hour, not on every request.
 
 A record whose kind tag is not the op's (another kind, a value this module
 did not write) reads as absent and is replaced, as in the memory backend. A
 record of the layouts before this one (msgpack arrays tagged ``S2``, ``A4``,
-``T1``, ``C1``, shared records ``H4`` and sessions ``S3``, without device
-switches; met after an upgrade) is converted when read, so every entity keeps
-its history across the upgrade.
+``T1``, ``C1``, shared records ``H4`` and ``H5`` (96-bit digests) and sessions
+``S3``, without device switches; met after an upgrade) is converted when read,
+so every entity keeps its history across the upgrade.
 
 URLs: ``redis://``, ``rediss://`` (TLS; certificate options as URL query
 parameters, e.g. ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem``) and
@@ -99,6 +102,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import redis.asyncio as aioredis
+from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -106,6 +110,7 @@ from redis.crc import key_slot
 from redis.exceptions import (
     AskError,
     ClusterDownError,
+    InvalidResponse,
     MovedError,
     NoPermissionError,
     NoScriptError,
@@ -143,14 +148,18 @@ log = logging.getLogger("gateway.state")
 
 _REAL_EXPIRY_MARGIN_MS = 60_000  # Redis's own expiry: a bound, judged on its clock
 _REAL_EXPIRY_MAX_MS = 10 * 365 * 86_400_000  # a record pinned "forever" still leaves Redis after ten years
-_DIGEST_BYTES = 12  # a set member is kept as the first 96 bits of its SHA-1
+_DIGEST_BYTES = 12  # an account's set member is kept as the first 96 bits of its SHA-1
+_SHARED_DIGEST_BYTES = 8  # a shared entity's, as its first 64 bits: its records are the biggest read
+# A shared record's own expiry in Redis covers this much more than its life, so a busy entity's
+# in-place edit sets it (PEXPIRE) about once an hour rather than on every request
+_REAL_EXPIRY_SLACK_S = 3600.0
 # A shared record at least this long is edited in place (a few SETRANGE calls, each costing about as much as
 # rewriting a kilobyte in Lua) rather than rewritten whole
 _IN_PLACE_BYTES = 1024
 _N_KINDS = len(ACCOUNT_KINDS)
 _N_COUNTS = sum(len(w) for w in ACCOUNT_WINDOWS)
 # An Account op's answer head (see the script): Python's struct letters; Lua's struct spells i, I as i4, I4
-_ACCOUNT_ANSWER_FIELDS = "H" * _N_COUNTS + "ddddHIiiI"
+_ACCOUNT_ANSWER_FIELDS = "H" * _N_COUNTS + "iiiiHIiiI"
 
 # The script (its ARGV, reply and record layouts are described at its top); names between at-signs are constants.
 _SCRIPT_TEMPLATE = (Path(__file__).parent / "redis_state.lua").read_text(encoding="utf-8")
@@ -186,6 +195,7 @@ def _build_program() -> _Program:
         "WINDOWS": tuple(w for windows in ACCOUNT_WINDOWS for w in windows),
         "NWINDOWS": "".join(str(len(windows)) for windows in ACCOUNT_WINDOWS),
         "MARGIN_MS": _REAL_EXPIRY_MARGIN_MS, "MAX_MS": _REAL_EXPIRY_MAX_MS, "DIGEST_CHARS": _DIGEST_BYTES,
+        "SHARED_DIGEST_CHARS": _SHARED_DIGEST_BYTES, "SLACK_S": _REAL_EXPIRY_SLACK_S,
         "MOVE_GAP": contract.MOVE_GAP, "MOVES_MAX": contract.MOVES_MAX, "IN_PLACE": _IN_PLACE_BYTES,
         "KINDS_HEAD": "<" + "H" * _N_KINDS, "ANSWER_COUNTS": "<" + _ACCOUNT_ANSWER_FIELDS.replace("i", "i4").replace("I", "I4"),
     }
@@ -205,11 +215,12 @@ def _build_program() -> _Program:
 
 
 _TIMES = [struct.Struct(f"<{n}d").unpack_from for n in range(TIMES_MAX + 1)]
-_SHARED_ANSWER = struct.Struct("<HHHHi")
-_SESSION_ANSWER = struct.Struct("<iiiHHH")
-_ACCOUNT_ANSWER = struct.Struct("<" + _ACCOUNT_ANSWER_FIELDS)
-_TARGET_ANSWER = struct.Struct("<I")
-_CROWD_ANSWER = struct.Struct("<i")
+_SHARED_ANSWER = struct.Struct("<HHHHi").unpack_from  # 12 bytes
+_SESSION_ANSWER = struct.Struct("<iiiHHH").unpack_from  # 18 bytes
+_ACCOUNT_ANSWER_SIZE = struct.calcsize("<" + _ACCOUNT_ANSWER_FIELDS)
+_ACCOUNT_ANSWER = struct.Struct("<" + _ACCOUNT_ANSWER_FIELDS).unpack_from
+_SIZE = struct.Struct("<I").unpack_from  # a target's answer: the bytes of its list
+_CROWD_ANSWER = struct.Struct("<i").unpack_from  # a crowd's (-1: full)
 _SEP, _ESC = "\x1f", "\x1e"
 
 
@@ -223,13 +234,24 @@ def _utf8(text: str) -> bytes:
 
 
 def _text(text: str) -> bytes:
-    return _bulk(_utf8(text))
+    """A text as one argument (inlined: it is the most frequent)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+_label = functools.lru_cache(maxsize=1 << 16)(_text)  # texts that repeat: a session's place and lane
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _member(member: str) -> bytes:
-    """A set member as the script takes it: the first 96 bits of its SHA-1 (ids repeat: cached)."""
+    """An account's set member as the script takes it: the first 96 bits of its SHA-1 (ids repeat: cached)."""
     return _bulk(hashlib.sha1(_utf8(member)).digest()[:_DIGEST_BYTES])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _shared_member(member: str) -> bytes:
+    """A shared entity's set member as the script takes it: the first 64 bits of its SHA-1 (cached)."""
+    return _bulk(hashlib.sha1(_utf8(member)).digest()[:_SHARED_DIGEST_BYTES])
 
 
 def _token(text: str) -> str:
@@ -277,9 +299,7 @@ def _hours(n: int) -> Callable:
 
 _NONE = _bulk(b"")
 _ZERO, _ONE = _bulk(b"0"), _bulk(b"1")
-_CODES = {kind: _bulk(code) for kind, code in (
-    (Shared, b"H"), (Account, b"A"), (Session, b"S"), (Target, b"T"), (Crowd, b"C"), (Birth, b"B"), (Mark, b"M"),
-    (Peers, b"P"), (Stick, b"K"))}
+_H, _A, _S, _T, _C, _B, _M, _P, _K = (_bulk(code) for code in (b"H", b"A", b"S", b"T", b"C", b"B", b"M", b"P", b"K"))
 # the account kinds a Mark sees into, as the script takes them (1-based ACCOUNT_KINDS index)
 _MARK_KINDS = {kind: _bulk(b"%d" % (ACCOUNT_KINDS.index(kind) + 1)) for kind in MARK_KINDS}
 _PROGRAM = _build_program()
@@ -308,7 +328,7 @@ try:  # what CLIENT SETINFO sends, worked out once (redis-py 7 and later)
 except ImportError:
     _DRIVER_INFO = None
 
-_STICK_TAGS = {"session": _bulk(b"S4"), "account": _bulk(b"A5"), "shared": _bulk(b"H5")}  # the record a Stick creates
+_STICK_TAGS = {"session": _bulk(b"S4"), "account": _bulk(b"A5"), "shared": _bulk(b"H6")}  # the record a Stick creates
 
 
 def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list[bytes], list[bytes]]:
@@ -318,40 +338,39 @@ def encode(ops: list[Op], now: float, key: Callable[[str], bytes]) -> tuple[list
     members (which repeat from request to request) come from caches.
     """
     keys: list[bytes] = []
-    args: list[bytes] = [_bulk(repr(now).encode())]
-    add, extend, member = keys.append, args.extend, _member
+    args: list[bytes] = [_text(repr(now))]
+    add_key, add, extend, member, shared, text = keys.append, args.append, args.extend, _member, _shared_member, _text
     for op in ops:
-        add(key(op.key))
+        add_key(key(op.key))
         kind = type(op)
-        code = _CODES.get(kind)
-        if code is None:
-            raise TypeError(f"not a state-store op: {op!r}")
-        args.append(code)
         if kind is Shared:
-            extend((member(op.account), member(op.session)))
+            extend((_H, shared(op.account), shared(op.session)))
         elif kind is Account:
             members = op.members
             if len(members) != _N_KINDS:
                 raise ValueError(f"Account op with {len(members)} members; one per ACCOUNT_KINDS item ({_N_KINDS})")
+            add(_A)
             extend([member(m) if m else _NONE for m in members])
-            args.append(_text(op.loc))
+            add(text(op.loc))
         elif kind is Session:
-            extend((_text(op.birth), _text(op.loc), _text(op.place), _text(op.lane), _ONE if op.fixed else _ZERO))
+            extend((_S, text(op.birth), text(op.loc), _label(op.place), _label(op.lane), _ONE if op.fixed else _ZERO))
         elif kind is Target:
-            args.append(_text(_token(op.record)))
-        elif kind is Birth:
-            args.append(_text(op.record))
+            extend((_T, text(_token(op.record))))
         elif kind is Crowd:
-            args.append(_crowd_member(op.member))
+            extend((_C, _crowd_member(op.member)))
+        elif kind is Birth:
+            extend((_B, text(op.record)))
         elif kind is Mark:
             mark = _MARK_KINDS.get(op.kind)
             if mark is None:
                 raise ValueError(f"Mark into {op.kind!r}: the kinds are {', '.join(_MARK_KINDS)}")
-            extend((member(op.target), mark))
+            extend((_M, member(op.target), mark))
         elif kind is Peers:
-            args.append(_list(op.peers[-PEERS_MAX:]))
+            extend((_P, _list(op.peers[-PEERS_MAX:])))
+        elif kind is Stick:
+            extend((_K, _STICK_TAGS[stick_kind(op.key)], text(op.decision), text(repr(float(op.until)))))
         else:
-            extend((_STICK_TAGS[stick_kind(op.key)], _text(op.decision), _bulk(repr(float(op.until)).encode())))
+            raise TypeError(f"not a state-store op: {op!r}")
     return keys, args
 
 
@@ -360,16 +379,21 @@ def decode(ops: list[Op], reply: object) -> list:
     if type(reply) is not bytes:
         raise ValueError(f"state script answered {str(reply)[:80]} for {len(ops)} ops")
     values: list = []
+    add = values.append
     at = 0
     for op in ops:
         kind = type(op)
         if kind is Shared:
-            a10, a1h, a24, s1h, n = _SHARED_ANSWER.unpack_from(reply, at)
-            sticky, at = _optional(reply, at + _SHARED_ANSWER.size, n)
-            values.append((a10, a1h, a24, s1h, sticky))
+            a10, a1h, a24, s1h, n = _SHARED_ANSWER(reply, at)
+            at += 12
+            if n < 0:
+                add((a10, a1h, a24, s1h, None))
+            else:
+                add((a10, a1h, a24, s1h, reply[at:at + n].decode("utf-8", "surrogatepass")))
+                at += n
         elif kind is Account:
-            *counts, hour_n, hour_prev, day_n, day_prev, nt, nh, nl, ns, np = _ACCOUNT_ANSWER.unpack_from(reply, at)
-            at += _ACCOUNT_ANSWER.size
+            *counts, hour_n, hour_prev, day_n, day_prev, nt, nh, nl, ns, np = _ACCOUNT_ANSWER(reply, at)
+            at += _ACCOUNT_ANSWER_SIZE
             times = list(_TIMES[nt >> 3](reply, at))
             at += nt
             hours = [int(slots) for slots in _hours(nh)(reply, at)[1::3]]
@@ -377,32 +401,30 @@ def decode(ops: list[Op], reply: object) -> list:
             sticky, at = _optional(reply, at, ns)
             peers = _texts(reply[at:at + np])
             at += np
-            values.append((counts, times, hours, int(hour_n), int(hour_prev), int(day_n), int(day_prev), loc, peers,
-                           sticky))
+            add((counts, times, hours, hour_n, hour_prev, day_n, day_prev, loc, peers, sticky))
         elif kind is Session:
-            nb, nl, ns, nt, moves, switches = _SESSION_ANSWER.unpack_from(reply, at)
-            birth, at = _optional(reply, at + _SESSION_ANSWER.size, nb)
+            nb, nl, ns, nt, moves, switches = _SESSION_ANSWER(reply, at)
+            birth, at = _optional(reply, at + 18, nb)
             loc, at = _optional(reply, at, nl)
             sticky, at = _optional(reply, at, ns)
-            values.append((birth, list(_TIMES[nt >> 3](reply, at)), loc, sticky, moves, switches))
+            add((birth, list(_TIMES[nt >> 3](reply, at)), loc, sticky, moves, switches))
             at += nt
         elif kind is Target:
-            [n] = _TARGET_ANSWER.unpack_from(reply, at)
-            at += _TARGET_ANSWER.size
-            records = _texts(reply[at:at + n])
+            [n] = _SIZE(reply, at)
+            records = _texts(reply[at + 4:at + 4 + n])
             records.reverse()  # kept oldest first
-            values.append(records)
-            at += n
+            add(records)
+            at += 4 + n
         elif kind is Crowd:
-            [n] = _CROWD_ANSWER.unpack_from(reply, at)
-            at += _CROWD_ANSWER.size
+            [n] = _CROWD_ANSWER(reply, at)
+            at += 4
             if n < 0:  # a full crowd
-                values.append(None)
+                add(None)
             else:
-                values.append(_texts(reply[at:at + n]))
+                add(_texts(reply[at:at + n]))
                 at += n
         else:
-            values.append(None)
+            add(None)
     if at != len(reply):
         raise ValueError(f"state script answered {len(reply)} bytes, {at} read for {len(ops)} ops")
     return values
@@ -436,6 +458,20 @@ async def _stale(conn: AbstractConnection) -> bool:
         return True
 
 
+async def _reply(reader: asyncio.StreamReader) -> bytes | ResponseError | None:
+    """One reply off the stream: a string (bulk or simple), or the ResponseError of an error reply."""
+    line = await reader.readuntil(b"\r\n")
+    kind = line[:1]
+    if kind == b"$":
+        n = int(line[1:-2])
+        return None if n < 0 else (await reader.readexactly(n + 2))[:-2]
+    if kind == b"+":
+        return line[1:-2]
+    if kind == b"-":
+        return BaseParser.parse_error(line[1:-2].decode("utf-8", "replace"))
+    raise InvalidResponse(f"state script: unexpected reply {line[:40]!r}")
+
+
 class _Call(NamedTuple):
     """One script call: ops of one exchange (all of them on one server; of one slot on a cluster)."""
 
@@ -458,26 +494,40 @@ class _Node:
         self.loaded = False  # the plain script is cached, where the library cannot be loaded
         self.loading: asyncio.Future | None = None  # a FUNCTION LOAD in flight, which other exchanges wait for
 
-    async def call(self, command: list[bytes], replies: int = 1) -> list:
+    async def call(self, command: list[bytes], replies: int = 1, *, parsed: bool = False) -> list:
         """Send packed commands on an idle connection and read their ``replies``: each a value, or the
         ResponseError of an error reply (read whole, so the connection stays in step).
 
-        redis-py drops a connection that failed mid-command (it reconnects on
-        its next use), so every connection goes back to the idle list.
+        The script's answers (a string, ASKING's OK, an error) are read straight off the stream: through
+        redis-py's parser a reply costs about 8 us more. ``parsed``: replies of any type, through it
+        (``CLUSTER SLOTS``, ``FUNCTION LOAD``). A connection that failed or was cancelled mid-command is
+        dropped (redis-py reconnects on its next use), so every connection goes back to the idle list.
         """
         idle = self.idle
         conn = idle.pop() if idle else self.client.connection_pool.make_connection()
         try:
             if conn.is_connected and await _stale(conn):
                 await conn.disconnect(nowait=True)
-            await conn.send_packed_command(command, check_health=False)
-            out = []
-            for _ in range(replies):
-                try:
-                    out.append(await conn.read_response())
-                except ResponseError as error:
-                    out.append(error)
-            return out
+            if parsed:
+                await conn.send_packed_command(command, check_health=False)
+                out = []
+                for _ in range(replies):
+                    try:
+                        out.append(await conn.read_response())
+                    except ResponseError as error:
+                        out.append(error)
+                return out
+            if not conn.is_connected:
+                await conn.connect()  # redis-py's handshake (HELLO, AUTH, SELECT, CLIENT SETINFO)
+            try:
+                conn._writer.writelines(command)
+                reader = conn._reader
+                return [await _reply(reader) for _ in range(replies)]
+            except BaseException as error:  # replies left unread: the connection is out of step for good
+                await conn.disconnect(nowait=True)
+                if isinstance(error, (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)):
+                    raise RedisConnectionError(f"Redis connection lost: {error!r}") from error
+                raise
         finally:
             if len(idle) < _IDLE_MAX:
                 idle.append(conn)
@@ -670,14 +720,14 @@ class RedisStore:
             node.loaded = True
         return replies if len(replies) == len(calls) else [replies[at] for at in answers]
 
-    async def _send(self, node: _Node, command: list[bytes], replies: int = 1) -> list:
+    async def _send(self, node: _Node, command: list[bytes], replies: int = 1, *, parsed: bool = False) -> list:
         """Commands to ``node`` in one write, their ``replies`` read (errors as values): one round trip, counted."""
         self.round_trips += 1
-        return await node.call(command, replies)
+        return await node.call(command, replies, parsed=parsed)
 
     async def _ask(self, node: _Node, command: list[bytes]) -> object:
-        """One command to ``node``: its reply, or its error raised."""
-        [reply] = await self._send(node, command)
+        """One command to ``node`` (any reply type): its reply, or its error raised."""
+        [reply] = await self._send(node, command, parsed=True)
         if isinstance(reply, ResponseError):
             raise reply
         return reply
