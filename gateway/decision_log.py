@@ -1,7 +1,7 @@
 """The decision log: one JSON line per protected request, written off the request path.
 
-``record()`` only appends to a bounded queue; a background task serialises and
-writes. If the writer falls behind, new lines are dropped and counted (the
+``record()`` only appends to a bounded queue; a background task builds (an
+entry given as a function is called there), serialises and writes. If the writer falls behind, new lines are dropped and counted (the
 metric ``gateway_decision_log_drops_total`` and ``drops``), never blocking a
 request and never silently.
 """
@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import IO
 
 import orjson
@@ -29,7 +30,7 @@ class DecisionLog:
     def __init__(self, settings: LogSettings, resolve=lambda p: p) -> None:
         self.sink = settings.sink
         self._path = None if settings.sink in (None, "stdout") else resolve(settings.sink)
-        self._queue: deque[dict] = deque()
+        self._queue: deque[dict | Callable[[], dict]] = deque()
         self._max = settings.queue_size
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -42,8 +43,8 @@ class DecisionLog:
     def enabled(self) -> bool:
         return self.sink is not None
 
-    def record(self, entry: dict) -> None:
-        """Queue one line; O(1), never blocks, drops (counted) when full."""
+    def record(self, entry: dict | Callable[[], dict]) -> None:
+        """Queue one line, or a function building it; O(1), never blocks, drops (counted) when full."""
         if self.sink is None:
             return
         if len(self._queue) >= self._max:
@@ -91,10 +92,20 @@ class DecisionLog:
         dumps = orjson.dumps
         while self._queue:
             entry = self._queue.popleft()
+            if entry.__class__ is not dict:
+                try:
+                    entry = entry()  # type: ignore[operator]
+                except Exception:  # a fault building one line must not stop the writer
+                    logger.exception("decision log: a line could not be built; dropped")
+                    self.drops += 1
+                    LOG_DROPS.inc()
+                    continue
             try:
                 lines.append(dumps(entry, default=str))
             except TypeError:  # e.g. a lone surrogate in a token claim, which orjson refuses: escaped instead
                 lines.append(json.dumps(entry, default=str, ensure_ascii=True).encode())
+        if not lines:
+            return
         data = b"\n".join(lines) + b"\n"
         try:
             if self._file is not None:

@@ -18,6 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from functools import partial
 
 from gateway.auth import Authenticator, AuthError
 from gateway.auth.principal import Principal
@@ -32,7 +33,7 @@ from gateway.metrics import DECISION_SECONDS, DEGRADED, REQUESTS, STICKY_REPEATS
 from gateway.policy import RuleSet, RuleSetWatcher
 from gateway.routes import Match, RouteTable
 from gateway.settings import Settings
-from gateway.signals.collector import Plan, SignalCollector
+from gateway.signals.collector import EVERYTHING, Demand, Plan, SignalCollector
 from gateway.state.keys import Pin
 from gateway.state.memory import MemoryStore
 from gateway.state.store import StateStore, Stick
@@ -111,6 +112,13 @@ class Engine:
         self._id_prefix = secrets.token_hex(4)
         self._start_task: asyncio.Future | None = None
         self._request_counters: dict[tuple[str, str, bool], object] = {}
+        self._demands: dict[str | None, Demand] = {}  # per action kind (None: any other kind)
+        self._demand_of: tuple[object, object] = (None, None)  # the rules and scorer they were made for
+        # A served engine writes the sticky decisions it pins at once, off the request path; a
+        # backtest (metrics off) sends them with its next exchange, so a replay is reproducible.
+        self._pin_at_once = metrics
+        self._pins_due = False  # a task to write them is scheduled and has not started
+        self._pin_writes: set[asyncio.Task] = set()
 
     # -- lifecycle -------------------------------------------------------------
     @property
@@ -158,6 +166,8 @@ class Engine:
             await self.notifier.close()
         if self.recorder is not None:
             await self.recorder.close()
+        for task in list(self._pin_writes):  # the sticky decisions just pinned reach the store before it closes
+            await task
         await self.store.close()
         self.fingerprinter.close()
 
@@ -198,8 +208,8 @@ class Engine:
         if self.metrics:
             DECISION_SECONDS.observe(time.perf_counter() - started)
             self._count(facts.action or "", verdict)
-        if self.log.enabled:
-            self.log.record(self._log_entry(facts, verdict, context))
+        if self.log.enabled:  # the line is built by the log's writer, off the request path
+            self.log.record(partial(self._log_entry, facts, verdict, context and context[:2]))
         if self.notifier is not None and context is not None and context[0] is not None:
             self.notifier.observe(facts, verdict, context[0], context[1])  # O(1): the work is done off the path
         if self.recorder is not None:
@@ -216,7 +226,7 @@ class Engine:
             return v, (None, self.fingerprinter.fingerprint(facts), None) if self.log.enabled else None
         fp = self.fingerprinter.fingerprint(facts)
         collector = self.collector
-        plan = collector.plan(facts, principal, fp)
+        plan = collector.plan(facts, principal, fp, self._demand(facts.action))
         result = await self.store.exchange(plan.ops, facts.ts)
         values = result.values
         features = collector.features(plan, values)
@@ -250,7 +260,7 @@ class Engine:
         stuck = [] if ev.sticky else None
         for s in ev.sticky:
             record = Pin(s.decision, s.rule_id, now + s.ttl_s).encode()
-            for key in self.collector.sticky_keys(plan, s.scope):  # written with the next exchange
+            for key in self.collector.sticky_keys(plan, s.scope):
                 self.collector.defer(Stick(key, record, now + s.ttl_s))
                 stuck.append((key, record, now + s.ttl_s))  # type: ignore[union-attr]
         revoke = ev.revoke and not self.shadow
@@ -261,15 +271,66 @@ class Engine:
             # every replica sees it at once, not at the next exchange; where it cannot be sent now, with that one
             if self.notifier is None or not self.notifier.revoke_now(stick, now):
                 self.collector.defer(stick)
-        explain = ev.explain
-        if score is not None and movers:
-            model = f"model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"
-            explain = f"{explain}; {model}" if explain else model
+        if ev.sticky:
+            self._send_pins()
         return Verdict(
             self._next_id(), ev.decision, True, rules=ev.rules, shadow_rules=ev.shadow_rules, score=score,
-            risk=round(ev.risk, 3), explain=explain, retry_after=ev.retry_after, top_features=movers,
-            reason=ev.reason, revoke=revoke, stuck=stuck, decided_by=ev.decided_by,
+            risk=round(ev.risk, 3), explain=partial(_explained, ev, score, movers), retry_after=ev.retry_after,
+            top_features=movers, reason=ev.reason, revoke=revoke, stuck=stuck, decided_by=ev.decided_by,
         )
+
+    def _send_pins(self) -> None:
+        """Write the sticky decisions just pinned at once, off the request path (a served engine).
+
+        They wait in the collector's pending writes: whichever comes first, this task or the next
+        request's exchange, takes them, so the request path keeps its one round trip, and an
+        operator's lift or another replica's request no longer waits for this replica's next request.
+        """
+        if not self._pin_at_once or self._pins_due:
+            return
+        self._pins_due = True
+        task = asyncio.get_running_loop().create_task(self._write_pending())
+        self._pin_writes.add(task)
+        task.add_done_callback(self._pin_writes.discard)
+
+    async def _write_pending(self) -> None:
+        self._pins_due = False
+        ops = self.collector.take_pending()
+        if not ops:
+            return  # the next request took them
+        try:
+            await self.store.exchange(ops, self.clock())
+        except Exception:  # never for an outage (the store degrades): a fault, and the pins are lost
+            logger.exception("could not write %d pending writes (sticky decisions)", len(ops))
+
+    def _demand(self, action: str | None) -> Demand:
+        """What the collector computes for a request of this action kind (see _plan_demands)."""
+        rules = self.rules.current
+        scorer = self.scorer.current if self.scorer is not None else None
+        made_for = self._demand_of
+        if made_for[0] is not rules or made_for[1] is not scorer:  # a new rule set or model: plan again
+            self._demands = self._plan_demands(rules, scorer)
+            self._demand_of = (rules, scorer)
+        demands = self._demands
+        return demands.get(action) or demands[None]
+
+    def _plan_demands(self, rules: RuleSet, scorer) -> dict[str | None, Demand]:
+        """One Demand per action kind a rule is limited to, and one (key None) for every other kind.
+
+        Read for a kind: what its rules read, enforced and shadow (RuleSet.reads); the model's inputs
+        (its movers name them); and the features of every rule that pins a sticky decision, which may
+        answer a request of any kind (the admin console shows its rule's features with the answer).
+        With record_features (replay --features, log.include_features) every feature is read.
+        """
+        if self.record_features:
+            return {None: EVERYTHING}
+        both = set(scorer.feature_names) if scorer is not None else set()
+        both.update(name for rule in rules.rules if rule.sticky is not None for name in rule.condition.features)
+        demands = {kind: Demand(rules.reads(kind) | both) for kind in (*sorted(rules.kinds), None)}
+        logger.info("features computed per action kind: %s", "; ".join(
+            f"{kind or 'any other'}: {'all' if not d.skipped() else 'all but ' + ', '.join(d.skipped())}"
+            for kind, d in demands.items()))
+        return demands
 
     def _sticky_verdict(self, found: list[tuple[str, str]], now: float) -> Verdict | None:
         """An earlier sticky decision in any of this request's scopes answers without re-deciding."""
@@ -311,6 +372,7 @@ class Engine:
         counter.inc()
 
     def _log_entry(self, facts: RequestFacts, v: Verdict, context: tuple | None) -> dict:
+        """The decision log's line (built by the log's writer; the admin recorder builds its own)."""
         p, fp = (context[0], context[1]) if context else (None, None)
         entry = {
             "decision_id": v.decision_id,
@@ -344,3 +406,12 @@ class Engine:
         if v.features is not None:
             entry["features"] = v.features
         return entry
+
+
+def _explained(ev, score: float | None, movers: list[tuple[str, float]]) -> str:
+    """The verdict's explanation: the rules', then the model's movers (built when read)."""
+    explain = ev.explain
+    if score is not None and movers:
+        model = f"model {score:.2f} (" + ", ".join(f"{name} {w:+.2f}" for name, w in movers) + ")"
+        explain = f"{explain}; {model}" if explain else model
+    return explain

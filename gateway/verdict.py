@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+logger = logging.getLogger("gateway.verdict")
 
 
 class Decision(StrEnum):
@@ -47,7 +51,7 @@ class Verdict:
     shadow_rules: list[str] = field(default_factory=list)  # shadow-mode rule ids that matched
     score: float | None = None  # the model's score, 0..1, None without a model
     risk: float = 0.0  # summed rule weights plus the model's weighted score
-    explain: str = ""  # short, human-readable: which rules, which features, why
+    explain: str = ""  # short, human-readable: which rules, which features, why (see LazyText)
     retry_after: int | None = None  # seconds, for throttle
     auth_error: str | None = None  # RFC 6750 error code for unauthenticated
     auth_error_description: str | None = None
@@ -68,3 +72,38 @@ class Verdict:
         if not self.enforced:
             return True
         return self.decision in (Decision.ALLOW, Decision.LOG)
+
+
+class LazyText:
+    """A dataclass's str field that may be given a function building the text instead: built on the
+    first read, then kept. An explanation costs the request nothing unless something reads it (the
+    decision log, the console, an owner's notice), and is built where it is read."""
+
+    __slots__ = ("slot", "name")
+
+    def __init__(self, cls: type, name: str) -> None:
+        self.slot = cls.__dict__[name]  # the slot the dataclass made for the field
+        self.name = f"{cls.__name__}.{name}"
+
+    def __get__(self, obj: object, owner: type | None = None):
+        if obj is None:
+            return self
+        value = self.slot.__get__(obj, owner)
+        if value.__class__ is not str:
+            try:
+                value = value()
+            except Exception:  # a fault in an explanation must not fail its reader (a log line, a notice)
+                logger.exception("%s could not be built", self.name)
+                value = "explanation unavailable (logged)"
+            self.slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj: object, value: str | Callable[[], str]) -> None:
+        self.slot.__set__(obj, value)
+
+    @classmethod
+    def install(cls, owner: type, name: str) -> None:
+        setattr(owner, name, cls(owner, name))
+
+
+LazyText.install(Verdict, "explain")

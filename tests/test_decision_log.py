@@ -47,6 +47,28 @@ async def test_a_line_orjson_refuses_is_written_escaped_and_the_writer_goes_on(t
     assert [line["session"] for line in lines] == ["s1", "\ud800", "s3"] and log.written == 3
 
 
+async def test_a_line_given_as_a_function_is_built_by_the_writer_and_a_faulty_one_is_dropped(tmp_path, caplog) -> None:
+    """The engine hands the log a function: the line is built off the request path, in the writer."""
+    path = tmp_path / "d.jsonl"
+    log = DecisionLog(LogSettings(sink=str(path), queue_size=100))
+    built = []
+
+    def line(n: int):
+        def build() -> dict:
+            built.append(n)
+            return {"decision_id": str(n), "explain": 1 / n}
+        return build
+
+    for n in (1, 0, 2):
+        log.record(line(n))
+    assert built == []
+    await log.start()
+    await log.close()
+    assert [json.loads(x)["decision_id"] for x in path.read_text().splitlines()] == ["1", "2"]
+    assert built == [1, 0, 2] and log.written == 2 and log.drops == 1
+    assert "a line could not be built" in caplog.text
+
+
 async def test_a_refused_token_is_logged_with_where_it_came_from(tmp_path) -> None:
     """A flood of bad tokens must be traceable by address: the line carries the client's ip, not null."""
     import dataclasses

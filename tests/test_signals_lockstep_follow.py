@@ -20,6 +20,7 @@ def test_followed_target_matches_a_recount(seed: int) -> None:
     lists: dict[str, list] = {"t1": [], "t2": []}
     now = 1_000_000.0
     bursts = 0
+    windows: dict = {}
     for step in range(3000):
         now += rng.choice((0.0, 0.5, 2.0, 9.0, 40.0, 400.0 if step % 97 == 0 else 1.0))
         target = rng.choice(("t1", "t1", "t2"))
@@ -32,7 +33,7 @@ def test_followed_target_matches_a_recount(seed: int) -> None:
         read = previous[: lockstep.MAX_RECENT]
         followed: dict = {}
         recounted: dict = {}
-        got = lockstep.target_features(now, acct, pfx, asn, anon, list(read), followed, target)
+        got = lockstep.target_features(now, acct, pfx, asn, anon, list(read), followed, target, windows)
         want = lockstep.target_features(now, acct, pfx, asn, anon, list(read), recounted)
         assert (got, followed) == (want, recounted)
         bursts += want

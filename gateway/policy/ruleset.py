@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from gateway.messages.families import DEFAULT_REASON
@@ -25,7 +26,7 @@ from gateway.policy.errors import PolicyError
 from gateway.policy.index import RuleIndex
 from gateway.policy.loader import Merged, load_and_merge
 from gateway.policy.pack import Rule
-from gateway.verdict import RANK, Decision
+from gateway.verdict import RANK, Decision, LazyText
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +45,15 @@ class Evaluation:
     rules: list[str]  # enforced rules that matched (and threshold:* when a threshold decided)
     shadow_rules: list[str]  # shadow-mode rules that matched
     risk: float
-    explain: str
+    explain: str  # built on first read when given a function (gateway.verdict.LazyText)
     sticky: list[Sticky] = field(default_factory=list)
     retry_after: int | None = None
     reason: str | None = None  # the reason family a stopped client reads
     revoke: bool = False  # a rule with action revoke decided: the session is revoked too
     decided_by: str | None = None  # the rule id (or threshold:*) whose decision this is; None for allow
+
+
+LazyText.install(Evaluation, "explain")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,15 @@ class RuleSet:
         # Index by action kind: each kind gets its own rules plus the "*" rules, then a
         # guard index inside each (see gateway.policy.index).
         kinds = {k for rule in self.rules if rule.on is not None for k in rule.on}
+        self.kinds: frozenset[str] = frozenset(kinds)  # the action kinds some rule is limited to
+        # What evaluate() reads per kind: the action, the allowlists in use, and the features
+        # of the rules it runs for that kind, enforced and shadow.
+        listed = {"client_id": self._clients, "account.id": self._accounts, "net.asn": self._asns,
+                  "net.ip": self._networks}
+        base = frozenset(["action", *(name for name, values in listed.items() if values)])
+        self._reads_other = base.union(*(r.condition.features for r in self.rules if r.on is None))
+        self._reads = {kind: base.union(*(r.condition.features for r in self.rules if r.on is None or kind in r.on))
+                       for kind in kinds}
         self._wildcard = self._index([r for r in self.rules if r.on is None])
         self._by_action = {
             kind: self._index([r for r in self.rules if r.on is None or kind in r.on]) for kind in kinds
@@ -108,6 +121,10 @@ class RuleSet:
 
     def __repr__(self) -> str:
         return f"<RuleSet {len(self.rules)} rules from {len(self.files)} files>"
+
+    def reads(self, action: object) -> frozenset[str]:
+        """The features ``evaluate`` reads for a request of this action kind (the feature ``action``)."""
+        return self._reads.get(action, self._reads_other) if isinstance(action, str) else self._reads_other
 
     # --- evaluation ------------------------------------------------------------------
     def evaluate(self, features: Mapping[str, object], extra_risk: float = 0.0) -> Evaluation:
@@ -172,7 +189,8 @@ class RuleSet:
             sticky = [Sticky(r.sticky.scope, r.action, r.sticky.ttl_s, r.id)  # type: ignore[arg-type]
                       for r in enforced if r.sticky is not None and r.action is not None]
         retry_after = decider.retry_after if decider is not None and decision is Decision.THROTTLE else None
-        explain = _explain(decision, decider, threshold_id, enforced, shadow, features, risk, extra_risk, self.thresholds)
+        explain = partial(_explain, decision, decider, threshold_id, enforced, shadow, features, risk, extra_risk,
+                          self.thresholds)  # built when read
         if decider is not None:
             reason, revoke = decider.reason, decider.revoke
         else:

@@ -6,7 +6,22 @@ the flat feature mapping named by the catalogue (gateway.signals.catalogue).
 ``birth_ops`` records how a session was born when the token endpoint issues
 its token. Writes that are only known after the answers (a target found in a
 burst, a sticky decision) wait in ``pending`` and travel with the next
-exchange, so a request stays one round trip.
+exchange, so a request stays one round trip (the engine may send them sooner,
+off the request path).
+
+What is computed: a ``Demand`` names the features someone reads for a kind of
+action (the engine builds one per action kind from the loaded rules and
+model). The families of ``FAMILIES`` (the birth comparison, timing, hours,
+travel) are computed only when one of their features is read; the rest costs
+an assignment each, or its work teaches the state something, and is always
+done.
+
+What is kept: every entity is read and updated on every request whatever the
+rules read, and so are the burst marks, crowd marks and peers learned from the
+answers. The state is write-only where nobody reads it today, so a rule
+loaded later (a hot reload, a deploy, another replica) reads windows as full
+as they would be had it always been loaded, and a count it compares with
+``<`` is never low because nobody kept it.
 
 Entity keys (gateway.state.store):
 
@@ -106,6 +121,41 @@ _BURSTS_1H, _CROWDS_24H = _count_index("burst", HOUR), _count_index("crowd", DAY
 BORN_MAX = 65_536  # sessions remembered as having a birth; past it the table starts over
 PENDING_MAX = 4096  # writes waiting for the next exchange; past it the oldest are dropped
 
+_TIMING = ("gaps", "gap_median_s", "gap_min_s", "gap_cv", "burstiness", "regular_share")
+_TRAVEL = ("prev_class", "travel_anonymized", "travel_km", "speed_kmh")
+# The collector's optional work, by family: computed when a reader wants any of its features.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "birth": tuple(f"session.{n}" for n in (
+        "birth_observed", "age_s", "born_class", "born_country", "asn_changed", "class_changed", "country_changed",
+        "device_changed", "platform_changed", "tls_changed", "client_changed", "ua_changed")),
+    "session_timing": tuple(f"session.{n}" for n in _TIMING),
+    "session_travel": tuple(f"session.{n}" for n in _TRAVEL),
+    "account_timing": tuple(f"account.{n}" for n in _TIMING),
+    "account_hours": ("account.hour_entropy", "account.active_hours_24h"),
+    "account_travel": tuple(f"account.{n}" for n in _TRAVEL),
+}
+
+
+class Demand:
+    """Which optional families a request computes: those with a feature in ``features`` (None: every one)."""
+
+    __slots__ = ("features", *FAMILIES)
+
+    def __init__(self, features: frozenset[str] | None = None) -> None:
+        self.features = features
+        for family, names in FAMILIES.items():
+            setattr(self, family, features is None or not features.isdisjoint(names))
+
+    def skipped(self) -> list[str]:
+        """The families this demand leaves out."""
+        return [family for family in FAMILIES if not getattr(self, family)]
+
+    def __repr__(self) -> str:
+        return f"Demand(skips {', '.join(self.skipped()) or 'nothing'})"
+
+
+EVERYTHING = Demand()
+
 
 class Plan:
     """One request's ops, and what ``features`` needs to decode their answers."""
@@ -113,12 +163,12 @@ class Plan:
     __slots__ = (
         "ops", "out", "ts", "sharing", "i_account", "i_target", "net_class", "asn", "country", "device_digest",
         "platform", "tls_digest", "client", "ua_digest", "lat", "lon", "account_hash", "prefix", "asn_key", "anon",
-        "account_key", "target_member", "scope_keys", "i_session", "i_crowd", "known",
+        "account_key", "target_member", "scope_keys", "i_session", "i_crowd", "known", "demand",
     )
 
 
 class SignalCollector:
-    """Computes every catalogue feature (except model.score) for a request."""
+    """Computes the catalogue features (except model.score) a request's readers ask for."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -130,6 +180,7 @@ class SignalCollector:
         # Sessions whose birth the store has answered with: their requests need not
         # carry a first-use birth record (formatting one costs more than the rest of the op).
         self._born: dict[str, None] = {}
+        self._windows: dict = {}  # hot targets' lockstep counts, followed from read to read (gateway.signals.lockstep)
 
     def defer(self, op: Op) -> None:
         """Send ``op`` with the next exchange (a write known only after this one)."""
@@ -156,10 +207,14 @@ class SignalCollector:
         return ops
 
     # -- a protected request -----------------------------------------------------
-    def plan(self, facts: RequestFacts, principal: Principal, fp: Fingerprint) -> Plan:
-        """The request's ops: pending writes first, then session, shared entities, account, target."""
+    def plan(self, facts: RequestFacts, principal: Principal, fp: Fingerprint, demand: Demand = EVERYTHING) -> Plan:
+        """The request's ops: pending writes first, then session, shared entities, account, target.
+
+        ``demand``: the features ``features`` is to compute (every one by default); the ops are the same.
+        """
         ts = facts.ts
         p = Plan()
+        p.demand = demand
         ops = p.ops = self.take_pending()
         p.ts = ts
         device_id = fp.device_id or principal.device_id
@@ -234,9 +289,10 @@ class SignalCollector:
         return p
 
     def features(self, plan: Plan, values: list) -> dict[str, object]:
-        """Every feature computable for the planned request, from the exchange's answers."""
+        """The features the plan's demand asks for (and the cheap ones), from the exchange's answers."""
         out = plan.out
         ts = plan.ts
+        demand = plan.demand
         i = plan.i_session
         birth, times, loc, _, moves, switches = values[i]
         out["session.fixed_line_moves_24h"] = moves
@@ -250,10 +306,13 @@ class SignalCollector:
                 if len(self._born) >= BORN_MAX:
                     self._born.clear()
                 self._born[key] = None
-            provenance.compare(birth, ts, plan.asn, plan.net_class, plan.country, plan.device_digest,
-                               plan.platform, plan.tls_digest, plan.client, plan.ua_digest, out)
-        timing.gap_features("session", ts, times, out)
-        travel.travel_features("session", ts, plan.lat, plan.lon, plan.net_class, loc, out)
+            if demand.birth:
+                provenance.compare(birth, ts, plan.asn, plan.net_class, plan.country, plan.device_digest,
+                                   plan.platform, plan.tls_digest, plan.client, plan.ua_digest, out)
+        if demand.session_timing:
+            timing.gap_features("session", ts, times, out)
+        if demand.session_travel:
+            travel.travel_features("session", ts, plan.lat, plan.lon, plan.net_class, loc, out)
 
         for ns, j in plan.sharing:
             k10, k1h, k24, ks = _SHARING_KEYS[ns]
@@ -277,18 +336,21 @@ class SignalCollector:
             out["account.devices_24h"] = counts[_DEVICES_24H]
         if plan.client:
             out["account.clients_24h"] = counts[_CLIENTS_24H]
-        timing.gap_features("account", ts, times, out)
+        if demand.account_timing:
+            timing.gap_features("account", ts, times, out)
         out["account.actions_1m"] = timing.actions_within(ts, times, MINUTE)
-        timing.hour_features(hours, out)
+        if demand.account_hours:
+            timing.hour_features(hours, out)
         out["account.actions_1h"] = _sliding(ts, HOUR, hour_n, hour_prev)
         out["account.actions_24h"] = _sliding(ts, DAY, day_n, day_prev)
         out["account.targets_24h"] = counts[_TARGETS_24H]
-        travel.travel_features("account", ts, plan.lat, plan.lon, plan.net_class, loc, out)
+        if demand.account_travel:
+            travel.travel_features("account", ts, plan.lat, plan.lon, plan.net_class, loc, out)
 
         k = plan.i_target
         if k >= 0:
             in_burst = lockstep.target_features(ts, plan.account_hash, plan.prefix, plan.asn_key, plan.anon,
-                                                values[k], out, plan.target_member)
+                                                values[k], out, plan.target_member, self._windows)
             lockstep.burst_features(counts[_TARGETS_1H], counts[_BURSTS_1H], in_burst, out)
             if in_burst:
                 # Known only now; written with the next exchange (this replica's next request).

@@ -139,37 +139,38 @@ class _Window:
         return True
 
 
-_WINDOWS: dict[str, _Window] = {}
-_WINDOWS_MAX = 1024  # hot targets followed incrementally on this replica; past it the table starts over
+WINDOWS_MAX = 1024  # hot targets a collector follows incrementally; past it its table starts over
 _FOLLOW_FROM = 8  # shorter lists are cheaper to count than to follow
 
 
-def _followed(key: str, now: float, previous: list) -> _Window | None:
-    window = _WINDOWS.get(key)
+def _followed(windows: dict[str, _Window], key: str, now: float, previous: list) -> _Window | None:
+    window = windows.get(key)
     if window is not None and window.advance(now, previous):
         return window
     if len(previous) < _FOLLOW_FROM:
         if window is not None:
-            del _WINDOWS[key]
+            del windows[key]
         return None
     if window is None:
-        if len(_WINDOWS) >= _WINDOWS_MAX:
-            _WINDOWS.clear()
-        window = _WINDOWS[key] = _Window()
+        if len(windows) >= WINDOWS_MAX:
+            windows.clear()
+        window = windows[key] = _Window()
     if window.rebuild(now, previous):
         return window
-    del _WINDOWS[key]
+    del windows[key]
     return None
 
 
 def target_features(now: float, account_hash: str, prefix: str, asn_key: str, anon: bool, previous: list, out: dict,
-                    key: str | None = None) -> bool:
+                    key: str | None = None, windows: dict | None = None) -> bool:
     """Write the target.* features; return whether the target is in a burst now.
 
-    With ``key`` (the target), a hot target's counts are followed from one read
-    to the next instead of recounted; the features are the same either way.
+    With ``key`` (the target) and ``windows`` (the caller's followed targets:
+    a collector's own, as a replay in another thread has its own), a hot
+    target's counts are followed from one read to the next instead of
+    recounted; the features are the same either way.
     """
-    window = _followed(key, now, previous) if key is not None else None
+    window = _followed(windows, key, now, previous) if key is not None and windows is not None else None
     if window is not None:
         n = len(window.rows) + 1
         accounts = window.accounts

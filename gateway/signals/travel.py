@@ -36,33 +36,52 @@ def travel_features(ns: str, now: float, lat: float | None, lon: float | None, n
     """
     if not previous:
         return
+    key = (previous, now, lat, lon, net_class)
+    last = _last_hop[0]
+    if last[0] == key:  # the session's and its account's previous use are often the same one
+        hop = last[1]
+    else:
+        hop = _hop(now, lat, lon, net_class, previous)
+        _last_hop[0] = (key, hop)  # one assignment: a replay in another thread sees all or nothing
+    if hop is None:
+        return
+    names = _NAMES.get(ns) or _names(ns)
+    out[names[0]] = hop[0]
+    out[names[1]] = hop[1]
+    if len(hop) == 4:
+        out[names[2]] = hop[2]
+        out[names[3]] = hop[3]
+
+
+def _hop(now: float, lat: float | None, lon: float | None, net_class: str, previous: str) -> tuple | None:
+    """(previous class, anonymized) and, with both locations, (km, km/h); None for an unreadable record."""
     parsed = _parse(previous)
     if parsed is None:
-        return
+        return None
     then, plat, plon, prev_class = parsed
-    out[ns + ".prev_class"] = prev_class
-    out[ns + ".travel_anonymized"] = prev_class in ANONYMIZING or net_class in ANONYMIZING
+    anonymized = prev_class in ANONYMIZING or net_class in ANONYMIZING
     if lat is None or lon is None or plat is None or plon is None:
-        return
-    km = haversine_km(plat, plon, lat, lon)
+        return prev_class, anonymized
+    km = 0.0 if plat == lat and plon == lon else haversine_km(plat, plon, lat, lon)  # haversine's 0.0 too
     dt = now - then
-    out[ns + ".travel_km"] = km
-    out[ns + ".speed_kmh"] = km * 3600.0 / (dt if dt > MIN_DT_S else MIN_DT_S)
+    return prev_class, anonymized, km, km * 3600.0 / (dt if dt > MIN_DT_S else MIN_DT_S)
 
 
-_last: list = [None, None]  # the last record parsed and its fields: a session and its account often share one
+_NAMES: dict[str, tuple[str, ...]] = {}
+_last_hop: list = [(None, None)]  # the last hop computed: its inputs and its values
+
+
+def _names(ns: str) -> tuple[str, ...]:
+    names = _NAMES[ns] = (f"{ns}.prev_class", f"{ns}.travel_anonymized", f"{ns}.travel_km", f"{ns}.speed_kmh")
+    return names
 
 
 def _parse(record: str) -> tuple | None:
-    if _last[0] == record:
-        return _last[1]
     parts = record.split("|")
-    parsed = None
     if len(parts) == 4:
         try:
-            parsed = (float(parts[0]), float(parts[1]) if parts[1] else None, float(parts[2]) if parts[2] else None,
-                      parts[3])
+            return (float(parts[0]), float(parts[1]) if parts[1] else None, float(parts[2]) if parts[2] else None,
+                    parts[3])
         except ValueError:
-            parsed = None
-    _last[0], _last[1] = record, parsed
-    return parsed
+            pass
+    return None
