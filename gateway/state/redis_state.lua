@@ -687,9 +687,11 @@ local function run(keys, args)
       if c >= CROWD_CAP then
         out[#out + 1] = spack('<i4', -1)  -- full: no members
       else
-        local s, part = #d, d  -- s: the SEP before the first of the last c
-        for j = n, n - c + 1, -1 do s = s - sunpack('<I4', L, 4 * j - 3) - 1 end
-        if s > 1 then part = ssub(d, s) end
+        local s, part = #d, d  -- s: the SEP before the first of the last c (all of them: the whole list)
+        if c < n then
+          for j = n, n - c + 1, -1 do s = s - sunpack('<I4', L, 4 * j - 3) - 1 end
+          part = ssub(d, s)
+        end
         out[#out + 1] = spack('<i4', #part); out[#out + 1] = part
       end
       local member, t = a[p + 1], newest(T, now)
