@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
 import pytest
 
-from gateway.frontdoors.replay import load_config, replay, replay_main, replay_settings
+from gateway.frontdoors.replay import (
+    Problems,
+    decide_records,
+    load_config,
+    read_records,
+    replay,
+    replay_main,
+    replay_settings,
+)
 from gateway.offline.decisions import TOKEN_BIRTH
 from gateway.offline.scenarios import build, get_scenario
 from gateway.offline.summary import Tally, flagged, format_summary
@@ -70,6 +79,30 @@ async def test_token_endpoint_records_are_counted_as_births_not_as_decisions(smo
     assert logins and summary["births"] == logins
     assert summary["actions"] == len(smoke) - logins - summary["unprotected"]
     assert summary["lines_read"] == summary["valid"] == len(smoke)
+
+
+async def test_alike_decisions_counted_together_sum_as_counted_one_by_one(smoke: list[str]) -> None:
+    settings = replay_settings(load_config(None))
+    summary = await replay(settings, smoke)
+    one_by_one = Tally()
+    async for _, out, protected in decide_records(settings, read_records(smoke, strict=True, problems=Problems())):
+        one_by_one.add(out, protected)
+    want = one_by_one.as_dict()
+    assert summary["actions"] > 0 and summary["rule_hits"], "the smoke scenario stops someone"
+    for key in ("actions", "births", "unprotected", "decisions", "shadow_rule_hits", "labelled"):
+        assert summary[key] == want[key], key
+    assert list(summary["rule_hits"].items()) == list(want["rule_hits"].items())  # ties in the order first hit
+
+
+async def test_a_replay_leaves_the_garbage_collector_as_it_found_it(smoke: list[str]) -> None:
+    before = gc.get_threshold()
+    try:
+        for threshold in ((1234, 5, 6), (50_000, 10, 10)):
+            gc.set_threshold(*threshold)
+            await replay(replay_settings(load_config(None)), smoke[:50])
+            assert gc.get_threshold() == threshold
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_by_persona_puts_abuse_under_its_family_and_level() -> None:

@@ -62,12 +62,12 @@ def test_read_records_skips_or_raises() -> None:
 
 def test_facts_use_the_route_table() -> None:
     routes = RouteTable(load_settings(DEMO_CONFIG))
-    facts, hit, token = record_request(parse_record(json.dumps(GOOD), 1), routes.match)
+    _, facts, hit, token = record_request(parse_record(json.dumps(GOOD), 1), routes.match)
     assert hit is not None and facts.action == "like" and facts.target == "m42"
     assert facts.path == "/v1/media/m42/like" and facts.query == "src=feed" and facts.request_id == "r1"
     assert token is None
-    login, hit, token = record_request(parse_record(json.dumps({**GOOD, "path": "/oauth/token"}), 2), routes.match)
+    _, login, hit, token = record_request(parse_record(json.dumps({**GOOD, "path": "/oauth/token"}), 2), routes.match)
     assert hit is not None and hit.route is None and login.action is None
     assert token is not None and token.status == 200 and token.body == b"{}"
-    other, hit, token = record_request(parse_record(json.dumps({**GOOD, "path": "/health"}), 3), routes.match)
+    _, other, hit, token = record_request(parse_record(json.dumps({**GOOD, "path": "/health"}), 3), routes.match)
     assert hit is None and other.action is None and token is None

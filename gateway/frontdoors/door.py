@@ -46,6 +46,7 @@ class Answer(NamedTuple):
 
 
 PASS = Answer(None, None)  # nothing to decide: the app answers
+_answer = tuple.__new__  # an Answer without NamedTuple's Python-level __new__: it is built on every request
 
 
 class FrontDoor:
@@ -82,9 +83,11 @@ class FrontDoor:
                 await self.engine.observe_response(facts, response.status, response.body)
             return PASS
         verdict = await self.engine.decide(facts)  # looked up per call: benches and tests wrap it
+        if verdict.passes:
+            return _answer(Answer, (verdict, None, None))
         status = status_of(verdict, route)
-        if status is None or not self._render:
-            return Answer(verdict, status)
+        if not self._render:
+            return _answer(Answer, (verdict, status, None))
         return Answer(verdict, status, self.render(verdict, route, facts.headers.get("accept-language")))
 
     def render(self, verdict: Verdict, route: Route | None, accept_language: str | None) -> tuple[int, Headers, bytes]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -101,6 +102,8 @@ def _read_fast(text: str) -> Any:
 def _holds_float(value: Any) -> bool:
     kind = type(value)
     if kind is dict:
+        if _all_text(value.values()):  # the common meta
+            return False
         for item in value.values():
             if type(item) is not str and _holds_float(item):
                 return True
@@ -157,12 +160,33 @@ def _str_map(value: Any, name: str, line: int, required: bool = False) -> dict[s
         return {}
     if not isinstance(value, dict):
         raise RecordError(line, name, "required, an object of header names to string values")
+    if _lower_ascii_names_of_text(value):  # as a recorder writes them: the map is kept as it came
+        return value
     out: dict[str, str] = {}
     for k, v in value.items():
         if not isinstance(v, str):
             raise RecordError(line, f"{name}.{k}", "header values must be strings")
         out[k.lower()] = v
     return out
+
+
+def _lower_ascii_names_of_text(value: dict[Any, Any]) -> bool:
+    """Whether every name is ASCII text in lower case and every value is text."""
+    if not _all_text(value.values()):
+        return False
+    try:
+        names = "".join(value)
+    except TypeError:
+        return False
+    return names.isascii() and names == names.lower()
+
+
+def _all_text(items: Iterable[Any]) -> bool:
+    try:
+        "".join(items)  # refuses any item that is not a str, in C
+    except TypeError:
+        return False
+    return True
 
 
 def _response(value: Any, line: int) -> Response | None:

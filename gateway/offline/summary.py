@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,16 +24,16 @@ class Confusion:
     fn: int = 0  # abuse passed
     tn: int = 0  # benign passed
 
-    def add(self, label: str, hit: bool) -> None:
+    def add(self, label: str, hit: bool, times: int = 1) -> None:
         if label == "abuse":
             if hit:
-                self.tp += 1
+                self.tp += times
             else:
-                self.fn += 1
+                self.fn += times
         elif hit:
-            self.fp += 1
+            self.fp += times
         else:
-            self.tn += 1
+            self.tn += times
 
     @property
     def abuse(self) -> int:
@@ -101,21 +102,22 @@ class Tally:
         else:
             self.unprotected += 1
 
-    def count(self, decision: str, enforced: bool, rules: list[str], shadow_rules: list[str], label: Any,
-              meta: Any) -> None:
-        """Count one decision on a protected action from its fields (replay calls this for each)."""
-        self.actions += 1
-        self.decisions[decision] += 1
+    def count(self, decision: str, enforced: bool, rules: Sequence[str], shadow_rules: Sequence[str], label: Any,
+              meta: Any, times: int = 1) -> None:
+        """Count ``times`` decisions on protected actions, alike in these fields (replay counts each alike
+        decision once, ``meta`` only matters with ``by``)."""
+        self.actions += times
+        self.decisions[decision] += times
         for rule in rules:
-            self.rule_hits[rule] += 1
+            self.rule_hits[rule] += times
         for rule in shadow_rules:
-            self.shadow_hits[rule] += 1
+            self.shadow_hits[rule] += times
         if label not in ("abuse", "benign"):
             return
         hit = flagged(decision, enforced)
-        self.overall.add(label, hit)
+        self.overall.add(label, hit, times)
         for name in self.by:
-            self.groups.setdefault(name, {}).setdefault(group_key(name, label, meta), Confusion()).add(label, hit)
+            self.groups.setdefault(name, {}).setdefault(group_key(name, label, meta), Confusion()).add(label, hit, times)
 
     @property
     def records(self) -> int:
