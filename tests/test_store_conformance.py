@@ -129,9 +129,9 @@ async def test_result_shapes_and_types(store):
     ], now)
     birth, session, shared, account, target, crowd, mark, peers, stick = values
     assert birth is None and mark is None and peers is None and stick is None
-    assert session == ("born", [], None, None, 0, 0) and type(session) is tuple and type(session[1]) is list
-    assert shared == (1, 1, 1, 1, None) and type(shared) is tuple
-    assert type(account) is tuple and len(account) == 10
+    assert session == ("born", [], None, None, 0, 0) and isinstance(session, tuple) and type(session[1]) is list
+    assert shared == (1, 1, 1, 1, None) and isinstance(shared, tuple)
+    assert isinstance(account, tuple) and len(account) == 10
     counts, hours = account[COUNTS], account[HOURS_]
     assert type(counts) is list and counts == [1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
     assert type(account[TIMES]) is list and account[TIMES] == []

@@ -17,12 +17,15 @@ from gateway.state.store import (
     TARGET_TTL,
     TIMES_MAX,
     Account,
+    AccountSeen,
     Birth,
     Crowd,
     Mark,
     Peers,
     Session,
+    SessionSeen,
     Shared,
+    SharedSeen,
     Target,
 )
 
@@ -146,3 +149,13 @@ def test_rejects_a_non_positive_bound():
         assert "state.max_keys" in str(error)
     else:
         raise AssertionError("max_keys=0 was accepted")
+
+
+def test_answers_are_the_typed_records():
+    store = MemoryStore()
+    for now in (T0, T0 + 1):  # a fresh record, then a kept one
+        session, shared, account = store.exchange_sync([
+            Session("s:1", "b", "L"), Shared("ip:1", "a", "s"), Account("a:1", ("i",) * len(ACCOUNT_KINDS), "L"),
+        ], now).values
+        assert type(session) is SessionSeen and type(shared) is SharedSeen and type(account) is AccountSeen
+        assert type(session.times) is list and type(account.counts) is list and type(account.peers) is list

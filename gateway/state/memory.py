@@ -52,6 +52,7 @@ from gateway.state.store import (
     TARGET_TTL,
     TIMES_MAX,
     Account,
+    AccountSeen,
     BatchResult,
     Birth,
     Crowd,
@@ -59,12 +60,15 @@ from gateway.state.store import (
     Op,
     Peers,
     Session,
+    SessionSeen,
     Shared,
+    SharedSeen,
     Stick,
     Target,
     stick_kind,
 )
 
+_new = tuple.__new__  # builds a typed answer without its NamedTuple's Python-level __new__
 _SWEEP_EVERY = 64  # exchanges between sweeps of the least recently used end
 _SWEEP_SPAN = 32  # records examined per sweep
 
@@ -390,7 +394,7 @@ class MemoryStore:
             record.birth = op.record
         _touch(record, now + SESSION_TTL)
 
-    def _session(self, op: Session, now: float) -> tuple:
+    def _session(self, op: Session, now: float) -> SessionSeen:
         s = self._record(op.key, _Session, now)
         birth = s.birth
         if birth is None and op.birth:
@@ -409,18 +413,18 @@ class MemoryStore:
         if now > s.last:
             s.last = now
         _touch(s, now + SESSION_TTL)
-        return birth, _times(s.times, now), loc, _sticky(s, now), moves, switches
+        return _new(SessionSeen, (birth, _times(s.times, now), loc, _sticky(s, now), moves, switches))
 
-    def _shared(self, op: Shared, now: float) -> tuple:
+    def _shared(self, op: Shared, now: float) -> SharedSeen:
         e = self._record(op.key, _Shared, now)
         accounts, at = e.accounts, e.accounts_at = _see_slot(e.accounts, e.accounts_at, op.account, now, SHARED_CAP)
         sessions, st = e.sessions, e.sessions_at = _see_slot(e.sessions, e.sessions_at, op.session, now, SHARED_CAP)
         _touch(e, now + RECENT_TTL)
-        return (_since_slot(accounts, at, now - _A10), _since_slot(accounts, at, now - _A1H),
-                _since_slot(accounts, at, now - _A24), _since_slot(sessions, st, now - SHARED_SESSION_WINDOW),
-                _sticky(e, now))
+        return _new(SharedSeen, (_since_slot(accounts, at, now - _A10), _since_slot(accounts, at, now - _A1H),
+                                 _since_slot(accounts, at, now - _A24),
+                                 _since_slot(sessions, st, now - SHARED_SESSION_WINDOW), _sticky(e, now)))
 
-    def _account(self, op: Account, now: float) -> tuple:
+    def _account(self, op: Account, now: float) -> AccountSeen:
         if len(op.members) != _N_KINDS:
             raise ValueError(f"Account op with {len(op.members)} members; one per ACCOUNT_KINDS item ({_N_KINDS})")
         a = self._record(op.key, _Account, now)
@@ -438,7 +442,7 @@ class MemoryStore:
         a.stamps = _STAMPS.pack(*stamps)
         return self._account_result(a, op, now, counts)
 
-    def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> tuple:
+    def _account_result(self, a: _Account, op: Account, now: float, counts: list[int]) -> AccountSeen:
         times = _times(a.times, now)
         hour = floor(now / HOUR)
         hours = _active(a.hourly, hour, floor(now / SLOT_S))
@@ -448,7 +452,8 @@ class MemoryStore:
         if now > a.last:
             a.last = now
         _touch(a, now + RECENT_TTL)
-        return counts, times, hours, a.hour_n, a.hour_prev, a.day_n, a.day_prev, loc, list(a.peers), _sticky(a, now)
+        return _new(AccountSeen, (counts, times, hours, a.hour_n, a.hour_prev, a.day_n, a.day_prev, loc, list(a.peers),
+                                  _sticky(a, now)))
 
     def _target(self, op: Target, now: float) -> list[str]:
         t = self._record(op.key, _Target, now)
