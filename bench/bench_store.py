@@ -11,12 +11,15 @@ Run: .venv/bin/python bench/bench_store.py [--sessions 100000]
    birth record, a full 32-value timing list, a last location and its share
    of its address, prefix and account records; then again with one complete
    request per session on top (ASN, device, TLS+UA and target records, the
-   account's other kinds, slots and buckets).
+   account's other kinds, slots and buckets). With each, the objects the
+   cyclic garbage collector tracks because of the store (bench/bench_gc.py:
+   what a full collection costs with a million sessions held).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import time
@@ -110,13 +113,15 @@ def session_core(population: Population, store: MemoryStore, i: int, ts: float) 
     ], ts)
 
 
-def bytes_per_session(sessions: int, full: bool) -> tuple[float, int]:
-    """tracemalloc size of the store after ``sessions`` sessions, per session.
+def bytes_per_session(sessions: int, full: bool) -> tuple[float, int, int]:
+    """tracemalloc size of the store after ``sessions`` sessions, per session; keys; objects the GC tracks.
 
     ``full``: every session also made one complete request (ASN, device, TLS+UA
     and target records, the account's other kinds); otherwise only the core.
     """
     population = Population(sessions)
+    gc.collect()
+    tracked = len(gc.get_objects())
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     store = MemoryStore()
@@ -128,7 +133,8 @@ def bytes_per_session(sessions: int, full: bool) -> tuple[float, int]:
             store.exchange_sync(population.request(i, ts), ts)
     size = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    return size / sessions, len(store)
+    gc.collect()
+    return size / sessions, len(store), len(gc.get_objects()) - tracked
 
 
 def main() -> None:
@@ -141,14 +147,14 @@ def main() -> None:
     median_us, p99_us, ops = exchange_cost(min(args.sessions, 20_000), args.requests)
     print(f"memory exchange, {ops} ops/request (one per entity): median {median_us:.1f} us, "
           f"p99 {p99_us:.1f} us, {median_us * 1000 / ops:.0f} ns/op")
-    per_session, keys = bytes_per_session(args.sessions, full=False)
+    per_session, keys, tracked = bytes_per_session(args.sessions, full=False)
     print(f"{args.sessions} sessions, core (birth, 32-value timing list, last location, shares of "
           f"ip/prefix/account records): {per_session:.0f} bytes/session ({per_session / 1024:.2f} KiB; "
-          f"target <= 1 KiB), {keys} keys")
+          f"target <= 1 KiB), {keys} keys, {tracked} objects tracked by the cyclic GC")
     full_sessions = min(args.sessions, args.full_sessions)
-    per_session, keys = bytes_per_session(full_sessions, full=True)
+    per_session, keys, tracked = bytes_per_session(full_sessions, full=True)
     print(f"{full_sessions} sessions, core plus one full {ops}-op request each: "
-          f"{per_session:.0f} bytes/session ({per_session / 1024:.2f} KiB), {keys} keys")
+          f"{per_session:.0f} bytes/session ({per_session / 1024:.2f} KiB), {keys} keys, {tracked} objects tracked")
 
 
 if __name__ == "__main__":
